@@ -1,0 +1,147 @@
+import fs from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import type { Command } from 'commander'
+import { FileNotFoundError } from '../../errors.js'
+import { refObjFor, type AddResult } from '../../ops.js'
+import { formatSize } from '../../units.js'
+import { metaFromFlags, type RefMetaFlags } from '../args.js'
+import { withBackend } from '../backend.js'
+import { emit, type GlobalOptions } from '../output.js'
+import { byteProgress } from '../progress.js'
+
+type Globals = () => GlobalOptions
+
+export function registerBlobCommands (program: Command, globals: Globals): void {
+  program.command('add')
+    .description('store files; prints sha1://... per file')
+    .argument('<files...>', 'files to store')
+    .option('--ref <key>', 'record the files under this ref key')
+    .option('--pin', 'pin the stored blobs')
+    .option('--priority <n>', 'priority of the ref made by --ref')
+    .option('--expires <when>', 'expiry of the ref made by --ref (ISO time or duration like 7d)')
+    .option('--ttl <duration>', 'ttl of the ref made by --ref')
+    .action(async (files: string[], flags: RefMetaFlags & { ref?: string }) => {
+      const opts = globals()
+      // check every file first so a typo in the last one does not leave the first ones half-recorded
+      const sizes: number[] = []
+      for (const file of files) {
+        const stat = await fs.stat(file).catch(() => undefined)
+        if (stat === undefined) throw new FileNotFoundError(`no such file: ${file}`)
+        if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
+        sizes.push(stat.size)
+      }
+      const refMeta = flags.ref !== undefined ? await metaFromFlags({ priority: flags.priority, expires: flags.expires, ttl: flags.ttl }) : undefined
+      const results = await withBackend(opts, 'add', async (trove) => {
+        const out: AddResult[] = []
+        for (const [i, file] of files.entries()) {
+          const bar = byteProgress(file, sizes[i], opts)
+          try {
+            out.push(await trove.addFile(file, { pin: flags.pin, onProgress: (n) => bar.update(n) }))
+          } finally {
+            bar.stop()
+          }
+        }
+        if (flags.ref !== undefined) {
+          await trove.setRef(flags.ref, refObjFor(out), refMeta)
+        }
+        return out
+      })
+      emit(opts, results, () => results.map((r) => r.uri))
+    })
+
+  program.command('cat')
+    .description('write the content of a blob to stdout')
+    .argument('<uri>', 'sha1://... URI')
+    .action(async (uri: string) => {
+      await withBackend(globals(), 'cat', async (trove) => {
+        const stream = await trove.cat(uri)
+        await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
+      })
+    })
+
+  program.command('get')
+    .description('write a blob to a file (or stdout)')
+    .argument('<uri>', 'sha1://... URI')
+    .option('-o, --output <path>', 'file to write (default: the name in the URI, else stdout)')
+    .action(async (uri: string, flags: { output?: string }) => {
+      const opts = globals()
+      await withBackend(opts, 'get', async (trove) => {
+        const stream = await trove.cat(uri)
+        if (flags.output === undefined) {
+          await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
+          return
+        }
+        const tmp = `${flags.output}.trove-partial`
+        try {
+          await pipeline(Readable.from(stream), createWriteStream(tmp))
+          await fs.rename(tmp, flags.output)
+        } catch (err) {
+          await fs.rm(tmp, { force: true })
+          throw err
+        }
+        const stat = await fs.stat(flags.output)
+        emit(opts, { uri, path: flags.output, size: stat.size }, () => `${flags.output} (${formatSize(stat.size)})`)
+      })
+    })
+
+  program.command('pin')
+    .description('keep a blob whatever its refs say')
+    .argument('<uri>', 'sha1://... URI')
+    .action(async (uri: string) => {
+      const opts = globals()
+      const rec = await withBackend(opts, 'pin', async (trove) => trove.pin(uri))
+      emit(opts, rec, () => `pinned sha1://${rec.sha1}`)
+    })
+
+  program.command('unpin')
+    .description('remove a blob\'s pin (its refs still hold it)')
+    .argument('<uri>', 'sha1://... URI')
+    .action(async (uri: string) => {
+      const opts = globals()
+      const res = await withBackend(opts, 'unpin', async (trove) => trove.unpin(uri))
+      emit(opts, res, () => res.unpinned ? `unpinned sha1://${res.sha1}` : `sha1://${res.sha1} was not pinned`)
+    })
+
+  program.command('why')
+    .description('which refs and pins keep a blob')
+    .argument('<uri>', 'sha1://... URI')
+    .action(async (uri: string) => {
+      const opts = globals()
+      const report = await withBackend(opts, 'why', async (trove) => trove.why(uri))
+      emit(opts, report, () => {
+        const lines = [`${report.uri} ${report.local ? `(${formatSize(report.size ?? 0)}, stored here)` : '(not stored here)'}`]
+        if (report.reasons.length === 0) lines.push('  not held by any ref or pin: evictable cache')
+        for (const r of report.reasons) {
+          if (r.kind === 'pin') lines.push(`  pinned since ${r.since ?? '?'}`)
+          else lines.push(`  ref ${r.key ?? ''} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})`)
+        }
+        return lines
+      })
+    })
+
+  program.command('verify')
+    .description('re-hash the store, report and quarantine anything corrupt')
+    .action(async () => {
+      const opts = globals()
+      const report = await withBackend(opts, 'verify', async (trove) => trove.verify())
+      emit(opts, report, () => {
+        const lines = [`checked ${report.checked} blobs (${formatSize(report.bytes)})`]
+        for (const c of report.corrupt) lines.push(`corrupt: sha1://${c.sha1} (content hashes to ${c.actual}); moved to ${c.quarantinedAs}`)
+        for (const m of report.missing) lines.push(`missing: sha1://${m} was indexed but its file is gone; removed from the index`)
+        for (const a of report.adopted) lines.push(`adopted: sha1://${a} was on disk but not indexed; indexed now`)
+        for (const s of report.strays) lines.push(`stray file moved to quarantine: ${s}`)
+        if (report.usageBefore.bytes !== report.usageAfter.bytes || report.usageBefore.blobs !== report.usageAfter.blobs) {
+          lines.push(`counters corrected: ${report.usageBefore.blobs} blobs/${report.usageBefore.bytes} B -> ${report.usageAfter.blobs} blobs/${report.usageAfter.bytes} B`)
+        }
+        lines.push(report.ok ? 'ok' : 'problems found and repaired (see above)')
+        return lines
+      })
+      if (!report.ok) process.exitCode = 3
+    })
+}
+
+function ignoreEpipe (err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err
+}

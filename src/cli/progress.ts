@@ -1,0 +1,37 @@
+import cliProgress from 'cli-progress'
+import { formatSize } from '../units.js'
+
+/** Files at least this large get a progress bar; smaller ones finish before a bar would help. */
+export const PROGRESS_MIN_BYTES = 16 * 1024 * 1024
+
+export interface ByteProgress {
+  update: (bytes: number) => void
+  stop: () => void
+}
+
+const NOOP: ByteProgress = { update: () => {}, stop: () => {} }
+
+/** A byte progress bar on stderr when it is a terminal and output is for a person; otherwise nothing. */
+export function byteProgress (label: string, total: number | undefined, options: { json?: boolean } = {}): ByteProgress {
+  if (options.json === true || process.stderr.isTTY !== true) return NOOP
+  if (total !== undefined && total < PROGRESS_MIN_BYTES) return NOOP
+  const started = Date.now()
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr,
+    format: `${label} [{bar}] {percentage}% {done}/{size} {rate}`,
+    hideCursor: true,
+    clearOnComplete: true,
+    barsize: 30
+  }, cliProgress.Presets.shades_classic)
+  const size = total ?? 0
+  bar.start(size, 0, { done: formatSize(0), size: total !== undefined ? formatSize(size) : '?', rate: '' })
+  return {
+    update (bytes: number) {
+      const secs = Math.max((Date.now() - started) / 1000, 0.001)
+      bar.update(bytes, { done: formatSize(bytes), rate: `${formatSize(bytes / secs)}/s` })
+    },
+    stop () {
+      bar.stop()
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import os from 'node:os'
+import path from 'node:path'
+import { ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
+import { openDb, type TroveDb } from './db.js'
+import { BlobNotFoundError } from './errors.js'
+import { refObjFor, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import type { RefMeta } from './refs/meta.js'
+import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
+import { BlobStore, type PutOptions, type PutResult } from './store/blob-store.js'
+import { verifyStore, type VerifyReport } from './store/verify.js'
+import { formatUri, toSha1 } from './uri.js'
+import { VERSION } from './version.js'
+
+export interface TroveOptions {
+  /** Data directory; default `$TROVE_DATA`, else `~/.trove`. */
+  dataDir?: string
+  /** Create the data directory when it does not exist (the CLI requires `trove init` instead). */
+  create?: boolean
+  /** Shown to another process that finds the directory in use. */
+  command?: string
+  /** fsync blobs before they count as stored (default true). */
+  durable?: boolean
+  /** Written into ref history as the author; default user@host. */
+  by?: string
+}
+
+/**
+ * A Trove node: the blob store and the ref store of one data directory, composed. The network
+ * and the HTTP API attach to it when the node is started.
+ */
+export class Trove implements TroveOps {
+  readonly dataDir: string
+  readonly layout: DataDirLayout
+  readonly db: TroveDb
+  readonly store: BlobStore
+  readonly refs: RefStore
+  readonly config: TroveConfig
+  readonly by: string
+  private closed = false
+
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string } = {}) {
+    this.dataDir = components.dataDir
+    this.layout = layout(components.dataDir)
+    this.db = components.db
+    this.config = components.config
+    this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable })
+    this.refs = new RefStore({ db: this.db })
+    this.by = init.by ?? defaultAuthor()
+  }
+
+  async open (): Promise<void> {
+    await this.store.open()
+  }
+
+  async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    return this.store.put(source, options)
+  }
+
+  async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
+    const [result] = await this.addFiles([file], options)
+    return result
+  }
+
+  /** Stores files, then (optionally) pins them and records them under one ref. */
+  async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
+    const results: AddResult[] = []
+    for (const file of files) {
+      const r = await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress })
+      const name = path.basename(file)
+      results.push({ uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name })
+    }
+    const by = options.by ?? this.by
+    if (options.pin === true) {
+      for (const r of results) await this.refs.pin(r.sha1, { by })
+    }
+    if (options.ref !== undefined) {
+      await this.refs.set(options.ref, refObjFor(results), options.refMeta ?? {}, { by })
+    }
+    return results
+  }
+
+  async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
+    return this.store.read(toSha1(uri), range)
+  }
+
+  async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
+    return this.refs.set(key, obj, meta, { by: options.by ?? this.by })
+  }
+
+  async getRef (key: string, options: { version?: number } = {}): Promise<RefRecord> {
+    return this.refs.get(key, options)
+  }
+
+  async rmRef (key: string, options: { by?: string } = {}): Promise<{ key: string, version: number }> {
+    return this.refs.rm(key, { by: options.by ?? this.by })
+  }
+
+  async refHistory (key: string): Promise<HistoryEntry[]> {
+    return this.refs.history(key)
+  }
+
+  async listRefs (options: ListOptions = {}): Promise<ListPage> {
+    return this.refs.list(options)
+  }
+
+  async pin (uri: string, options: { by?: string } = {}): Promise<PinRecord> {
+    const sha1 = toSha1(uri)
+    if (!await this.store.has(sha1)) throw new BlobNotFoundError(`cannot pin sha1://${sha1}: blob is not stored here`)
+    return this.refs.pin(sha1, { by: options.by ?? this.by })
+  }
+
+  async unpin (uri: string): Promise<{ sha1: string, unpinned: boolean }> {
+    const sha1 = toSha1(uri)
+    return { sha1, unpinned: await this.refs.unpin(sha1) }
+  }
+
+  async why (uri: string): Promise<WhyReport> {
+    const sha1 = toSha1(uri)
+    const info = await this.store.stat(sha1)
+    const pin = await this.refs.getPin(sha1)
+    const holders = await this.refs.holders(sha1)
+    const reasons: WhyReason[] = []
+    if (pin !== undefined) reasons.push({ kind: 'pin', since: pin.pinnedAt })
+    for (const h of holders.sort((a, b) => b.priority - a.priority || a.key.localeCompare(b.key))) {
+      reasons.push({ kind: 'ref', key: h.key, priority: h.priority, pin: h.pin })
+    }
+    const report: WhyReport = {
+      uri: formatUri(sha1),
+      sha1,
+      local: info !== undefined,
+      kept: reasons.length > 0,
+      pinned: pin !== undefined || holders.some((h) => h.pin),
+      reasons
+    }
+    if (info !== undefined) report.size = info.size
+    if (holders.length > 0) report.priority = Math.max(...holders.map((h) => h.priority))
+    return report
+  }
+
+  async status (): Promise<StatusReport> {
+    let refs = 0
+    for await (const _ of this.db.refs.keys()) refs++
+    let pins = 0
+    for await (const _ of this.db.pins.keys()) pins++
+    return { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins }
+  }
+
+  async verify (options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
+    return verifyStore({ db: this.db, layout: this.layout, store: this.store }, options)
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.refs.close()
+    await this.db.close()
+  }
+}
+
+/** Opens (and with `create`, initializes) a data directory and returns the node on it. */
+export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
+  const dataDir = resolveDataDir(options.dataDir)
+  await ensureDataDir(dataDir, { create: options.create })
+  const config = await readConfig(dataDir)
+  const l = layout(dataDir)
+  const db = await openDb(l.db, l.owner, { command: options.command })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by })
+  try {
+    await trove.open()
+  } catch (err) {
+    await trove.close().catch(() => {})
+    throw err
+  }
+  return trove
+}
+
+function defaultAuthor (): string {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`
+  } catch {
+    return `pid${process.pid}@${os.hostname()}`
+  }
+}

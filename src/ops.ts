@@ -1,0 +1,87 @@
+import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from './refs/ref-store.js'
+import type { RefMeta } from './refs/meta.js'
+import type { Usage } from './store/blob-store.js'
+import type { VerifyReport } from './store/verify.js'
+
+export interface AddOptions {
+  /** Record the added blobs under this ref key (obj: `{ "<name>": "sha1://..." }`). */
+  ref?: string
+  refMeta?: RefMeta
+  pin?: boolean
+  signal?: AbortSignal
+  onProgress?: (bytes: number) => void
+  by?: string
+}
+
+export interface AddResult {
+  uri: string
+  sha1: string
+  size: number
+  /** false when the content was already stored. */
+  added: boolean
+  name?: string
+}
+
+export interface WhyReason {
+  kind: 'pin' | 'ref'
+  /** The ref key (for kind "ref"). */
+  key?: string
+  priority?: number
+  pin?: boolean
+  since?: string
+}
+
+export interface WhyReport {
+  uri: string
+  sha1: string
+  local: boolean
+  size?: number
+  /** true when some pin or live ref holds the blob; false means it is evictable cache. */
+  kept: boolean
+  pinned: boolean
+  /** Highest priority among the refs that hold it (absent when none do). */
+  priority?: number
+  reasons: WhyReason[]
+}
+
+export interface StatusReport {
+  version: string
+  dataDir: string
+  mode: 'embedded' | 'node'
+  usage: Usage
+  refs: number
+  pins: number
+  [extra: string]: unknown
+}
+
+export interface ReadRange {
+  offset?: number
+  length?: number
+}
+
+/** The obj of a ref recording added files: `{ "<file name>": "sha1://<hash>/<file name>" }`. */
+export function refObjFor (results: AddResult[]): Record<string, string> {
+  const obj: Record<string, string> = {}
+  for (const r of results) obj[r.name ?? r.sha1] = r.uri
+  return obj
+}
+
+/**
+ * What the CLI needs from Trove. The embedded node implements it directly; the HTTP client
+ * implements it against a running node, so every command prints the same either way.
+ */
+export interface TroveOps {
+  addFile: (file: string, options?: AddOptions) => Promise<AddResult>
+  cat: (uri: string, range?: ReadRange) => Promise<AsyncIterable<Uint8Array>>
+  setRef: (key: string, obj: unknown, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>
+  getRef: (key: string, options?: { version?: number }) => Promise<RefRecord>
+  rmRef: (key: string, options?: { by?: string }) => Promise<{ key: string, version: number }>
+  refHistory: (key: string) => Promise<HistoryEntry[]>
+  listRefs: (options?: ListOptions) => Promise<ListPage>
+  pin: (uri: string, options?: { by?: string }) => Promise<PinRecord>
+  unpin: (uri: string) => Promise<{ sha1: string, unpinned: boolean }>
+  why: (uri: string) => Promise<WhyReport>
+  status: () => Promise<StatusReport>
+  verify: (options?: { onProgress?: (p: { checked: number, total: number }) => void }) => Promise<VerifyReport>
+  close: () => Promise<void>
+}

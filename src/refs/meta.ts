@@ -1,0 +1,45 @@
+import { InvalidArgumentError } from '../errors.js'
+import { parseDuration } from '../units.js'
+
+/**
+ * A ref's metadata. The fields below steer space management; anything else is the user's and is
+ * kept exactly as given.
+ */
+export interface RefMeta {
+  /** Higher survives longer under eviction. Integer, default 0. */
+  priority?: number
+  /** Blobs held by a pinned ref are never evicted. */
+  pin?: boolean
+  /** ISO time after which the ref is removed by the expiry sweep. */
+  expires?: string
+  /** Duration (`7d`) since the ref was last read after which it is removed. */
+  ttl?: string
+  [field: string]: unknown
+}
+
+/** Validates the fields Trove interprets; returns a copy with them normalized. */
+export function normalizeMeta (meta: unknown): RefMeta {
+  if (meta === undefined || meta === null) return {}
+  if (typeof meta !== 'object' || Array.isArray(meta)) throw new InvalidArgumentError('ref meta must be a JSON object')
+  const out: RefMeta = { ...(meta as RefMeta) }
+  if (out.priority !== undefined) {
+    if (!Number.isSafeInteger(out.priority)) throw new InvalidArgumentError(`meta.priority must be an integer, got ${JSON.stringify(out.priority)}`)
+  }
+  if (out.pin !== undefined && typeof out.pin !== 'boolean') {
+    throw new InvalidArgumentError(`meta.pin must be true or false, got ${JSON.stringify(out.pin)}`)
+  }
+  if (out.expires !== undefined) {
+    const t = typeof out.expires === 'string' ? Date.parse(out.expires) : Number.NaN
+    if (Number.isNaN(t)) throw new InvalidArgumentError(`meta.expires must be an ISO time, got ${JSON.stringify(out.expires)}`)
+    out.expires = new Date(t).toISOString()
+  }
+  if (out.ttl !== undefined) {
+    if (typeof out.ttl !== 'string') throw new InvalidArgumentError(`meta.ttl must be a duration like "7d", got ${JSON.stringify(out.ttl)}`)
+    parseDuration(out.ttl)
+  }
+  return out
+}
+
+export function priorityOf (meta: RefMeta): number {
+  return meta.priority ?? 0
+}

@@ -1,0 +1,329 @@
+import type { TroveDb } from '../db.js'
+import { InvalidArgumentError, InvalidJsonError, RefNotFoundError, VersionNotFoundError } from '../errors.js'
+import { KeyedSerialQueue } from '../serial.js'
+import { assertSha1Hex, findReferences } from '../uri.js'
+import { parseDuration } from '../units.js'
+import { ACCESS_FLUSH_INTERVAL_MS, DEFAULT_LIST_LIMIT, MAX_REF_BYTES } from './constants.js'
+import { SEP, assertKey, assertPrefix, edgeKey, expiryKey, versionKey } from './keys.js'
+import { normalizeMeta, priorityOf, type RefMeta } from './meta.js'
+
+export interface RefRecord {
+  key: string
+  version: number
+  obj: unknown
+  meta: RefMeta
+  /** ISO time of this version. */
+  setAt: string
+  /** Who wrote this version (user@host, or the API client). */
+  by?: string
+}
+
+export interface HistoryEntry extends RefRecord {
+  /** true for the version that records a removal. */
+  deleted?: boolean
+}
+
+/** What an edge blob -> ref carries, so "what holds this blob, and how strongly" needs no ref reads. */
+export interface EdgeValue {
+  priority: number
+  pin: boolean
+}
+
+export interface Holder extends EdgeValue {
+  key: string
+}
+
+export interface PinRecord {
+  sha1: string
+  pinnedAt: string
+  by?: string
+}
+
+export interface ListOptions {
+  prefix?: string
+  /** Only refs that reference this blob (a sha1 or a URI). */
+  refsTo?: string
+  /** Only refs whose meta has these exact values (`{ priority: 5, project: "x" }`). */
+  meta?: Record<string, unknown>
+  limit?: number
+  /** The `cursor` of the previous page. */
+  cursor?: string
+}
+
+export interface ListPage {
+  refs: RefRecord[]
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  cursor?: string
+}
+
+export interface WriteOptions {
+  by?: string
+}
+
+export interface RefStoreComponents {
+  db: TroveDb
+}
+
+export interface RefStoreInit {
+  accessFlushIntervalMs?: number
+}
+
+interface StoredRef {
+  version: number
+  obj: unknown
+  meta: RefMeta
+  setAt: string
+  by?: string
+  /** Blobs this version references; kept so the next set knows which edges to drop. */
+  hashes: string[]
+  expiresMs?: number
+}
+
+type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * Named, versioned JSON records pointing at blobs. Each set writes the ref, a history entry and
+ * the blob -> ref edges in one LevelDB batch, so "who references this blob" is a prefix scan of
+ * the edge index and can never disagree with the refs themselves.
+ */
+export class RefStore {
+  private readonly db: TroveDb
+  private readonly locks = new KeyedSerialQueue()
+  private readonly accessed = new Map<string, number>()
+  private readonly flushTimer: NodeJS.Timeout
+
+  constructor (components: RefStoreComponents, init: RefStoreInit = {}) {
+    this.db = components.db
+    this.flushTimer = setInterval(() => { void this.flushAccess().catch(() => {}) }, init.accessFlushIntervalMs ?? ACCESS_FLUSH_INTERVAL_MS)
+    this.flushTimer.unref()
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.flushTimer)
+    await this.flushAccess()
+  }
+
+  async set (key: string, obj: unknown, meta: unknown = {}, options: WriteOptions = {}): Promise<RefRecord> {
+    assertKey(key)
+    const normalized = normalizeMeta(meta)
+    let size: number
+    try {
+      const text = JSON.stringify({ obj, meta: normalized })
+      if (text === undefined || obj === undefined) throw new Error('obj is not a JSON value')
+      size = Buffer.byteLength(text)
+    } catch (err) {
+      throw new InvalidJsonError(`ref obj is not JSON-serializable: ${(err as Error).message}`)
+    }
+    if (size > MAX_REF_BYTES) throw new InvalidArgumentError(`ref is ${size} bytes serialized; the limit is ${MAX_REF_BYTES}`)
+    const hashes = [...findReferences(obj, { strict: true })]
+    return this.locks.run(key, async () => {
+      const cur = await this.db.refs.get(key) as StoredRef | undefined
+      const version = (cur?.version ?? await this.lastVersion(key)) + 1
+      const record: StoredRef = { version, obj, meta: normalized, setAt: new Date().toISOString(), hashes }
+      if (options.by !== undefined) record.by = options.by
+      if (normalized.expires !== undefined) record.expiresMs = Date.parse(normalized.expires)
+      const edge: EdgeValue = { priority: priorityOf(normalized), pin: normalized.pin === true }
+      const ops: Op[] = [
+        { type: 'put', sublevel: this.db.refs, key, value: record },
+        { type: 'put', sublevel: this.db.versions, key: versionKey(key, version), value: historyValue(record) }
+      ]
+      if (cur !== undefined) {
+        const keep = new Set(hashes)
+        for (const h of cur.hashes) if (!keep.has(h)) ops.push({ type: 'del', sublevel: this.db.edges, key: edgeKey(h, key) })
+        if (cur.expiresMs !== undefined) ops.push({ type: 'del', sublevel: this.db.expiry, key: expiryKey(cur.expiresMs, key) })
+      }
+      for (const h of hashes) ops.push({ type: 'put', sublevel: this.db.edges, key: edgeKey(h, key), value: edge })
+      if (record.expiresMs !== undefined) ops.push({ type: 'put', sublevel: this.db.expiry, key: expiryKey(record.expiresMs, key), value: '' })
+      if (normalized.ttl !== undefined) {
+        // a fresh set counts as an access, so a ttl runs from now
+        this.accessed.set(key, Date.now())
+      }
+      await this.db.level.batch(ops)
+      return toRecord(key, record)
+    })
+  }
+
+  async get (key: string, options: { version?: number } = {}): Promise<RefRecord> {
+    assertKey(key)
+    if (options.version !== undefined) {
+      if (!Number.isSafeInteger(options.version) || options.version < 1) {
+        throw new InvalidArgumentError(`version must be a positive integer, got ${String(options.version)}`)
+      }
+      const entry = await this.db.versions.get(versionKey(key, options.version)) as HistoryEntry | undefined
+      if (entry === undefined) {
+        const last = await this.lastVersion(key)
+        if (last === 0) throw new RefNotFoundError(`ref not found: ${key}`)
+        throw new VersionNotFoundError(`ref ${key} has no version ${options.version} (versions 1..${last})`)
+      }
+      if (entry.deleted === true) throw new VersionNotFoundError(`version ${options.version} of ref ${key} records its removal`)
+      return { ...entry, key }
+    }
+    const cur = await this.db.refs.get(key) as StoredRef | undefined
+    if (cur === undefined) throw new RefNotFoundError(`ref not found: ${key}`)
+    if (cur.meta.ttl !== undefined) this.accessed.set(key, Date.now())
+    return toRecord(key, cur)
+  }
+
+  async has (key: string): Promise<boolean> {
+    return (await this.db.refs.get(assertKey(key))) !== undefined
+  }
+
+  async rm (key: string, options: WriteOptions = {}): Promise<{ key: string, version: number }> {
+    assertKey(key)
+    return this.locks.run(key, async () => {
+      const cur = await this.db.refs.get(key) as StoredRef | undefined
+      if (cur === undefined) throw new RefNotFoundError(`ref not found: ${key}`)
+      const version = cur.version + 1
+      const tombstone: HistoryEntry = { key, version, obj: null, meta: {}, setAt: new Date().toISOString(), deleted: true }
+      if (options.by !== undefined) tombstone.by = options.by
+      const ops: Op[] = [
+        { type: 'del', sublevel: this.db.refs, key },
+        { type: 'put', sublevel: this.db.versions, key: versionKey(key, version), value: stripKey(tombstone) },
+        { type: 'del', sublevel: this.db.access, key }
+      ]
+      for (const h of cur.hashes) ops.push({ type: 'del', sublevel: this.db.edges, key: edgeKey(h, key) })
+      if (cur.expiresMs !== undefined) ops.push({ type: 'del', sublevel: this.db.expiry, key: expiryKey(cur.expiresMs, key) })
+      this.accessed.delete(key)
+      await this.db.level.batch(ops)
+      return { key, version }
+    })
+  }
+
+  async history (key: string): Promise<HistoryEntry[]> {
+    assertKey(key)
+    const out: HistoryEntry[] = []
+    for await (const value of this.db.versions.values({ gt: `${key}${SEP}`, lt: `${key}\x01` })) {
+      out.push({ ...(value as HistoryEntry), key })
+    }
+    if (out.length === 0) throw new RefNotFoundError(`ref not found: ${key}`)
+    return out
+  }
+
+  async list (options: ListOptions = {}): Promise<ListPage> {
+    const prefix = assertPrefix(options.prefix)
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`)
+    const filter = options.meta ?? {}
+    const matches = (ref: StoredRef): boolean => Object.entries(filter).every(([k, v]) => JSON.stringify(ref.meta[k]) === JSON.stringify(v))
+    const refs: RefRecord[] = []
+    let more = false
+    const keys = options.refsTo !== undefined
+      ? this.holderKeys(options.refsTo, prefix, options.cursor)
+      : this.refKeys(prefix, options.cursor)
+    for await (const [key, stored] of keys) {
+      if (!matches(stored)) continue
+      if (refs.length === limit) {
+        more = true
+        break
+      }
+      refs.push(toRecord(key, stored))
+    }
+    const page: ListPage = { refs }
+    if (more) page.cursor = refs[refs.length - 1].key
+    return page
+  }
+
+  /** Every ref that references the blob, with the priority and pin it holds it at. */
+  async holders (sha1: string): Promise<Holder[]> {
+    assertSha1Hex(sha1)
+    const out: Holder[] = []
+    for await (const [k, v] of this.db.edges.iterator({ gt: `${sha1}${SEP}`, lt: `${sha1}\x01` })) {
+      out.push({ key: k.slice(sha1.length + 1), ...(v as EdgeValue) })
+    }
+    return out
+  }
+
+  async pin (sha1: string, options: WriteOptions = {}): Promise<PinRecord> {
+    assertSha1Hex(sha1)
+    const existing = await this.db.pins.get(sha1) as Omit<PinRecord, 'sha1'> | undefined
+    if (existing !== undefined) return { sha1, ...existing }
+    const record: Omit<PinRecord, 'sha1'> = { pinnedAt: new Date().toISOString() }
+    if (options.by !== undefined) record.by = options.by
+    await this.db.pins.put(sha1, record)
+    return { sha1, ...record }
+  }
+
+  /** Returns false when the blob was not pinned. */
+  async unpin (sha1: string): Promise<boolean> {
+    assertSha1Hex(sha1)
+    if (await this.db.pins.get(sha1) === undefined) return false
+    await this.db.pins.del(sha1)
+    return true
+  }
+
+  async getPin (sha1: string): Promise<PinRecord | undefined> {
+    const rec = await this.db.pins.get(assertSha1Hex(sha1)) as Omit<PinRecord, 'sha1'> | undefined
+    return rec === undefined ? undefined : { sha1, ...rec }
+  }
+
+  async * pins (): AsyncGenerator<PinRecord> {
+    for await (const [sha1, rec] of this.db.pins.iterator()) yield { sha1, ...(rec as Omit<PinRecord, 'sha1'>) }
+  }
+
+  /** Last read of a ref with a ttl (in memory first, then the flushed value). */
+  async lastAccess (key: string): Promise<number | undefined> {
+    return this.accessed.get(key) ?? (await this.db.access.get(key) as number | undefined)
+  }
+
+  /** Writes buffered access times in one batch. */
+  async flushAccess (): Promise<void> {
+    if (this.accessed.size === 0) return
+    const entries = [...this.accessed]
+    this.accessed.clear()
+    await this.db.level.batch(entries.map(([key, t]) => ({ type: 'put', sublevel: this.db.access, key, value: t }) as Op))
+  }
+
+  /** Refs whose `expires` is at or before `now`, oldest first. */
+  async * expiredBy (now = Date.now()): AsyncGenerator<string> {
+    for await (const k of this.db.expiry.keys({ lte: expiryKey(now, '\uffff') })) {
+      yield k.slice(k.indexOf(SEP) + 1)
+    }
+  }
+
+  ttlMs (meta: RefMeta): number | undefined {
+    return meta.ttl !== undefined ? parseDuration(meta.ttl) : undefined
+  }
+
+  private async lastVersion (key: string): Promise<number> {
+    for await (const value of this.db.versions.values({ gt: `${key}${SEP}`, lt: `${key}\x01`, reverse: true, limit: 1 })) {
+      return (value as HistoryEntry).version
+    }
+    return 0
+  }
+
+  private async * refKeys (prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {
+    const range: { gte?: string, gt?: string, lt?: string } = { gte: prefix, lt: `${prefix}\uffff` }
+    if (cursor !== undefined && cursor >= prefix) {
+      delete range.gte
+      range.gt = cursor
+    }
+    for await (const [k, v] of this.db.refs.iterator(range)) yield [k, v as StoredRef]
+  }
+
+  private async * holderKeys (refsTo: string, prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {
+    const sha1 = refsTo.startsWith('sha1://') ? findReferences(refsTo, { strict: true }).values().next().value as string : assertSha1Hex(refsTo)
+    for (const holder of await this.holders(sha1)) {
+      if (!holder.key.startsWith(prefix)) continue
+      if (cursor !== undefined && holder.key <= cursor) continue
+      const stored = await this.db.refs.get(holder.key) as StoredRef | undefined
+      if (stored !== undefined) yield [holder.key, stored]
+    }
+  }
+}
+
+function historyValue (record: StoredRef): Omit<HistoryEntry, 'key'> {
+  const entry: Omit<HistoryEntry, 'key'> = { version: record.version, obj: record.obj, meta: record.meta, setAt: record.setAt }
+  if (record.by !== undefined) entry.by = record.by
+  return entry
+}
+
+function stripKey (entry: HistoryEntry): Omit<HistoryEntry, 'key'> {
+  const { key: _key, ...rest } = entry
+  return rest
+}
+
+function toRecord (key: string, stored: StoredRef): RefRecord {
+  const rec: RefRecord = { key, version: stored.version, obj: stored.obj, meta: stored.meta, setAt: stored.setAt }
+  if (stored.by !== undefined) rec.by = stored.by
+  return rec
+}

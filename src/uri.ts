@@ -1,0 +1,131 @@
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { InvalidUriError } from './errors.js'
+
+/** Multihash code of sha1 in the multiformats table. */
+export const SHA1_MULTIHASH_CODE = 0x11
+/** Multicodec code of raw bytes: a blob is opaque, so its CID uses the raw codec. */
+export const RAW_CODEC = 0x55
+export const SHA1_HEX_LENGTH = 40
+
+export interface ParsedUri {
+  /** 40 lowercase hex characters. */
+  sha1: string
+  /** File name after the hash (`sha1://<hash>/<name>`), if any; informational only. */
+  name?: string
+  /** `?label=` value, if any; informational only. */
+  label?: string
+}
+
+const HEX40 = /^[0-9a-f]{40}$/
+const ANY_HEX40 = /^[0-9a-fA-F]{40}$/
+
+export function isSha1Hex (value: string): boolean {
+  return HEX40.test(value)
+}
+
+/** Validates a bare hash (used by the HTTP API's path parameters and the CLI). */
+export function assertSha1Hex (value: string): string {
+  if (HEX40.test(value)) return value
+  if (ANY_HEX40.test(value)) throw new InvalidUriError(`sha1 must be lowercase hex: ${value}`)
+  throw new InvalidUriError(`not a sha1 (expected 40 lowercase hex characters): ${truncate(value)}`)
+}
+
+/**
+ * Parses `sha1://<40 lowercase hex>[/<file name>][?label=...]`. Anything else is an
+ * InvalidUriError naming what is wrong; this never throws anything else.
+ */
+export function parseUri (uri: unknown): ParsedUri {
+  if (typeof uri !== 'string') throw new InvalidUriError('URI must be a string')
+  if (!uri.startsWith('sha1://')) {
+    throw new InvalidUriError(`not a sha1:// URI: ${truncate(uri)}`)
+  }
+  let rest = uri.slice('sha1://'.length)
+  let label: string | undefined
+  const q = rest.indexOf('?')
+  if (q >= 0) {
+    const params = new URLSearchParams(rest.slice(q + 1))
+    label = params.get('label') ?? undefined
+    rest = rest.slice(0, q)
+  }
+  const slash = rest.indexOf('/')
+  const hash = slash >= 0 ? rest.slice(0, slash) : rest
+  let name = slash >= 0 ? rest.slice(slash + 1) : undefined
+  if (!HEX40.test(hash)) {
+    if (ANY_HEX40.test(hash)) throw new InvalidUriError(`sha1 in URI must be lowercase: ${truncate(uri)}`)
+    if (/^[0-9a-fA-F]*$/.test(hash)) {
+      throw new InvalidUriError(`sha1 in URI has ${hash.length} hex characters, expected 40: ${truncate(uri)}`)
+    }
+    throw new InvalidUriError(`sha1 in URI is not hex: ${truncate(uri)}`)
+  }
+  if (name !== undefined) {
+    try {
+      name = decodeURIComponent(name)
+    } catch {
+      throw new InvalidUriError(`file name in URI is not valid percent-encoding: ${truncate(uri)}`)
+    }
+    if (name === '') name = undefined
+  }
+  const parsed: ParsedUri = { sha1: hash }
+  if (name !== undefined) parsed.name = name
+  if (label !== undefined) parsed.label = label
+  return parsed
+}
+
+/** Accepts a URI or a bare 40-hex hash, returning the hash. */
+export function toSha1 (uriOrHash: string): string {
+  if (typeof uriOrHash === 'string' && !uriOrHash.startsWith('sha1://')) return assertSha1Hex(uriOrHash)
+  return parseUri(uriOrHash).sha1
+}
+
+export function formatUri (sha1: string, name?: string): string {
+  assertSha1Hex(sha1)
+  return name !== undefined && name !== '' ? `sha1://${sha1}/${encodeURIComponent(name)}` : `sha1://${sha1}`
+}
+
+export function sha1ToBytes (sha1: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(assertSha1Hex(sha1), 'hex'))
+}
+
+export function bytesToSha1 (bytes: Uint8Array): string {
+  if (bytes.length !== 20) throw new InvalidUriError(`a sha1 digest is 20 bytes, got ${bytes.length}`)
+  return Buffer.from(bytes).toString('hex')
+}
+
+/** CIDv1, raw codec, sha1 multihash: how blobs are named on the DHT. */
+export function sha1ToCid (sha1: string): CID {
+  return CID.createV1(RAW_CODEC, Digest.create(SHA1_MULTIHASH_CODE, sha1ToBytes(sha1)))
+}
+
+export function cidToSha1 (cid: CID): string {
+  if (cid.multihash.code !== SHA1_MULTIHASH_CODE) {
+    throw new InvalidUriError(`CID does not use a sha1 multihash (code 0x${cid.multihash.code.toString(16)})`)
+  }
+  return bytesToSha1(cid.multihash.digest)
+}
+
+/**
+ * Every `sha1://` string found anywhere inside a JSON value, as deduplicated hashes. In strict
+ * mode (ref objects a user writes) a malformed one is an error, because silently not counting it
+ * would leave the blob it meant unprotected; lenient mode (scanning stored JSON blobs) skips it.
+ */
+export function findReferences (value: unknown, options: { strict?: boolean } = {}, out = new Set<string>()): Set<string> {
+  if (typeof value === 'string') {
+    if (value.startsWith('sha1://')) {
+      try {
+        out.add(parseUri(value).sha1)
+      } catch (err) {
+        if (options.strict === true) throw err
+      }
+    }
+  } else if (Array.isArray(value)) {
+    for (const v of value) findReferences(v, options, out)
+  } else if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) findReferences(v, options, out)
+  }
+  return out
+}
+
+function truncate (s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s
+}
