@@ -3,10 +3,10 @@ import path from 'node:path'
 import { ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
-import { refObjFor, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { refObjFor, type FetchOptions, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
-import { BlobStore, type PutOptions, type PutResult } from './store/blob-store.js'
+import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
@@ -148,6 +148,21 @@ export class Trove implements TroveOps {
   async verify (options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
     return verifyStore({ db: this.db, layout: this.layout, store: this.store }, options)
   }
+
+  /**
+   * Makes a blob local: returns at once when it is stored here, otherwise fetches it from peers
+   * (once the network is attached) and fails with BlobNotFoundError when no one has it.
+   */
+  async ensureLocal (uri: string, options: FetchOptions = {}): Promise<BlobInfo> {
+    const sha1 = toSha1(uri)
+    const info = await this.store.stat(sha1)
+    if (info !== undefined) return info
+    if (this.fetcher !== undefined) return this.fetcher(sha1, options)
+    throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
+  }
+
+  /** Set by the network layer when the node starts; fetches a blob from peers into the store. */
+  fetcher?: (sha1: string, options: FetchOptions) => Promise<BlobInfo>
 
   async close (): Promise<void> {
     if (this.closed) return

@@ -54,6 +54,19 @@ export interface StatusReport {
   [extra: string]: unknown
 }
 
+export interface FetchProgress {
+  bytes: number
+  total?: number
+  peers?: number
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  onProgress?: (progress: FetchProgress) => void
+  /** Give up after this long when no provider can be found or none delivers. */
+  timeoutMs?: number
+}
+
 export interface ReadRange {
   offset?: number
   length?: number
