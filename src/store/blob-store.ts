@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
@@ -141,6 +141,9 @@ export class BlobStore {
         await pending
         // one write in flight while the next chunk is read and hashed
         pending = writeAll(fh, chunk)
+        // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
+        // unhandled rejection, which would kill the process while we wait for the source
+        pending.catch(() => {})
         size += chunk.length
         onProgress?.(size)
       }
@@ -209,14 +212,14 @@ export class BlobStore {
     if (offset > info.size || offset + length > info.size) {
       throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
     }
+    // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
+    if (length === 0) return Readable.from([])
     const release = this.leases.acquire(sha1)
-    // an empty range still needs a stream; createReadStream's end is inclusive
     const stream = createReadStream(this.pathOf(sha1), {
       start: offset,
-      end: length === 0 ? -1 : offset + length - 1,
+      end: offset + length - 1,
       highWaterMark: this.ioChunkSize
     })
-    if (length === 0) stream.destroy()
     stream.once('close', release)
     stream.once('error', release)
     return stream
