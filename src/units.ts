@@ -28,7 +28,10 @@ export function parseSize (input: string | number): number {
   if (m === null || unit === undefined || !(unit in SIZE_UNITS)) {
     throw new InvalidArgumentError(`invalid size "${input}" (examples: 500MB, 10GiB, 1048576)`)
   }
-  return Math.round(Number(m[1]) * SIZE_UNITS[unit])
+  const bytes = Math.round(Number(m[1]) * SIZE_UNITS[unit])
+  // "99999999999999999999TB" parses, but a count past 2^53 is no longer exact
+  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError(`size "${input}" is too large`)
+  return bytes
 }
 
 export function formatSize (bytes: number): string {

@@ -26,6 +26,8 @@ export function isSha1Hex (value: string): boolean {
 
 /** Validates a bare hash (used by the HTTP API's path parameters and the CLI). */
 export function assertSha1Hex (value: string): string {
+  // callers in plain JS (or JSON bodies) can pass anything; that must be an InvalidUriError, not a TypeError
+  if (typeof value !== 'string') throw new InvalidUriError('sha1 must be a string')
   if (HEX40.test(value)) return value
   if (ANY_HEX40.test(value)) throw new InvalidUriError(`sha1 must be lowercase hex: ${value}`)
   throw new InvalidUriError(`not a sha1 (expected 40 lowercase hex characters): ${truncate(value)}`)

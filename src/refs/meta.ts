@@ -17,6 +17,8 @@ export interface RefMeta {
   [field: string]: unknown
 }
 
+const ISO_DATE_START = /^\d{4}-\d{2}-\d{2}/
+
 /** Validates the fields Trove interprets; returns a copy with them normalized. */
 export function normalizeMeta (meta: unknown): RefMeta {
   if (meta === undefined || meta === null) return {}
@@ -29,7 +31,8 @@ export function normalizeMeta (meta: unknown): RefMeta {
     throw new InvalidArgumentError(`meta.pin must be true or false, got ${JSON.stringify(out.pin)}`)
   }
   if (out.expires !== undefined) {
-    const t = typeof out.expires === 'string' ? Date.parse(out.expires) : Number.NaN
+    // Date.parse alone takes "1" or "12" as dates in 2001; an expiry must at least start like an ISO date
+    const t = typeof out.expires === 'string' && ISO_DATE_START.test(out.expires) ? Date.parse(out.expires) : Number.NaN
     if (Number.isNaN(t)) throw new InvalidArgumentError(`meta.expires must be an ISO time, got ${JSON.stringify(out.expires)}`)
     out.expires = new Date(t).toISOString()
   }
