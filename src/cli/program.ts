@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { InvalidArgumentError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { registerBlobCommands } from './commands/blobs.js'
 import { registerNodeCommands } from './commands/node.js'
@@ -13,6 +14,8 @@ export function buildProgram (): Command {
     .option('--json', 'machine-readable output (and JSON errors on stdout)')
     .option('--data <dir>', 'data directory (default: $TROVE_DATA, else ~/.trove)')
     .showSuggestionAfterError()
+    // usage errors are reported by run() like every other error: one line, or JSON with --json
+    .configureOutput({ outputError: () => {} })
     .exitOverride()
   const globals = (): GlobalOptions => program.opts<GlobalOptions>()
   registerNodeCommands(program, globals)
@@ -28,8 +31,9 @@ function allCommands (cmd: Command): Command[] {
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function run (argv: string[]): Promise<number> {
-  if (argv[2] === '--version') {
-    process.stdout.write(VERSION + '\n')
+  const json = argv.includes('--json')
+  if (asksForVersion(argv.slice(2))) {
+    process.stdout.write((json ? JSON.stringify({ version: VERSION }) : VERSION) + '\n')
     return 0
   }
   const program = buildProgram()
@@ -38,9 +42,26 @@ export async function run (argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version print and exit 0; usage errors were already printed by commander
-      return err.exitCode === 0 ? 0 : 2
+      if (err.exitCode === 0) return 0
+      // a command group run without a subcommand: commander already printed its help on stderr
+      if (err.code === 'commander.help') return 2
+      const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()
+      return reportError(new InvalidArgumentError(message, { cause: err }), json)
     }
-    return reportError(err, argv.includes('--json'))
+    return reportError(err, json)
   }
+}
+
+/** `trove [--json] [--data DIR] -V|--version`; `--version` after a command is that command's own option. */
+function asksForVersion (args: string[]): boolean {
+  const rest: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--json' || args[i].startsWith('--data=')) continue
+    if (args[i] === '--data') {
+      i++
+      continue
+    }
+    rest.push(args[i])
+  }
+  return rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')
 }
