@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -154,7 +154,8 @@ async function hashFile (file: string): Promise<{ sha1: string, size: number }> 
 
 async function quarantine (layout: DataDirLayout, file: string, name: string): Promise<string> {
   await fs.mkdir(layout.quarantine, { recursive: true })
-  const dest = path.join(layout.quarantine, `${name}.${Date.now()}`)
+  // the random part keeps two strays of the same name (from different shards, same millisecond) apart
+  const dest = path.join(layout.quarantine, `${name}.${Date.now()}.${randomBytes(4).toString('hex')}`)
   await fs.rename(file, dest)
   return path.relative(layout.root, dest)
 }
