@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { verifyStore } from '../../src/store/verify.js'
+import { openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
+
+describe('verify', () => {
+  let t: TempTrove
+  let blobs: Buffer[]
+  beforeEach(async () => {
+    t = await openTempTrove()
+    blobs = [randomBytes(1000), randomBytes(2000), randomBytes(3000)]
+    for (const b of blobs) await t.trove.store.putBytes(b)
+  })
+  afterEach(async () => { await t.cleanup() })
+
+  const quarantined = async (): Promise<string[]> => fs.readdir(t.trove.layout.quarantine)
+
+  it('a clean store is ok and unchanged', async () => {
+    const usage = t.trove.store.getUsage()
+    const progress: number[] = []
+    const report = await t.trove.verify({ onProgress: (p) => progress.push(p.checked) })
+    assert.equal(report.ok, true)
+    assert.equal(report.checked, 3)
+    assert.equal(report.bytes, 6000)
+    assert.deepEqual([report.corrupt, report.missing, report.adopted, report.strays], [[], [], [], []])
+    assert.deepEqual(report.usageBefore, usage)
+    assert.deepEqual(report.usageAfter, usage)
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 6000, blobs: 3 })
+    assert.deepEqual(progress, [1, 2, 3])
+    assert.deepEqual(await quarantined(), [])
+  })
+
+  it('an empty store is ok', async () => {
+    const own = await openTempTrove()
+    try {
+      const report = await own.trove.verify()
+      assert.equal(report.ok, true)
+      assert.equal(report.checked, 0)
+    } finally {
+      await own.cleanup()
+    }
+  })
+
+  it('corrupt bytes: reported, quarantined, unindexed, counters corrected', async () => {
+    const sha1 = sha1Of(blobs[1])
+    const file = t.trove.store.pathOf(sha1)
+    const bad = Buffer.from(blobs[1])
+    bad[100] ^= 0xff
+    await fs.writeFile(file, bad)
+    const report = await t.trove.verify()
+    assert.equal(report.ok, false)
+    assert.equal(report.corrupt.length, 1)
+    assert.equal(report.corrupt[0].sha1, sha1)
+    assert.equal(report.corrupt[0].actual, sha1Of(bad))
+    assert.deepEqual(report.missing, [])
+    assert.deepEqual(await fs.readFile(path.join(t.trove.dataDir, report.corrupt[0].quarantinedAs)), bad)
+    assert.ok(report.corrupt[0].quarantinedAs.startsWith('quarantine'))
+    await assert.rejects(fs.stat(file), { code: 'ENOENT' })
+    assert.equal(await t.trove.store.has(sha1), false)
+    assert.deepEqual(report.usageBefore, { bytes: 6000, blobs: 3 })
+    assert.deepEqual(report.usageAfter, { bytes: 4000, blobs: 2 })
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 4000, blobs: 2 })
+    await assert.rejects(t.trove.store.read(sha1), { name: 'BlobNotFoundError' })
+    // the good content can be stored again, and the store is then clean
+    assert.equal((await t.trove.store.putBytes(blobs[1])).added, true)
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a truncated blob counts as corrupt', async () => {
+    const sha1 = sha1Of(blobs[2])
+    await fs.truncate(t.trove.store.pathOf(sha1), 10)
+    const report = await t.trove.verify()
+    assert.deepEqual(report.corrupt.map((c) => c.sha1), [sha1])
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 3000, blobs: 2 })
+  })
+
+  it('a deleted file is reported missing and dropped from the index', async () => {
+    const sha1 = sha1Of(blobs[0])
+    await fs.rm(t.trove.store.pathOf(sha1))
+    const report = await t.trove.verify()
+    assert.equal(report.ok, false)
+    assert.deepEqual(report.missing, [sha1])
+    assert.deepEqual(report.corrupt, [])
+    assert.equal(await t.trove.store.has(sha1), false)
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 5000, blobs: 2 })
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a blob file without an index entry is adopted', async () => {
+    const data = randomBytes(4321)
+    const sha1 = sha1Of(data)
+    await fs.mkdir(path.dirname(t.trove.store.pathOf(sha1)), { recursive: true })
+    await fs.writeFile(t.trove.store.pathOf(sha1), data)
+    const report = await t.trove.verify()
+    assert.deepEqual(report.adopted, [sha1])
+    assert.equal(report.ok, false, 'counters changed, so the store was not ok before')
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 6000 + 4321, blobs: 4 })
+    assert.equal((await t.trove.store.stat(sha1))?.size, 4321)
+    assert.deepEqual(await t.trove.store.readBytes(sha1), data)
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('an unindexed file whose bytes do not match its name is corrupt, not adopted', async () => {
+    const name = sha1Of('what it claims to be')
+    await fs.mkdir(path.dirname(t.trove.store.pathOf(name)), { recursive: true })
+    await fs.writeFile(t.trove.store.pathOf(name), 'something else')
+    const report = await t.trove.verify()
+    assert.deepEqual(report.adopted, [])
+    assert.deepEqual(report.corrupt.map((c) => c.sha1), [name])
+    assert.equal(await t.trove.store.has(name), false)
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 6000, blobs: 3 })
+  })
+
+  it('stray files are quarantined, including same-named ones from different shards', async () => {
+    const wrongShard = sha1Of('x')
+    const strays = [
+      path.join(t.trove.layout.blobs, 'README'),
+      path.join(t.trove.layout.blobs, 'aa', 'notes.txt'),
+      path.join(t.trove.layout.blobs, 'bb', 'notes.txt'),
+      path.join(t.trove.layout.blobs, wrongShard.slice(0, 2) === '00' ? '01' : '00', wrongShard)
+    ]
+    for (const f of strays) {
+      await fs.mkdir(path.dirname(f), { recursive: true })
+      await fs.writeFile(f, `stray ${f}`)
+    }
+    const report = await t.trove.verify()
+    assert.equal(report.ok, false)
+    assert.deepEqual(report.strays.sort(), strays.map((f) => path.relative(t.trove.layout.blobs, f)).sort())
+    for (const f of strays) await assert.rejects(fs.stat(f), { code: 'ENOENT' })
+    const q = await quarantined()
+    assert.equal(q.length, 4, 'every stray kept, none overwritten')
+    const contents = await Promise.all(q.map(async (f) => fs.readFile(path.join(t.trove.layout.quarantine, f), 'utf8')))
+    assert.deepEqual(contents.sort(), strays.map((f) => `stray ${f}`).sort())
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 6000, blobs: 3 })
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a corrected store survives reopen', async () => {
+    await fs.rm(t.trove.store.pathOf(sha1Of(blobs[0])))
+    await t.trove.verify()
+    await t.reopen()
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 5000, blobs: 2 })
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('an aborted verify throws AbortError', async () => {
+    const { db, layout, store } = t.trove
+    await assert.rejects(verifyStore({ db, layout, store }, { signal: AbortSignal.abort() }), { name: 'AbortError' })
+    assert.deepEqual(store.getUsage(), { bytes: 6000, blobs: 3 })
+  })
+})
