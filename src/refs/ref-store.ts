@@ -103,14 +103,18 @@ export class RefStore {
     await this.flushAccess()
   }
 
-  async set (key: string, obj: unknown, meta: unknown = {}, options: WriteOptions = {}): Promise<RefRecord> {
+  async set (key: string, input: unknown, meta: unknown = {}, options: WriteOptions = {}): Promise<RefRecord> {
     assertKey(key)
     const normalized = normalizeMeta(meta)
+    let obj: unknown
     let size: number
     try {
-      const text = JSON.stringify({ obj, meta: normalized })
-      if (text === undefined || obj === undefined) throw new Error('obj is not a JSON value')
-      size = Buffer.byteLength(text)
+      const text = JSON.stringify(input)
+      // a function or symbol has no JSON form (inside a wrapper object it would vanish silently)
+      if (text === undefined) throw new Error('obj is not a JSON value')
+      // scan and store the JSON form, so a Date or a toJSON() can hide no reference from the edges
+      obj = JSON.parse(text)
+      size = Buffer.byteLength(`{"obj":${text},"meta":${JSON.stringify(normalized)}}`)
     } catch (err) {
       throw new InvalidJsonError(`ref obj is not JSON-serializable: ${(err as Error).message}`)
     }
