@@ -1,0 +1,272 @@
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, type TroveError } from '../errors.js'
+import type { AddOptions, AddResult, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
+import { assertKey } from '../refs/keys.js'
+import type { RefMeta } from '../refs/meta.js'
+import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
+import { IO_CHUNK_SIZE } from '../store/constants.js'
+import type { VerifyReport } from '../store/verify.js'
+import { toSha1 } from '../uri.js'
+import { API_PREFIX, AUTHOR_HEADER } from './constants.js'
+import { ApiUnavailableError, errorFromBody } from './errors.js'
+
+export interface ApiClientComponents {
+  /** Base URL of the node's API, e.g. http://127.0.0.1:4738. */
+  url: string
+  /** The data directory's API token; needed for anything that changes state. */
+  token?: string
+}
+
+export interface ApiClientInit {
+  /** Recorded as the author of writes (default: this process's user@host, as in embedded mode). */
+  by?: string
+}
+
+interface RequestOptions {
+  query?: Record<string, string | undefined>
+  json?: unknown
+  body?: AsyncIterable<Uint8Array>
+  headers?: Record<string, string>
+  signal?: AbortSignal
+  by?: string
+}
+
+/**
+ * TroveOps over the HTTP API of a running node. Errors come back as the same TroveError classes
+ * (matched by `code`) the embedded node throws, so the CLI prints the same either way; inputs are
+ * checked here first where the check is local, so a bad URI or key fails the same way without
+ * a round trip.
+ */
+export class ApiClient implements TroveOps {
+  readonly url: string
+  private readonly token: string | undefined
+  private readonly by: string
+
+  constructor (components: ApiClientComponents, init: ApiClientInit = {}) {
+    this.url = components.url.replace(/\/+$/, '')
+    this.token = components.token
+    this.by = init.by ?? defaultAuthor()
+  }
+
+  async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
+    let stat
+    try {
+      stat = await fs.stat(file)
+    } catch (err) {
+      throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+    }
+    if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
+    const name = path.basename(file)
+    const query: Record<string, string | undefined> = { name }
+    if (options.pin === true) query.pin = '1'
+    if (options.ref !== undefined) {
+      assertKey(options.ref)
+      query.ref = options.ref
+      if (options.refMeta !== undefined) query.meta = JSON.stringify(options.refMeta)
+    }
+    const res = await this.request('POST', '/blobs', {
+      query,
+      body: countBytes(createReadStream(file, { highWaterMark: IO_CHUNK_SIZE }), options.onProgress),
+      headers: { 'content-type': 'application/octet-stream' },
+      signal: options.signal,
+      by: options.by
+    })
+    return await res.json() as AddResult
+  }
+
+  /** Streams content (any async iterable of bytes) into the node; the answer is like addFile's. */
+  async add (source: AsyncIterable<Uint8Array>, options: { name?: string, pin?: boolean, signal?: AbortSignal } = {}): Promise<AddResult> {
+    const query: Record<string, string | undefined> = { name: options.name }
+    if (options.pin === true) query.pin = '1'
+    const res = await this.request('POST', '/blobs', { query, body: source, headers: { 'content-type': 'application/octet-stream' }, signal: options.signal })
+    return await res.json() as AddResult
+  }
+
+  async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
+    const sha1 = toSha1(uri)
+    const offset = range.offset ?? 0
+    checkRange(offset, range.length)
+    if (range.length === 0) {
+      // HTTP cannot ask for zero bytes; check the bounds as the store does and answer nothing
+      const size = await this.size(sha1)
+      if (offset > size) throw new RangeNotSatisfiableError(`range ${offset}+0 is outside blob of ${size} bytes`)
+      return Readable.from([])
+    }
+    const headers: Record<string, string> = {}
+    if (range.offset !== undefined || range.length !== undefined) {
+      headers.range = `bytes=${offset}-${range.length !== undefined ? String(offset + range.length - 1) : ''}`
+    }
+    let res: Response
+    try {
+      res = await this.request('GET', `/blobs/${sha1}`, { headers })
+    } catch (err) {
+      // the store answers an empty stream for "from the very end"; HTTP calls that unsatisfiable
+      if (err instanceof RangeNotSatisfiableError && range.length === undefined && offset > 0 && offset === await this.size(sha1)) {
+        return Readable.from([])
+      }
+      throw err
+    }
+    if (range.length !== undefined && res.status === 206) {
+      const total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1])
+      // HTTP shortens a range that runs past the end; the store refuses it, and so do we
+      if (offset + range.length > total) {
+        await res.body?.cancel()
+        throw new RangeNotSatisfiableError(`range ${offset}+${range.length} is outside blob of ${total} bytes`)
+      }
+    }
+    if (res.body === null) return Readable.from([])
+    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)
+  }
+
+  async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
+    return this.json('PUT', refPath(key), { json: { obj, meta }, by: options.by })
+  }
+
+  async getRef (key: string, options: { version?: number } = {}): Promise<RefRecord> {
+    const query = options.version !== undefined ? { version: String(options.version) } : undefined
+    return this.json('GET', refPath(key), { query })
+  }
+
+  async rmRef (key: string, options: { by?: string } = {}): Promise<{ key: string, version: number }> {
+    return this.json('DELETE', refPath(key), { by: options.by })
+  }
+
+  async refHistory (key: string): Promise<HistoryEntry[]> {
+    const res = await this.json<{ history: HistoryEntry[] }>('GET', `${refPath(key)}/history`)
+    return res.history
+  }
+
+  async listRefs (options: ListOptions = {}): Promise<ListPage> {
+    const query: Record<string, string | undefined> = {
+      prefix: options.prefix,
+      refsTo: options.refsTo,
+      cursor: options.cursor,
+      limit: options.limit !== undefined ? String(options.limit) : undefined
+    }
+    for (const [field, value] of Object.entries(options.meta ?? {})) query[`meta.${field}`] = JSON.stringify(value)
+    return this.json('GET', '/refs', { query })
+  }
+
+  async pin (uri: string, options: { by?: string } = {}): Promise<PinRecord> {
+    return this.json('PUT', `/pins/${toSha1(uri)}`, { by: options.by })
+  }
+
+  async unpin (uri: string): Promise<{ sha1: string, unpinned: boolean }> {
+    return this.json('DELETE', `/pins/${toSha1(uri)}`)
+  }
+
+  async why (uri: string): Promise<WhyReport> {
+    return this.json('GET', `/why/${toSha1(uri)}`)
+  }
+
+  async status (): Promise<StatusReport> {
+    return this.json('GET', '/status')
+  }
+
+  /** Progress is not reported over HTTP; the answer comes when the whole store is checked. */
+  async verify (_options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
+    return this.json('POST', '/verify')
+  }
+
+  async peers (): Promise<PeerInfo[]> {
+    return (await this.json<{ peers: PeerInfo[] }>('GET', '/peers')).peers
+  }
+
+  async transfers (): Promise<TransferInfo[]> {
+    return (await this.json<{ transfers: TransferInfo[] }>('GET', '/transfers')).transfers
+  }
+
+  /** Answers NOT_IMPLEMENTED when the node has no space management. */
+  async gc (options: { dryRun?: boolean } = {}): Promise<unknown> {
+    return this.json('POST', '/gc', { json: { dryRun: options.dryRun === true } })
+  }
+
+  /** Nothing to release: each request is independent. */
+  async close (): Promise<void> {}
+
+  private async json<T> (method: string, route: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, route, options)
+    return await res.json() as T
+  }
+
+  private async size (sha1: string): Promise<number> {
+    const res = await this.request('HEAD', `/blobs/${sha1}`)
+    return Number(res.headers.get('content-length'))
+  }
+
+  /** One request; a non-2xx answer becomes the TroveError it describes. */
+  private async request (method: string, route: string, options: RequestOptions = {}): Promise<Response> {
+    const url = new URL(this.url + API_PREFIX + route)
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v)
+    const headers: Record<string, string> = { ...options.headers }
+    if (method !== 'GET' && method !== 'HEAD') {
+      if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+      headers[AUTHOR_HEADER] = options.by ?? this.by
+    }
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: options.signal }
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      init.body = JSON.stringify(options.json)
+    } else if (options.body !== undefined) {
+      // a streamed request body: sent as it is read, never held in memory
+      init.body = Readable.from(options.body) as unknown as NonNullable<RequestInit['body']>
+      init.duplex = 'half'
+    }
+    let res: Response
+    try {
+      res = await fetch(url, init)
+    } catch (err) {
+      if (options.signal?.aborted === true) throw options.signal.reason ?? err
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      throw new ApiUnavailableError(`cannot reach the Trove node at ${this.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err })
+    }
+    if (res.ok || res.status === 304) return res
+    let body: unknown
+    try {
+      body = method === 'HEAD' ? undefined : await res.json()
+    } catch {
+      body = undefined
+    }
+    if (body === undefined && method === 'HEAD') throw headError(res.status)
+    throw errorFromBody(body, res.status)
+  }
+}
+
+/** HEAD answers carry no body; rebuild the likely error from the status alone. */
+function headError (status: number): TroveError {
+  const code = status === 404 ? 'BLOB_NOT_FOUND' : status === 416 ? 'RANGE_NOT_SATISFIABLE' : status === 400 ? 'INVALID_URI' : 'INTERNAL'
+  return errorFromBody({ error: { code, name: 'TroveError', message: `HTTP ${status}` } }, status)
+}
+
+function refPath (key: string): string {
+  // every slash encoded: the key is one path segment, so no key can be mistaken for /history
+  return `/refs/${encodeURIComponent(assertKey(key))}`
+}
+
+function checkRange (offset: number, length: number | undefined): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+    throw new InvalidArgumentError('range offset and length must be non-negative integers')
+  }
+}
+
+async function * countBytes (source: AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  let n = 0
+  for await (const chunk of source) {
+    n += chunk.length
+    yield chunk
+    onProgress?.(n)
+  }
+}
+
+function defaultAuthor (): string {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`
+  } catch {
+    return `pid${process.pid}@${os.hostname()}`
+  }
+}

@@ -1,0 +1,46 @@
+import { MAX_REF_BYTES } from '../refs/constants.js'
+
+/** Every route lives under this prefix; a later incompatible API gets /api/v2 beside it. */
+export const API_PREFIX = '/api/v1'
+
+/** Where the API listens when neither the config nor `--api` says otherwise. */
+export const DEFAULT_API_HOST = '127.0.0.1'
+export const DEFAULT_API_PORT = 4738
+
+/**
+ * Largest JSON request body. A ref may serialize to MAX_REF_BYTES compactly; a script that
+ * pretty-prints the same ref sends more bytes for the same content, so twice the ref limit keeps
+ * every storable ref sendable while one request still cannot tie up memory without bound.
+ */
+export const MAX_JSON_BODY_BYTES = 2 * MAX_REF_BYTES
+
+/**
+ * Longest route parameter (fastify's default is 100). A ref key is at most 512 characters and
+ * percent-encoding can triple that; 4 KiB leaves room without letting a URL grow unbounded.
+ */
+export const MAX_PARAM_LENGTH = 4096
+
+/** Largest `limit` of one page of `GET /refs`: pages stay a few MB unless the refs are huge. */
+export const MAX_LIST_LIMIT = 10_000
+
+/**
+ * On shutdown, requests in flight (a download, an upload) get this long to finish before their
+ * connections are cut, so a stuck client cannot hold the node open.
+ */
+export const CLOSE_GRACE_MS = 5_000
+
+/** File in the data directory announcing a running node's API to CLI invocations. */
+export const DISCOVERY_FILE = 'api.json'
+
+/**
+ * How long the CLI waits for a running node's `GET /status` before deciding it is not usable.
+ * The node answers from memory and LevelDB counters, so this is generous on a loaded machine
+ * and still short enough that a hung node does not stall every command for long.
+ */
+export const DISCOVERY_TIMEOUT_MS = 2_000
+
+/** Header a writer may set to name itself in ref history (default: the node's user@host). */
+export const AUTHOR_HEADER = 'x-trove-by'
+
+/** Longest author name accepted from a request, so history entries stay small. */
+export const MAX_AUTHOR_LENGTH = 256

@@ -1,0 +1,58 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import net from 'node:net'
+import { ForbiddenHostError, UnauthorizedError } from './errors.js'
+
+/** Host names that can only mean this machine (compared lower-case, port removed). */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * The names a request's Host header may carry. Only names, never DNS names other than
+ * `localhost`: a web page can make a browser send requests to 127.0.0.1 under a DNS name it
+ * controls (DNS rebinding), and the Host header is what gives that away. When the API is bound to
+ * a specific non-loopback IP (`--api 10.0.0.5:4738`), that literal is allowed too: an attacker's
+ * page cannot make a browser send an IP literal it did not navigate to.
+ */
+export function allowedHosts (listenHost: string): Set<string> {
+  const hosts = new Set(LOOPBACK_HOSTS)
+  const h = listenHost.toLowerCase()
+  const unspecified = h === '0.0.0.0' || h === '::' || h === '[::]'
+  if (!unspecified && net.isIP(h) === 4) hosts.add(h)
+  if (!unspecified && net.isIP(h) === 6) hosts.add(`[${h}]`)
+  return hosts
+}
+
+/** Throws ForbiddenHostError unless the Host header is one of `allowed` (with any port). */
+export function checkHost (hostHeader: string | undefined, allowed: Set<string>): void {
+  if (hostHeader === undefined || hostHeader === '') throw new ForbiddenHostError('request has no Host header')
+  const host = stripPort(hostHeader.trim().toLowerCase())
+  if (!allowed.has(host)) {
+    throw new ForbiddenHostError(`Host "${hostHeader.slice(0, 100)}" is not a loopback name (use localhost, 127.0.0.1 or [::1])`)
+  }
+}
+
+function stripPort (host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']')
+    if (end < 0) return host
+    const rest = host.slice(end + 1)
+    return rest === '' || /^:\d+$/.test(rest) ? host.slice(0, end + 1) : host
+  }
+  const colon = host.lastIndexOf(':')
+  if (colon >= 0 && /^\d+$/.test(host.slice(colon + 1))) return host.slice(0, colon)
+  return host
+}
+
+/** Methods that only read; everything else changes state and needs the token. */
+export const READ_METHODS = new Set(['GET', 'HEAD'])
+
+/**
+ * Checks `Authorization: Bearer <token>` in constant time. Both sides are hashed first so the
+ * comparison takes the same time whatever the presented token's length.
+ */
+export function checkToken (authorization: string | undefined, token: string): void {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
+  if (m === null) throw new UnauthorizedError('this request changes state and needs "Authorization: Bearer <token>" (the token is in the data directory\'s api-token file)')
+  const a = createHash('sha256').update(m[1]).digest()
+  const b = createHash('sha256').update(token).digest()
+  if (!timingSafeEqual(a, b)) throw new UnauthorizedError('wrong API token')
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { InvalidArgumentError, RangeNotSatisfiableError } from '../../errors.js'
+import { refObjFor, type AddResult } from '../../ops.js'
+import { assertKey } from '../../refs/keys.js'
+import { normalizeMeta } from '../../refs/meta.js'
+import { assertSha1Hex, formatUri } from '../../uri.js'
+import type { ApiContext } from '../context.js'
+import { parseRange } from '../range.js'
+import { authorOf, queryFlag, queryJson, queryString, requestSignal } from './util.js'
+
+/** Longest file name an upload may carry into its URI (a common filesystem limit). */
+const MAX_NAME_LENGTH = 255
+
+/**
+ * Blobs in and out as raw bytes. Uploads are never buffered: the request stream goes straight
+ * into the store's ingest (temp file, hash while writing, rename), so any size works with
+ * constant memory. Downloads stream from the blob file, leased while they are read.
+ */
+export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
+  const { ctx } = opts
+
+  // any content type, handed over as the raw request stream; no body limit applies to it
+  app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+
+  app.post('/blobs', async (request, reply) => {
+    const trove = ctx.trove
+    const name = queryString(request, 'name')
+    if (name !== undefined && (name.length > MAX_NAME_LENGTH || name.includes('/'))) {
+      throw new InvalidArgumentError(`name must be a file name (no "/", at most ${MAX_NAME_LENGTH} characters)`)
+    }
+    const pin = queryFlag(request, 'pin')
+    const ref = queryString(request, 'ref')
+    // everything that can be refused is checked before a byte is stored
+    if (ref !== undefined) assertKey(ref)
+    const meta = ref !== undefined ? normalizeMeta(queryJson(request, 'meta')) : undefined
+    const author = authorOf(request)
+    const source = (request.body as Readable | undefined) ?? []
+    const put = await trove.add(source, { signal: requestSignal(reply) })
+    const result: AddResult = { uri: formatUri(put.sha1, name), sha1: put.sha1, size: put.size, added: put.added }
+    if (name !== undefined && name !== '') result.name = name
+    if (pin) await trove.pin(put.sha1, author)
+    if (ref !== undefined) await trove.setRef(ref, refObjFor([result]), meta, author)
+    return result
+  })
+
+  app.get('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, false))
+  app.head('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, true))
+}
+
+async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, head: boolean): Promise<FastifyReply> {
+  const sha1 = assertSha1Hex((request.params as { sha1: string }).sha1)
+  const name = queryString(request, 'name')
+  // fetched from peers when it is not here and the network runs
+  const info = await ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply) })
+  const size = info.size
+  const etag = `"${sha1}"`
+  reply.header('etag', etag)
+  reply.header('accept-ranges', 'bytes')
+  // content-addressed: the bytes at this URL can never change
+  reply.header('cache-control', 'public, max-age=31536000, immutable')
+  if (name !== undefined && name !== '') reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
+  if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send()
+
+  const ifRange = request.headers['if-range']
+  const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, size) : { kind: 'none' as const }
+  if (range.kind === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${size}`)
+    throw new RangeNotSatisfiableError(`range ${String(request.headers.range)} is outside the blob of ${size} bytes`)
+  }
+  const start = range.kind === 'range' ? range.range.start : 0
+  const length = range.kind === 'range' ? range.range.end - range.range.start + 1 : size
+  if (range.kind === 'range') {
+    reply.code(206)
+    reply.header('content-range', `bytes ${range.range.start}-${range.range.end}/${size}`)
+  }
+  reply.header('content-type', 'application/octet-stream')
+  reply.header('content-length', String(length))
+  if (head) return reply.send()
+  // opening the stream takes the lease, so the blob cannot be evicted while it is sent
+  const stream = await ctx.trove.store.read(sha1, { offset: start, length })
+  return reply.send(stream)
+}
+
+function matchesEtag (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  return header.split(',').some((t) => {
+    const v = t.trim().replace(/^W\//, '')
+    return v === '*' || v === etag
+  })
+}

@@ -1,0 +1,112 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Trove } from '../node.js'
+import { API_PREFIX, CLOSE_GRACE_MS, DEFAULT_API_HOST, MAX_JSON_BODY_BYTES, MAX_PARAM_LENGTH } from './constants.js'
+import type { ApiContext } from './context.js'
+import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
+import { READ_METHODS, allowedHosts, checkHost, checkToken } from './guards.js'
+import { blobRoutes } from './routes/blobs.js'
+import { nodeRoutes } from './routes/node.js'
+import { refRoutes } from './routes/refs.js'
+
+export interface ApiServerComponents {
+  trove: Trove
+}
+
+export interface ApiServerInit {
+  /** Address to bind; default 127.0.0.1. */
+  host?: string
+  /** Port to bind; 0 picks a free one (the answer says which). */
+  port?: number
+  /** Bearer token required for every request that changes state. */
+  token: string
+  /** Where unexpected (500) errors are reported; the client only ever sees a generic message. */
+  log?: (message: string) => void
+  /** How long requests in flight may take to finish on close. */
+  closeGraceMs?: number
+}
+
+export interface ApiServer {
+  /** Base URL, e.g. http://127.0.0.1:4738 (routes are under /api/v1). */
+  url: string
+  port: number
+  close: () => Promise<void>
+}
+
+/** Starts the localhost HTTP API of a node. */
+export async function startApiServer (components: ApiServerComponents, init: ApiServerInit): Promise<ApiServer> {
+  const host = init.host ?? DEFAULT_API_HOST
+  const token = init.token
+  if (typeof token !== 'string' || token === '') throw new TypeError('startApiServer needs a non-empty token')
+  const ctx: ApiContext = { trove: components.trove, url: '' }
+  const app = buildApp(ctx, { host, token, log: init.log })
+
+  try {
+    await app.listen({ host, port: init.port ?? 0 })
+  } catch (err) {
+    await app.close().catch(() => {})
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new AddressInUseError(`cannot start the HTTP API: ${host}:${String(init.port)} is already in use (choose another with --api PORT)`, { cause: err })
+    }
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : init.port ?? 0
+  ctx.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      const timer = setTimeout(() => { app.server.closeAllConnections() }, init.closeGraceMs ?? CLOSE_GRACE_MS)
+      timer.unref()
+      try {
+        await app.close()
+      } finally {
+        clearTimeout(timer)
+      }
+    })()
+    return closing
+  }
+  return { url: ctx.url, port, close }
+}
+
+function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void }): FastifyInstance {
+  const hosts = allowedHosts(options.host)
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_JSON_BODY_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // HEAD of a blob is its own route: it must not open the blob file just to discard it
+    exposeHeadRoutes: false,
+    // keep-alive connections with nothing in flight must not hold up shutdown
+    forceCloseConnections: 'idle'
+  })
+  // each route group registers the body parser it needs; nothing is parsed by default
+  app.removeAllContentTypeParsers()
+
+  // before routing and before any body is read: a refused upload stores nothing
+  app.addHook('onRequest', async (request) => {
+    checkHost(request.headers.host, hosts)
+    if (!READ_METHODS.has(request.method)) checkToken(request.headers.authorization, options.token)
+  })
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = errorToBody(err)
+    if (body.error.code === 'INTERNAL') {
+      options.log?.(`API ${request.method} ${request.url.split('?', 1)[0]}: ${String((err as Error)?.stack ?? err)}`)
+    }
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="trove"')
+    reply.removeHeader('content-length')
+    reply.removeHeader('content-disposition')
+    void reply.code(status).type('application/json; charset=utf-8').send(body)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    const { status, body } = errorToBody(new NotFoundError(`no such endpoint: ${request.method} ${request.url.split('?', 1)[0].slice(0, 200)}`))
+    void reply.code(status).type('application/json; charset=utf-8').send(body)
+  })
+
+  void app.register(blobRoutes, { prefix: API_PREFIX, ctx })
+  void app.register(refRoutes, { prefix: API_PREFIX, ctx })
+  void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
+  return app
+}
