@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError } from '../../errors.js'
 import { refObjFor, type AddResult } from '../../ops.js'
+import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
 import { metaFromFlags, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
@@ -32,6 +33,8 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
         if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
         sizes.push(stat.size)
       }
+      // a bad --ref key must fail before anything is stored or pinned, not after
+      if (flags.ref !== undefined) assertKey(flags.ref)
       const refMeta = flags.ref !== undefined ? await metaFromFlags({ priority: flags.priority, expires: flags.expires, ttl: flags.ttl }) : undefined
       const results = await withBackend(opts, 'add', async (trove) => {
         const out: AddResult[] = []
