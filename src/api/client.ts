@@ -164,8 +164,8 @@ export class ApiClient implements TroveOps {
     return this.json('GET', `/why/${toSha1(uri)}`)
   }
 
-  async status (): Promise<StatusReport> {
-    return this.json('GET', '/status')
+  async status (options: { signal?: AbortSignal } = {}): Promise<StatusReport> {
+    return this.json('GET', '/status', { signal: options.signal })
   }
 
   /** Progress is not reported over HTTP; the answer comes when the whole store is checked. */

@@ -23,13 +23,12 @@ export function extrasOf (trove: Trove): TroveExtras {
 export function networkInfo (trove: Trove): { peerId?: string, multiaddrs?: string[] } {
   const extras = extrasOf(trove)
   const out: { peerId?: string, multiaddrs?: string[] } = {}
-  if (extras.peerId !== undefined && extras.peerId !== null) out.peerId = String(extras.peerId)
-  if (typeof extras.multiaddrs === 'function') {
-    try {
-      out.multiaddrs = extras.multiaddrs().map((a) => String(a))
-    } catch {
-      // the network is not up (yet, or any more); status still answers
-    }
-  }
+  // either may throw while the network is not up (yet, or any more); status still answers
+  try {
+    if (extras.peerId !== undefined && extras.peerId !== null) out.peerId = String(extras.peerId)
+  } catch {}
+  try {
+    if (typeof extras.multiaddrs === 'function') out.multiaddrs = extras.multiaddrs().map((a) => String(a))
+  } catch {}
   return out
 }

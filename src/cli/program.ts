@@ -4,6 +4,7 @@ import { VERSION } from '../version.js'
 import { registerBlobCommands } from './commands/blobs.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRefCommands } from './commands/refs.js'
+import { registerStartCommand } from './commands/start.js'
 import { reportError, type GlobalOptions } from './output.js'
 
 export function buildProgram (): Command {
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   registerNodeCommands(program, globals)
   registerBlobCommands(program, globals)
   registerRefCommands(program, globals)
+  registerStartCommand(program, globals)
   for (const cmd of allCommands(program)) cmd.exitOverride()
   return program
 }

@@ -1,0 +1,172 @@
+import fs from 'node:fs/promises'
+import type { Command } from 'commander'
+import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
+import { networkInfo } from '../../api/context.js'
+import { removeDiscovery, writeDiscovery } from '../../api/discovery.js'
+import { startApiServer, type ApiServer } from '../../api/server.js'
+import { ensureApiToken } from '../../api/token.js'
+import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
+import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
+import { createTrove } from '../../node.js'
+import type { StartOptions } from '../../ops.js'
+import { parseSize } from '../../units.js'
+import type { GlobalOptions } from '../output.js'
+
+type Globals = () => GlobalOptions
+
+/**
+ * After shutdown, a handle someone forgot (a socket, a timer) must not keep the process alive:
+ * this long after a clean shutdown the process exits anyway.
+ */
+const EXIT_AFTER_SHUTDOWN_MS = 5_000
+
+interface StartFlags {
+  listen?: string[]
+  bootstrap?: string[]
+  api?: string
+  maxSize?: string
+  swarmKey?: string
+  mdns?: boolean
+  dht?: boolean
+}
+
+export function registerStartCommand (program: Command, globals: Globals): void {
+  program.command('start')
+    .description('run a node: network, HTTP API; until SIGINT/SIGTERM')
+    .option('--listen <multiaddr...>', 'multiaddrs to listen on (repeatable), e.g. /ip4/0.0.0.0/tcp/4737')
+    .option('--bootstrap <multiaddr...>', 'peers to connect to at start (repeatable), with /p2p/<id>')
+    .option('--api <host:port|port>', `HTTP API address (default ${DEFAULT_API_HOST}:${DEFAULT_API_PORT}; port 0 picks a free one)`)
+    .option('--max-size <size>', 'size limit of the store, like 500GB or 10GiB')
+    .option('--swarm-key <file>', 'libp2p private network key file: only peers with the same key connect')
+    .option('--no-mdns', 'no mDNS discovery on the LAN')
+    .option('--dht', 'use the Kademlia DHT to find content beyond connected peers')
+    .action(async (flags: StartFlags, cmd: Command) => {
+      await runNode(globals(), flags, (name) => cmd.getOptionValueSource(name) === 'cli')
+    })
+}
+
+async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: string) => boolean): Promise<void> {
+  const dataDir = resolveDataDir(opts.data)
+  const config = await readConfig(dataDir)
+  const startOptions = await startOptionsFrom(config, flags, given)
+  const api = apiAddress(config, flags.api)
+
+  const trove = await createTrove({ dataDir, command: 'trove start' })
+  let server: ApiServer | undefined
+  let networkStarted = false
+  try {
+    await trove.start(startOptions)
+    networkStarted = true
+    const token = await ensureApiToken(dataDir)
+    server = await startApiServer({ trove }, {
+      host: api.host,
+      port: api.port,
+      token,
+      log: (message) => { process.stderr.write(`trove: ${message}\n`) }
+    })
+    await writeDiscovery(dataDir, { url: server.url, pid: process.pid, startedAt: new Date().toISOString() })
+  } catch (err) {
+    await server?.close().catch(() => {})
+    if (networkStarted) await trove.stop().catch(() => {})
+    await trove.close().catch(() => {})
+    await removeDiscovery(dataDir).catch(() => {})
+    throw err
+  }
+
+  const net = networkInfo(trove)
+  const started = { apiUrl: server.url, dataDir, pid: process.pid, ...net }
+  if (opts.json === true) {
+    // one line, so a script reading the stream knows where the object ends
+    process.stdout.write(JSON.stringify(started) + '\n')
+  } else {
+    const parts = [`API ${server.url}`]
+    if (net.peerId !== undefined) parts.push(`peer ${net.peerId}`)
+    if (net.multiaddrs !== undefined && net.multiaddrs.length > 0) parts.push(`listening on ${net.multiaddrs.join(' ')}`)
+    process.stdout.write(`trove node running on ${dataDir}: ${parts.join(', ')}\n`)
+  }
+
+  const signal = await shutdownSignal()
+  if (opts.json !== true) process.stderr.write(`trove: ${signal}, shutting down\n`)
+  const failures: unknown[] = []
+  const step = async (fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn()
+    } catch (err) {
+      failures.push(err)
+    }
+  }
+  // the API first, so no request arrives at a node that is going away; the lock last
+  await step(async () => { await server?.close() })
+  await step(async () => { await trove.stop() })
+  await step(async () => { await trove.close() })
+  await step(async () => { await removeDiscovery(dataDir) })
+  setTimeout(() => { process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0) }, EXIT_AFTER_SHUTDOWN_MS).unref()
+  if (failures.length > 0) throw failures[0]
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. The handlers stay installed: a second signal during
+ * shutdown is acknowledged and otherwise ignored, instead of killing the process half-way.
+ */
+async function shutdownSignal (): Promise<string> {
+  return new Promise((resolve) => {
+    let received = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        process.stderr.write(`trove: ${signal} ignored, already shutting down\n`)
+        return
+      }
+      received = true
+      resolve(signal)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}
+
+async function startOptionsFrom (config: TroveConfig, flags: StartFlags, given: (flag: string) => boolean): Promise<StartOptions> {
+  const options: StartOptions = {}
+  const listen = flags.listen ?? config.listen
+  if (listen !== undefined) options.listen = stringList(listen, 'listen')
+  const bootstrap = flags.bootstrap ?? config.bootstrap
+  if (bootstrap !== undefined) options.bootstrap = stringList(bootstrap, 'bootstrap')
+  const mdns = given('mdns') ? flags.mdns : config.mdns
+  if (mdns !== undefined) options.mdns = mdns !== false
+  const dht = given('dht') ? flags.dht : config.dht
+  if (dht !== undefined) options.dht = dht === true
+  const maxSize = flags.maxSize ?? config.maxSize
+  if (maxSize !== undefined) {
+    parseSize(maxSize) // refuse a bad size before anything starts
+    options.maxSize = String(maxSize)
+  }
+  const swarmKey = flags.swarmKey ?? (typeof config.swarmKey === 'string' ? config.swarmKey : undefined)
+  if (swarmKey !== undefined) {
+    const stat = await fs.stat(swarmKey).catch(() => undefined)
+    if (stat?.isFile() !== true) throw new FileNotFoundError(`swarm key file not found: ${swarmKey}`)
+    options.swarmKey = swarmKey
+  }
+  return options
+}
+
+function stringList (value: unknown, what: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw new InvalidArgumentError(`config "${what}" must be a list of multiaddr strings`)
+  }
+  return value as string[]
+}
+
+/** `--api PORT`, `--api HOST:PORT` or `--api [v6]:PORT`; the config fills in what is not given. */
+export function apiAddress (config: TroveConfig, flag: string | undefined): { host: string, port: number } {
+  let host = config.api?.host ?? DEFAULT_API_HOST
+  let port: unknown = config.api?.port ?? DEFAULT_API_PORT
+  if (flag !== undefined) {
+    const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d+)$/.exec(flag.trim())
+    if (m === null) throw new InvalidArgumentError(`--api must be PORT or HOST:PORT (like 4738 or 127.0.0.1:4738), got "${flag}"`)
+    if (m[1] !== undefined) host = m[1].replace(/^\[(.*)\]$/, '$1')
+    port = Number(m[2])
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`API port must be 0..65535, got ${String(port)}`)
+  }
+  return { host, port }
+}
