@@ -27,6 +27,19 @@ export interface TroveDb {
   pins: Sub
   expiry: Sub
   access: Sub
+  /** blob sha1 -> sha1 of its chunk manifest (large blobs only). */
+  manifests: Sub
+  /** blob sha1 -> state of an interrupted chunked download, for resume. */
+  partials: Sub
+  /** Space management (src/space): per-blob hold state, eviction order, pending reclassifications. */
+  spaceState: Sub
+  spaceEvict: Sub
+  spaceDirty: Sub
+  /** JSON blob -> blobs it references (`<parent>\0<child>`), and the reverse (`<child>\0<parent>`). */
+  spaceLinks: Sub
+  spaceLinkedBy: Sub
+  /** Class counters, run history, refs asking for minCopies, deletion intents of a GC run. */
+  spaceMeta: Sub
   close: () => Promise<void>
 }
 
@@ -64,6 +77,14 @@ export async function openDb (dbPath: string, ownerFile: string, options: OpenDb
     pins: sub('pins'),
     expiry: sub('expiry'),
     access: sub('access'),
+    manifests: sub('manifests'),
+    partials: sub('partials'),
+    spaceState: sub('space-state'),
+    spaceEvict: sub('space-evict'),
+    spaceDirty: sub('space-dirty'),
+    spaceLinks: sub('space-links'),
+    spaceLinkedBy: sub('space-linked-by'),
+    spaceMeta: sub('space-meta'),
     close: async () => {
       await fs.rm(ownerFile, { force: true })
       await level.close()

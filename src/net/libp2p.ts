@@ -1,0 +1,90 @@
+import fs from 'node:fs/promises'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { preSharedKey } from '@libp2p/pnet'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { InvalidArgumentError } from '../errors.js'
+import { DHT_PROTOCOL, DIAL_TIMEOUT_MS, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+
+export interface NetworkInit {
+  privateKey: PrivateKey
+  listen: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  dht?: boolean
+  /** Path of a swarm key file: only nodes with the same key can connect (libp2p private network). */
+  swarmKey?: string
+  /** Only these peer IDs may connect or be dialled (empty or absent: anyone). */
+  allowPeers?: string[]
+  /** Yamux max stream window; configurable because it decides bulk throughput (bench/fetch). */
+  streamWindow?: number
+}
+
+export type TroveLibp2p = Libp2p<{ identify: unknown, ping: unknown, dht?: KadDHT }>
+
+/** Assembles libp2p: tcp + noise + yamux, identify, and the discovery the config asks for. */
+export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
+  if ((init.bootstrap ?? []).length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
+  if (init.mdns !== false) peerDiscovery.push(mdns({ interval: MDNS_INTERVAL_MS, serviceTag: MDNS_SERVICE_TAG }))
+
+  const services: Record<string, any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
+    identify: identify(),
+    ping: ping()
+  }
+  if (init.dht === true) {
+    services.dht = kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      // lab networks and tests use private and loopback addresses; keep them
+      peerInfoMapper: passthroughMapper,
+      allowQueryWithZeroPeers: true
+    })
+  }
+
+  const window = init.streamWindow ?? YAMUX_MAX_STREAM_WINDOW
+  const options: Libp2pOptions = {
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({
+      streamOptions: {
+        maxStreamWindowSize: window,
+        maxReadBufferLength: Math.max(YAMUX_MAX_READ_BUFFER, 2 * window + 1024 * 1024)
+      }
+    })],
+    peerDiscovery,
+    services,
+    connectionManager: {
+      maxConnections: MAX_CONNECTIONS,
+      dialTimeout: DIAL_TIMEOUT_MS
+    }
+  }
+  if (init.swarmKey !== undefined) {
+    let psk: Uint8Array
+    try {
+      psk = await fs.readFile(init.swarmKey)
+    } catch (err) {
+      throw new InvalidArgumentError(`cannot read swarm key ${init.swarmKey}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+    options.connectionProtector = preSharedKey({ psk })
+  }
+  if (init.allowPeers !== undefined && init.allowPeers.length > 0) {
+    const allowed = new Set(init.allowPeers)
+    const deny = (peerId: PeerId): boolean => !allowed.has(peerId.toString())
+    options.connectionGater = {
+      denyDialPeer: deny,
+      denyInboundEncryptedConnection: deny,
+      denyOutboundEncryptedConnection: deny
+    }
+  }
+  return await createLibp2p(options) as unknown as TroveLibp2p
+}

@@ -1,0 +1,133 @@
+import type { PeerId } from '@libp2p/interface'
+import type { DataDirLayout } from '../datadir.js'
+import type { TroveDb } from '../db.js'
+import type { FetchOptions, PeerInfo, TransferInfo } from '../ops.js'
+import { AnnounceProtocol } from '../protocols/announce/index.js'
+import { FetchProtocol } from '../protocols/fetch/index.js'
+import { HaveProtocol } from '../protocols/have/index.js'
+import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import { Fetcher } from '../transfer/fetcher.js'
+import { ProviderTable } from '../transfer/providers.js'
+import { PeerScores } from '../transfer/scores.js'
+import { sha1ToCid } from '../uri.js'
+import { loadOrCreateKey } from './identity.js'
+import { createNetwork, type NetworkInit, type TroveLibp2p } from './libp2p.js'
+
+/** DHT provide records published at once: providing is a network walk, so it runs in the background. */
+export const DHT_PROVIDE_CONCURRENCY = 4
+/** Blobs waiting to be provided on the DHT at most; past this the oldest wait for the next restart. */
+export const MAX_PROVIDE_QUEUE = 100_000
+
+export interface NetworkComponents {
+  db: TroveDb
+  store: BlobStore
+  layout: DataDirLayout
+  reserve?: (bytes: number) => Promise<() => void>
+}
+
+export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
+  findTimeoutMs?: number
+  stallTimeoutMs?: number
+  announceBatchMs?: number
+}
+
+/** The running network side of a node: libp2p, the three Trove protocols and the fetcher. */
+export class TroveNetwork {
+  readonly providers = new ProviderTable()
+  readonly scores = new PeerScores()
+  libp2p!: TroveLibp2p
+  have!: HaveProtocol
+  fetchProtocol!: FetchProtocol
+  announce!: AnnounceProtocol
+  fetcher!: Fetcher
+  private unsubscribe: (() => void) | undefined
+  private readonly provideQueue: string[] = []
+  private providing = 0
+  private stopped = false
+
+  constructor (private readonly c: NetworkComponents, private readonly init: TroveNetworkInit) {}
+
+  async start (): Promise<void> {
+    const privateKey = await loadOrCreateKey(this.c.layout.key)
+    this.libp2p = await createNetwork({ ...this.init, privateKey })
+    const base = { libp2p: this.libp2p, store: this.c.store, db: this.c.db }
+    this.have = new HaveProtocol(base)
+    this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: this.init.stallTimeoutMs })
+    this.announce = new AnnounceProtocol({ libp2p: this.libp2p, providers: this.providers }, { batchMs: this.init.announceBatchMs })
+    this.fetcher = new Fetcher({
+      ...base,
+      layout: this.c.layout,
+      have: this.have,
+      fetch: this.fetchProtocol,
+      providers: this.providers,
+      scores: this.scores,
+      reserve: this.c.reserve
+    }, { dht: this.init.dht === true, findTimeoutMs: this.init.findTimeoutMs })
+    await this.have.start()
+    await this.fetchProtocol.start()
+    await this.announce.start()
+    this.libp2p.addEventListener('peer:disconnect', (evt) => { this.providers.forgetPeer(evt.detail.toString()) })
+    this.unsubscribe = this.c.store.onAdded((info) => {
+      this.announce.announce(info.sha1, info.size)
+      if (this.init.dht === true) this.queueProvide(info.sha1)
+    })
+    await this.libp2p.start()
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map((m) => m.toString())
+  }
+
+  async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
+    return this.fetcher.fetch(sha1, options)
+  }
+
+  transfers (): TransferInfo[] {
+    return this.fetcher.transfers()
+  }
+
+  peers (): PeerInfo[] {
+    return this.libp2p.getConnections().map((conn) => ({
+      peerId: conn.remotePeer.toString(),
+      addresses: [conn.remoteAddr.toString()],
+      faults: this.scores.faults(conn.remotePeer.toString())
+    }))
+  }
+
+  /** Publishes provider records for blobs already stored (on start with the DHT on). */
+  async provideAll (): Promise<void> {
+    for await (const info of this.c.store.list()) this.queueProvide(info.sha1)
+  }
+
+  private queueProvide (sha1: string): void {
+    if (this.provideQueue.length >= MAX_PROVIDE_QUEUE) return
+    this.provideQueue.push(sha1)
+    this.pumpProvide()
+  }
+
+  private pumpProvide (): void {
+    while (!this.stopped && this.providing < DHT_PROVIDE_CONCURRENCY && this.provideQueue.length > 0) {
+      const sha1 = this.provideQueue.shift() as string
+      this.providing++
+      void this.libp2p.contentRouting.provide(sha1ToCid(sha1), { signal: AbortSignal.timeout(60_000) })
+        .catch(() => {})
+        .finally(() => {
+          this.providing--
+          this.pumpProvide()
+        })
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.unsubscribe?.()
+    await this.announce.flush().catch(() => {})
+    await this.announce.stop().catch(() => {})
+    await this.libp2p.stop()
+  }
+}

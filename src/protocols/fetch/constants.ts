@@ -1,0 +1,17 @@
+export const FETCH_PROTOCOL = '/trove/fetch/1.0.0'
+/** A request is a hash and two integers; anything bigger is not a request. */
+export const MAX_FETCH_REQUEST_BYTES = 128
+/** A response header: status, two integers and a short message. */
+export const MAX_FETCH_RESPONSE_HEADER_BYTES = 1024
+/** Requests served on one stream before the server closes it (bounds one client's hold). */
+export const MAX_REQUESTS_PER_STREAM = 1_000_000
+/**
+ * No byte in either direction for this long aborts the stream: a stalled peer is dropped and its
+ * work goes to another provider. Long enough for a busy disk, short enough for an interactive get.
+ */
+export const FETCH_STALL_TIMEOUT_MS = 20_000
+/** Time to open a fetch stream (dial + protocol negotiation). */
+export const FETCH_OPEN_TIMEOUT_MS = 10_000
+/** Concurrent fetch streams per connection: a few chunk workers plus a small-blob session. */
+export const FETCH_MAX_INBOUND_STREAMS = 16
+export const FETCH_MAX_OUTBOUND_STREAMS = 16

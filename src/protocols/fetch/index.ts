@@ -1,0 +1,260 @@
+import type { PeerId, Stream } from '@libp2p/interface'
+import { BlobNotFoundError, RangeNotSatisfiableError } from '../../errors.js'
+import type { TroveLibp2p } from '../../net/libp2p.js'
+import type { BlobStore } from '../../store/blob-store.js'
+import { bytesToSha1, sha1ToBytes } from '../../uri.js'
+import { abortStream, deadline, timeoutError } from '../deadline.js'
+import { ProtocolError } from '../errors.js'
+import { StreamReader, frame, send } from '../stream-io.js'
+import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_REQUESTS_PER_STREAM } from './constants.js'
+import { FetchRequest, FetchResponse } from './fetch.js'
+
+export { FETCH_PROTOCOL } from './constants.js'
+
+export interface FetchComponents {
+  libp2p: TroveLibp2p
+  store: BlobStore
+}
+
+export interface FetchInit {
+  stallTimeoutMs?: number
+}
+
+export interface RangeRequest {
+  sha1: string
+  offset?: number
+  /** Bytes from offset; absent means to the end. */
+  length?: number
+}
+
+/** Receives one answer's bytes; resolves when they are safely consumed (back-pressure). */
+export type BytesSink = (chunk: Uint8Array) => Promise<void> | void
+
+/** `/trove/fetch/1.0.0`: serves and requests blobs and byte ranges (see protocols/fetch.md). */
+export class FetchProtocol {
+  readonly stallTimeoutMs: number
+  /** Bytes served to peers since start (for status). */
+  bytesServed = 0
+
+  constructor (private readonly components: FetchComponents, init: FetchInit = {}) {
+    this.stallTimeoutMs = init.stallTimeoutMs ?? FETCH_STALL_TIMEOUT_MS
+  }
+
+  async start (): Promise<void> {
+    await this.components.libp2p.handle(FETCH_PROTOCOL, (stream) => { void this.serve(stream) }, {
+      maxInboundStreams: FETCH_MAX_INBOUND_STREAMS,
+      maxOutboundStreams: FETCH_MAX_OUTBOUND_STREAMS
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.libp2p.unhandle(FETCH_PROTOCOL)
+  }
+
+  private async serve (stream: Stream): Promise<void> {
+    stream.inactivityTimeout = this.stallTimeoutMs
+    const reader = new StreamReader(stream)
+    try {
+      for (let served = 0; ; served++) {
+        const msg = await reader.readMessage(MAX_FETCH_REQUEST_BYTES)
+        if (msg === undefined) break
+        if (served >= MAX_REQUESTS_PER_STREAM) throw new ProtocolError('too many requests on one stream')
+        await this.answer(stream, FetchRequest.decode(msg))
+      }
+      await stream.close()
+    } catch (err) {
+      abortStream(stream, err)
+    }
+  }
+
+  private async answer (stream: Stream, req: FetchRequest): Promise<void> {
+    const reply = async (status: FetchResponse.Status, message: string, size = 0): Promise<void> => {
+      await send(stream, frame(FetchResponse.encode({ status, size: BigInt(size), length: 0n, message })))
+    }
+    if (req.hash.byteLength !== 20) {
+      await reply(FetchResponse.Status.BAD_REQUEST, 'hash must be 20 bytes')
+      return
+    }
+    const sha1 = bytesToSha1(req.hash)
+    const info = await this.components.store.stat(sha1)
+    if (info === undefined) {
+      await reply(FetchResponse.Status.NOT_FOUND, 'not stored here')
+      return
+    }
+    const offset = Number(req.offset)
+    const length = req.length === 0n ? info.size - offset : Number(req.length)
+    if (offset > info.size || length < 0 || offset + length > info.size) {
+      await reply(FetchResponse.Status.RANGE_NOT_SATISFIABLE, `blob has ${info.size} bytes`, info.size)
+      return
+    }
+    let source
+    try {
+      source = await this.components.store.read(sha1, { offset, length })
+    } catch (err) {
+      // deleted between stat and read
+      if (err instanceof BlobNotFoundError) {
+        await reply(FetchResponse.Status.NOT_FOUND, 'not stored here')
+        return
+      }
+      await reply(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
+      return
+    }
+    await send(stream, frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' })))
+    try {
+      for await (const chunk of source) {
+        await send(stream, chunk as Uint8Array)
+        this.bytesServed += (chunk as Uint8Array).byteLength
+      }
+    } finally {
+      source.destroy()
+    }
+  }
+
+  /** Opens a session on which requests run one after another (or pipelined with `many`). */
+  async open (peer: PeerId, options: { signal?: AbortSignal } = {}): Promise<FetchSession> {
+    const signal = deadline(FETCH_OPEN_TIMEOUT_MS, options.signal)
+    try {
+      const stream = await this.components.libp2p.dialProtocol(peer, FETCH_PROTOCOL, { signal })
+      stream.inactivityTimeout = this.stallTimeoutMs
+      return new FetchSession(stream, peer)
+    } catch (err) {
+      throw timeoutError(err, `opening a fetch stream to ${peer.toString()}`, signal)
+    }
+  }
+}
+
+export interface AnswerInfo {
+  /** Total size of the blob. */
+  size: number
+  /** Bytes delivered. */
+  length: number
+}
+
+/** One fetch stream to one peer. Not safe for concurrent use: one request (or batch) at a time. */
+export class FetchSession {
+  private readonly reader: StreamReader
+  private closed = false
+
+  constructor (readonly stream: Stream, readonly peer: PeerId) {
+    this.reader = new StreamReader(stream)
+  }
+
+  /**
+   * Requests a blob or range and yields its bytes as they arrive; the consumer's pace is the
+   * stream's pace (the reader pauses the peer while we are behind).
+   */
+  async * get (req: RangeRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    try {
+      await send(this.stream, frame(encodeRequest(req)), options.signal)
+      const length = await this.readHeader(req, options.signal)
+      yield * this.reader.readBytes(length, options.signal)
+    } catch (err) {
+      this.abort(err)
+      throw err
+    }
+  }
+
+  /** Requests a blob or range and hands its bytes to `sink` as they arrive. */
+  async request (req: RangeRequest, sink: BytesSink, options: { signal?: AbortSignal } = {}): Promise<AnswerInfo> {
+    try {
+      await send(this.stream, frame(encodeRequest(req)), options.signal)
+      return await this.readAnswer(req, sink, options.signal)
+    } catch (err) {
+      this.abort(err)
+      throw err
+    }
+  }
+
+  /**
+   * Pipelines many requests: up to `inFlight` are sent ahead so thousands of small blobs cost no
+   * round trip each. `onAnswer` gets each blob's bytes in order; a NOT_FOUND answer is passed as
+   * an error to `onMissing` and the batch goes on.
+   */
+  async many (reqs: RangeRequest[], inFlight: number, handlers: {
+    sinkFor: (req: RangeRequest, size: number) => Promise<BytesSink> | BytesSink
+    done: (req: RangeRequest, info: AnswerInfo) => Promise<void> | void
+    onMissing: (req: RangeRequest, err: Error) => void
+  }, options: { signal?: AbortSignal } = {}): Promise<void> {
+    let sent = 0
+    const sendMore = async (answered: number): Promise<void> => {
+      while (sent < reqs.length && sent - answered < inFlight) {
+        await send(this.stream, frame(encodeRequest(reqs[sent++])), options.signal)
+      }
+    }
+    try {
+      await sendMore(0)
+      for (let i = 0; i < reqs.length; i++) {
+        let sink: BytesSink | undefined
+        let info: AnswerInfo
+        try {
+          info = await this.readAnswer(reqs[i], async (chunk) => {
+            await (sink ?? (() => {}))(chunk)
+          }, options.signal, async (size) => { sink = await handlers.sinkFor(reqs[i], size) })
+        } catch (err) {
+          if (err instanceof BlobNotFoundError) {
+            handlers.onMissing(reqs[i], err)
+            await sendMore(i + 1)
+            continue
+          }
+          throw err
+        }
+        await handlers.done(reqs[i], info)
+        await sendMore(i + 1)
+      }
+    } catch (err) {
+      this.abort(err)
+      throw err
+    }
+  }
+
+  private async readAnswer (req: RangeRequest, sink: BytesSink, signal?: AbortSignal, onHeader?: (size: number) => Promise<void>): Promise<AnswerInfo> {
+    const { size, length } = await this.readHeaderInfo(req, signal)
+    await onHeader?.(size)
+    for await (const piece of this.reader.readBytes(length, signal)) await sink(piece)
+    return { size, length }
+  }
+
+  private async readHeader (req: RangeRequest, signal?: AbortSignal): Promise<number> {
+    return (await this.readHeaderInfo(req, signal)).length
+  }
+
+  private async readHeaderInfo (req: RangeRequest, signal?: AbortSignal): Promise<AnswerInfo> {
+    const msg = await this.reader.readMessage(MAX_FETCH_RESPONSE_HEADER_BYTES, signal)
+    if (msg === undefined) throw new ProtocolError('peer closed the fetch stream without answering')
+    const res = FetchResponse.decode(msg)
+    const size = Number(res.size)
+    switch (res.status) {
+      case FetchResponse.Status.OK: break
+      case FetchResponse.Status.NOT_FOUND: throw new BlobNotFoundError(`peer ${this.peer.toString()} does not have sha1://${req.sha1}`)
+      case FetchResponse.Status.RANGE_NOT_SATISFIABLE: throw new RangeNotSatisfiableError(`peer ${this.peer.toString()}: range outside blob of ${size} bytes`)
+      default: throw new ProtocolError(`peer ${this.peer.toString()} answered ${FetchResponse.Status[res.status] ?? res.status}: ${res.message.slice(0, 200)}`)
+    }
+    const length = Number(res.length)
+    const wanted = req.length ?? (size - (req.offset ?? 0))
+    if (length !== wanted) throw new ProtocolError(`peer ${this.peer.toString()} offered ${length} bytes, ${wanted} were asked for`)
+    return { size, length }
+  }
+
+  abort (err: unknown): void {
+    this.closed = true
+    abortStream(this.stream, err)
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    try {
+      await this.stream.close({ signal: AbortSignal.timeout(FETCH_OPEN_TIMEOUT_MS) })
+    } catch (err) {
+      abortStream(this.stream, err)
+    }
+  }
+}
+
+function encodeRequest (req: RangeRequest): Uint8Array {
+  return FetchRequest.encode({
+    hash: sha1ToBytes(req.sha1) as Uint8Array<ArrayBuffer>,
+    offset: BigInt(req.offset ?? 0),
+    length: BigInt(req.length ?? 0)
+  })
+}

@@ -1,0 +1,12 @@
+export const HAVE_PROTOCOL = '/trove/have/1.0.0'
+/** Hashes per request: 4096 * 22 bytes = 90 KB, one message covers a large ref's blobs. */
+export const MAX_HAVE_HASHES = 4096
+/** Request bytes: the hashes plus protobuf framing. */
+export const MAX_HAVE_REQUEST_BYTES = MAX_HAVE_HASHES * 24 + 64
+/** Response bytes: per entry hash, flag, size and manifest hash. */
+export const MAX_HAVE_RESPONSE_BYTES = MAX_HAVE_HASHES * 64 + 64
+/** A have exchange is one round trip of index look-ups; longer means the peer is stuck. */
+export const HAVE_TIMEOUT_MS = 5_000
+/** Concurrent have streams per connection, each way. */
+export const HAVE_MAX_INBOUND_STREAMS = 16
+export const HAVE_MAX_OUTBOUND_STREAMS = 16

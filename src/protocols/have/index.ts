@@ -1,0 +1,104 @@
+import type { PeerId } from '@libp2p/interface'
+import type { TroveDb } from '../../db.js'
+import { bytesToSha1, sha1ToBytes } from '../../uri.js'
+import type { BlobStore } from '../../store/blob-store.js'
+import type { TroveLibp2p } from '../../net/libp2p.js'
+import { ProtocolError } from '../errors.js'
+import { abortStream, deadline, timeoutError } from '../deadline.js'
+import { StreamReader, frame, send } from '../stream-io.js'
+import { HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
+import { HaveRequest, HaveResponse } from './have.js'
+
+export { HAVE_PROTOCOL } from './constants.js'
+
+export interface HaveAnswer {
+  sha1: string
+  have: boolean
+  size?: number
+  manifest?: string
+}
+
+export interface HaveComponents {
+  libp2p: TroveLibp2p
+  store: BlobStore
+  db: TroveDb
+}
+
+export interface HaveInit {
+  timeoutMs?: number
+}
+
+/** `/trove/have/1.0.0`: asks a peer which of a batch of blobs it holds (see protocols/have.md). */
+export class HaveProtocol {
+  private readonly timeoutMs: number
+
+  constructor (private readonly components: HaveComponents, init: HaveInit = {}) {
+    this.timeoutMs = init.timeoutMs ?? HAVE_TIMEOUT_MS
+  }
+
+  async start (): Promise<void> {
+    await this.components.libp2p.handle(HAVE_PROTOCOL, (stream) => { void this.serve(stream) }, {
+      maxInboundStreams: HAVE_MAX_INBOUND_STREAMS,
+      maxOutboundStreams: HAVE_MAX_OUTBOUND_STREAMS
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.libp2p.unhandle(HAVE_PROTOCOL)
+  }
+
+  private async serve (stream: Parameters<Parameters<TroveLibp2p['handle']>[1]>[0]): Promise<void> {
+    const signal = deadline(this.timeoutMs)
+    try {
+      const reader = new StreamReader(stream)
+      const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
+      if (msg === undefined) throw new ProtocolError('empty have request')
+      const req = HaveRequest.decode(msg, { limits: { hashes: MAX_HAVE_HASHES } })
+      const entries = []
+      for (const hash of req.hashes) {
+        if (hash.byteLength !== 20) throw new ProtocolError('hash is not 20 bytes')
+        const sha1 = bytesToSha1(hash)
+        const info = await this.components.store.stat(sha1)
+        const manifest = info !== undefined ? await this.components.db.manifests.get(sha1) as string | undefined : undefined
+        entries.push({
+          hash,
+          have: info !== undefined,
+          size: BigInt(info?.size ?? 0),
+          ...(manifest !== undefined ? { manifest: sha1ToBytes(manifest) as Uint8Array<ArrayBuffer> } : {})
+        })
+      }
+      await send(stream, frame(HaveResponse.encode({ entries })), signal)
+      await stream.close({ signal })
+    } catch (err) {
+      abortStream(stream, err)
+    }
+  }
+
+  /** Asks one peer about up to MAX_HAVE_HASHES blobs; answers in request order. */
+  async query (peer: PeerId, sha1s: string[], options: { signal?: AbortSignal } = {}): Promise<HaveAnswer[]> {
+    if (sha1s.length > MAX_HAVE_HASHES) throw new RangeError(`at most ${MAX_HAVE_HASHES} hashes per have request`)
+    const signal = deadline(this.timeoutMs, options.signal)
+    let stream
+    try {
+      stream = await this.components.libp2p.dialProtocol(peer, HAVE_PROTOCOL, { signal })
+      const reader = new StreamReader(stream)
+      await send(stream, frame(HaveRequest.encode({ hashes: sha1s.map((s) => sha1ToBytes(s) as Uint8Array<ArrayBuffer>) })), signal)
+      await stream.close({ signal })
+      const msg = await reader.readMessage(MAX_HAVE_RESPONSE_BYTES, signal)
+      if (msg === undefined) throw new ProtocolError('peer closed the have stream without answering')
+      const res = HaveResponse.decode(msg, { limits: { entries: MAX_HAVE_HASHES } })
+      if (res.entries.length !== sha1s.length) throw new ProtocolError(`have answer has ${res.entries.length} entries for ${sha1s.length} hashes`)
+      return res.entries.map((e, i) => {
+        const sha1 = bytesToSha1(e.hash)
+        if (sha1 !== sha1s[i]) throw new ProtocolError('have answer is out of order')
+        const answer: HaveAnswer = { sha1, have: e.have }
+        if (e.have) answer.size = Number(e.size)
+        if (e.have && e.manifest !== undefined && e.manifest.byteLength === 20) answer.manifest = bytesToSha1(e.manifest)
+        return answer
+      })
+    } catch (err) {
+      abortStream(stream, err)
+      throw timeoutError(err, `have request to ${peer.toString()}`, signal)
+    }
+  }
+}

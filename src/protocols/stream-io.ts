@@ -1,0 +1,133 @@
+import type { Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
+import * as varint from 'uint8-varint'
+import { ProtocolError } from './errors.js'
+
+/** Pause the remote once this much is buffered unread; resume below half of it. */
+export const READ_HIGH_WATER = 8 * 1024 * 1024
+
+/**
+ * Reads length-prefixed control messages and raw bulk bytes from one libp2p message stream.
+ * libp2p 3 streams emit data as events with no back-pressure of their own, so this reader keeps
+ * its own buffer and pauses the stream (yamux stops granting window) while the consumer, usually
+ * the disk, is behind: memory stays bounded whatever the transfer size.
+ */
+export class StreamReader {
+  private readonly buf = new Uint8ArrayList()
+  private ended = false
+  private error: Error | undefined
+  private wake: (() => void) | undefined
+  private paused = false
+
+  constructor (private readonly stream: Stream, private readonly highWater = READ_HIGH_WATER) {
+    stream.addEventListener('message', (evt) => {
+      this.buf.append(evt.data)
+      if (!this.paused && this.buf.byteLength > this.highWater && stream.readStatus === 'readable') {
+        this.paused = true
+        stream.pause()
+      }
+      this.notify()
+    })
+    stream.addEventListener('end', () => { this.ended = true; this.notify() })
+    stream.addEventListener('close', (evt) => {
+      this.ended = true
+      if (evt.error !== undefined) this.error = evt.error
+      this.notify()
+    })
+    // anything already buffered before we listened is dispatched once a listener exists
+  }
+
+  get buffered (): number {
+    return this.buf.byteLength
+  }
+
+  /** Reads one varint-length-prefixed message of at most maxLength bytes; undefined at a clean end. */
+  async readMessage (maxLength: number, signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
+    let length: number | undefined
+    let prefix = 0
+    for (;;) {
+      // a varint is at most 10 bytes; wait until we can decode one
+      if (this.buf.byteLength > 0) {
+        try {
+          const view = this.buf.subarray(0, Math.min(this.buf.byteLength, 10))
+          length = varint.decode(view)
+          prefix = varint.encodingLength(length)
+          break
+        } catch {
+          if (this.buf.byteLength >= 10) throw new ProtocolError('invalid length prefix')
+        }
+      }
+      if (!await this.waitFor(this.buf.byteLength + 1, signal)) {
+        if (this.buf.byteLength === 0) return undefined
+        throw new ProtocolError('stream ended inside a length prefix')
+      }
+    }
+    if (length > maxLength) throw new ProtocolError(`message of ${length} bytes exceeds the limit of ${maxLength}`)
+    if (!await this.waitFor(prefix + length, signal)) throw new ProtocolError('stream ended inside a message')
+    const msg = this.buf.sublist(prefix, prefix + length)
+    this.consume(prefix + length)
+    return msg
+  }
+
+  /** Yields exactly `length` raw bytes as they arrive, in pieces of at most the buffered amount. */
+  async * readBytes (length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    let remaining = length
+    while (remaining > 0) {
+      if (this.buf.byteLength === 0 && !await this.waitFor(1, signal)) {
+        throw new ProtocolError(`stream ended with ${remaining} of ${length} bytes still due`)
+      }
+      const take = Math.min(remaining, this.buf.byteLength)
+      const piece = this.buf.subarray(0, take)
+      this.consume(take)
+      remaining -= take
+      yield piece
+    }
+  }
+
+  private consume (n: number): void {
+    this.buf.consume(n)
+    if (this.paused && this.buf.byteLength < this.highWater / 2) {
+      this.paused = false
+      if (this.stream.readStatus === 'paused') this.stream.resume()
+    }
+  }
+
+  /** Resolves true once `n` bytes are buffered, false if the stream ends first. */
+  private async waitFor (n: number, signal?: AbortSignal): Promise<boolean> {
+    while (this.buf.byteLength < n) {
+      if (this.error !== undefined) throw this.error
+      if (this.ended) return false
+      signal?.throwIfAborted()
+      if (this.paused && this.stream.readStatus === 'paused') {
+        // the consumer needs more than the high-water mark in one piece: let data in
+        this.paused = false
+        this.stream.resume()
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => reject(signal?.reason)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        this.wake = () => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      })
+    }
+    return true
+  }
+
+  private notify (): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+}
+
+/** Sends bytes, waiting for the muxer to drain when its buffer is full (back-pressure). */
+export async function send (stream: Stream, data: Uint8Array | Uint8ArrayList, signal?: AbortSignal): Promise<void> {
+  if (!stream.send(data)) await stream.onDrain({ signal })
+}
+
+/** Prefixes a control message with its varint length. */
+export function frame (message: Uint8Array): Uint8ArrayList {
+  return new Uint8ArrayList(varint.encode(message.byteLength), message)
+}

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import type { TroveDb } from '../db.js'
+import { HashMismatchError } from '../errors.js'
+import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
+import type { BlobStore } from '../store/blob-store.js'
+import { CHUNKS_IN_FLIGHT_PER_PEER, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL } from './constants.js'
+import { TransferFailedError } from './errors.js'
+import type { Candidate } from './find.js'
+import { chunkRange, type Manifest } from './manifest.js'
+import type { PeerScores } from './scores.js'
+
+export interface ChunkedComponents {
+  db: TroveDb
+  store: BlobStore
+  fetch: FetchProtocol
+  scores: PeerScores
+}
+
+export interface PartialState {
+  size: number
+  manifest: string
+  done: number[]
+}
+
+export interface ChunkedOptions {
+  signal: AbortSignal
+  onBytes: (bytes: number, peers: number) => void
+  /** Asked for more providers when all current ones have dropped out. */
+  moreCandidates: (exclude: Set<string>) => Promise<Candidate[]>
+}
+
+/**
+ * Downloads a large blob in chunks from several providers at once into a partial file of the
+ * final size: each chunk is verified against the manifest as it arrives and written in place;
+ * the set of verified chunks is saved so an interrupted download resumes. A provider whose
+ * bytes do not verify, or that stalls or breaks the protocol, is dropped from this transfer and
+ * penalised; its chunk goes to another provider.
+ */
+export async function fetchChunked (c: ChunkedComponents, partialPath: string, manifest: Manifest, manifestSha1: string, candidates: Candidate[], options: ChunkedOptions): Promise<void> {
+  const { sha1, size } = manifest
+  const fh = await fs.open(partialPath, await exists(partialPath) ? 'r+' : 'w+')
+  try {
+    await fh.truncate(size)
+    const done = await resumeState(c, fh, sha1, manifest, manifestSha1)
+    const todo: number[] = []
+    for (let i = 0; i < manifest.chunks.length; i++) if (!done.has(i)) todo.push(i)
+    let bytes = [...done].reduce((n, i) => n + chunkRange(manifest, i).length, 0)
+    const failures: string[] = []
+    const dropped = new Set<string>()
+    let active = 0
+    options.onBytes(bytes, 0)
+
+    const worker = async (cand: Candidate, session: FetchSession): Promise<void> => {
+      const peer = cand.peer.toString()
+      while (todo.length > 0 && !dropped.has(peer)) {
+        options.signal.throwIfAborted()
+        const index = todo.shift() as number
+        const { offset, length } = chunkRange(manifest, index)
+        try {
+          const buf = Buffer.allocUnsafe(length)
+          let filled = 0
+          const hash = createHash('sha1')
+          for await (const piece of session.get({ sha1, offset, length }, { signal: options.signal })) {
+            hash.update(piece)
+            buf.set(piece, filled)
+            filled += piece.byteLength
+          }
+          const actual = hash.digest('hex')
+          if (actual !== manifest.chunks[index]) throw new HashMismatchError(`chunk ${index} from ${peer} hashes to ${actual}, expected ${manifest.chunks[index]}`)
+          await writeAt(fh, buf, offset)
+          done.add(index)
+          bytes += length
+          options.onBytes(bytes, active)
+          await c.db.partials.put(sha1, { size, manifest: manifestSha1, done: [...done] } satisfies PartialState)
+        } catch (err) {
+          todo.unshift(index)
+          if (options.signal.aborted) throw err
+          const e = err as Error
+          const weight = e.name === 'HashMismatchError' ? FAULT_BAD_DATA : e.name === 'ProtocolError' ? FAULT_PROTOCOL : FAULT_STALL
+          c.scores.fault(peer, weight, `${e.name}: ${e.message}`)
+          failures.push(`${peer}: ${e.name} (${e.message})`)
+          dropped.add(peer)
+          return
+        }
+      }
+    }
+
+    let pool = candidates
+    while (todo.length > 0) {
+      const usable = pool.filter((p) => !dropped.has(p.peer.toString()))
+      if (usable.length === 0) {
+        pool = await options.moreCandidates(dropped)
+        if (pool.filter((p) => !dropped.has(p.peer.toString())).length === 0) {
+          throw new TransferFailedError(`could not finish sha1://${sha1} (${bytes} of ${size} bytes verified and kept for resume); ` +
+            `providers tried: ${failures.length > 0 ? failures.join('; ') : 'none reachable'}`)
+        }
+        continue
+      }
+      const runs: Array<Promise<void>> = []
+      for (const cand of usable) {
+        for (let k = 0; k < CHUNKS_IN_FLIGHT_PER_PEER; k++) {
+          runs.push((async () => {
+            let session: FetchSession
+            try {
+              session = await c.fetch.open(cand.peer, { signal: options.signal })
+            } catch (err) {
+              if (options.signal.aborted) throw err
+              failures.push(`${cand.peer.toString()}: cannot open stream (${(err as Error).message})`)
+              dropped.add(cand.peer.toString())
+              return
+            }
+            active++
+            try {
+              await worker(cand, session)
+            } finally {
+              active--
+              await session.close()
+            }
+          })())
+        }
+      }
+      const results = await Promise.allSettled(runs)
+      const aborted = results.find((r) => r.status === 'rejected')
+      if (aborted !== undefined) throw (aborted as PromiseRejectedResult).reason
+    }
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Chunks a previous attempt verified, re-checked against the file (a crash may have lost writes). */
+async function resumeState (c: ChunkedComponents, fh: fs.FileHandle, sha1: string, manifest: Manifest, manifestSha1: string): Promise<Set<number>> {
+  const state = await c.db.partials.get(sha1) as PartialState | undefined
+  const done = new Set<number>()
+  if (state === undefined || state.manifest !== manifestSha1 || state.size !== manifest.size) return done
+  for (const i of state.done) {
+    if (!Number.isSafeInteger(i) || i < 0 || i >= manifest.chunks.length) continue
+    const { offset, length } = chunkRange(manifest, i)
+    const buf = Buffer.allocUnsafe(length)
+    const { bytesRead } = await fh.read(buf, 0, length, offset)
+    if (bytesRead === length && createHash('sha1').update(buf).digest('hex') === manifest.chunks[i]) done.add(i)
+  }
+  return done
+}
+
+async function writeAt (fh: fs.FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off)
+    off += bytesWritten
+  }
+}
+
+async function exists (file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false)
+}

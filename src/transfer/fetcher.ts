@@ -1,0 +1,182 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { DataDirLayout } from '../datadir.js'
+import type { TroveDb } from '../db.js'
+import { InvalidArgumentError } from '../errors.js'
+import type { TroveLibp2p } from '../net/libp2p.js'
+import type { FetchOptions, TransferInfo } from '../ops.js'
+import type { FetchProtocol } from '../protocols/fetch/index.js'
+import type { HaveProtocol } from '../protocols/have/index.js'
+import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import { deadline } from '../protocols/deadline.js'
+import { fetchChunked } from './chunked.js'
+import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
+import { NoProvidersError, TransferFailedError } from './errors.js'
+import { findCandidates, type Candidate } from './find.js'
+import { parseManifest } from './manifest.js'
+import type { ProviderTable } from './providers.js'
+import type { PeerScores } from './scores.js'
+
+export interface FetcherComponents {
+  libp2p: TroveLibp2p
+  db: TroveDb
+  store: BlobStore
+  layout: DataDirLayout
+  have: HaveProtocol
+  fetch: FetchProtocol
+  providers: ProviderTable
+  scores: PeerScores
+  /** Reserves space for a download before it starts; supplied by space management when present. */
+  reserve?: (bytes: number) => Promise<() => void>
+}
+
+export interface FetcherInit {
+  dht?: boolean
+  findTimeoutMs?: number
+}
+
+/**
+ * Gets blobs from peers into the store: finds providers, then streams a small blob from one
+ * provider (re-hashed on the way in) or a large one in verified chunks from several at once.
+ * Concurrent requests for the same blob share one transfer.
+ */
+export class Fetcher {
+  private readonly inflight = new Map<string, Promise<BlobInfo>>()
+  private readonly active = new Map<string, TransferInfo>()
+  private readonly dht: boolean
+  readonly findTimeoutMs: number
+
+  constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
+    this.dht = init.dht ?? false
+    this.findTimeoutMs = init.findTimeoutMs ?? FIND_TIMEOUT_MS
+  }
+
+  transfers (): TransferInfo[] {
+    return [...this.active.values()].map((t) => ({ ...t, peers: [...t.peers] }))
+  }
+
+  async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
+    const local = await this.c.store.stat(sha1)
+    if (local !== undefined) return local
+    let p = this.inflight.get(sha1)
+    if (p === undefined) {
+      p = this.run(sha1, options).finally(() => this.inflight.delete(sha1))
+      this.inflight.set(sha1, p)
+    }
+    return p
+  }
+
+  private async run (sha1: string, options: FetchOptions): Promise<BlobInfo> {
+    const release = this.c.store.leases.acquire(sha1)
+    const info: TransferInfo = { sha1, bytes: 0, peers: [], startedAt: new Date().toISOString(), state: 'finding' }
+    this.active.set(sha1, info)
+    let unreserve: (() => void) | undefined
+    try {
+      const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
+      const found = await findCandidates(this.components(), sha1, { signal: findSignal })
+      options.signal?.throwIfAborted()
+      if (found.candidates.length === 0) {
+        const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
+        throw new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${dht} in ${options.timeoutMs ?? this.findTimeoutMs} ms`)
+      }
+      const size = mostCommonSize(found.candidates)
+      const candidates = found.candidates.filter((c) => c.size === size)
+      info.size = size
+      info.state = 'fetching'
+      unreserve = await this.c.reserve?.(size)
+      const onBytes = (bytes: number, peers: number): void => {
+        info.bytes = bytes
+        options.onProgress?.({ bytes, total: size, peers })
+      }
+      const manifestSha1 = candidates.find((c) => c.manifest !== undefined)?.manifest
+      if (size > CHUNKED_THRESHOLD && manifestSha1 !== undefined) {
+        await this.chunked(sha1, size, manifestSha1, candidates, info, onBytes, options)
+      } else {
+        await this.whole(sha1, candidates, info, onBytes, options)
+      }
+      info.state = 'done'
+      const stored = await this.c.store.stat(sha1)
+      if (stored === undefined) throw new TransferFailedError(`sha1://${sha1} was fetched but is not in the store`)
+      return stored
+    } catch (err) {
+      info.state = 'failed'
+      throw err
+    } finally {
+      unreserve?.()
+      release()
+      this.active.delete(sha1)
+    }
+  }
+
+  /** One provider at a time, streamed straight into the store, re-hashed on the way. */
+  private async whole (sha1: string, candidates: Candidate[], info: TransferInfo, onBytes: (b: number, p: number) => void, options: FetchOptions): Promise<void> {
+    const failures: string[] = []
+    for (const cand of this.order(candidates)) {
+      const peer = cand.peer.toString()
+      info.peers = [peer]
+      let session
+      try {
+        session = await this.c.fetch.open(cand.peer, { signal: options.signal })
+        await this.c.store.put(session.get({ sha1 }, { signal: options.signal }), {
+          expectedSha1: sha1,
+          signal: options.signal,
+          onProgress: (n) => onBytes(n, 1)
+        })
+        await session.close()
+        return
+      } catch (err) {
+        session?.abort(err)
+        if (options.signal?.aborted === true) throw err
+        const e = err as Error
+        if (e.name !== 'BlobNotFoundError') {
+          this.c.scores.fault(peer, e.name === 'HashMismatchError' ? FAULT_BAD_DATA : e.name === 'ProtocolError' ? FAULT_PROTOCOL : FAULT_STALL, `${e.name}: ${e.message}`)
+        }
+        if (e.name === 'StorageFullError') throw err
+        failures.push(`${peer}: ${e.name} (${e.message})`)
+      }
+    }
+    throw new TransferFailedError(`every provider of sha1://${sha1} failed: ${failures.join('; ')}`)
+  }
+
+  private async chunked (sha1: string, size: number, manifestSha1: string, candidates: Candidate[], info: TransferInfo, onBytes: (b: number, p: number) => void, options: FetchOptions): Promise<void> {
+    const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
+    if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
+    const manifest = parseManifest(await this.c.store.readBytes(manifestSha1), { sha1, size })
+    const partialDir = path.join(this.c.layout.root, 'partial')
+    await fs.mkdir(partialDir, { recursive: true })
+    const partialPath = path.join(partialDir, `${sha1}.part`)
+    info.peers = candidates.map((c) => c.peer.toString())
+    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores }, partialPath, manifest, manifestSha1, this.order(candidates), {
+      signal: options.signal ?? new AbortController().signal,
+      onBytes,
+      moreCandidates: async (exclude) => {
+        const again = await findCandidates(this.components(), sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
+        return again.candidates.filter((c) => c.size === size)
+      }
+    })
+    info.state = 'verifying'
+    await this.c.store.adoptFile(partialPath, sha1)
+    await this.c.db.level.batch([
+      { type: 'put', sublevel: this.c.db.manifests, key: sha1, value: manifestSha1 },
+      { type: 'del', sublevel: this.c.db.partials, key: sha1 }
+    ])
+  }
+
+  /** Least-faulted providers first; ties in random order so load spreads. */
+  private order (candidates: Candidate[]): Candidate[] {
+    return candidates
+      .map((c) => ({ c, f: this.c.scores.faults(c.peer.toString()), r: Math.random() }))
+      .sort((a, b) => a.f - b.f || a.r - b.r)
+      .map((x) => x.c)
+  }
+
+  private components (): Parameters<typeof findCandidates>[0] {
+    return { libp2p: this.c.libp2p, have: this.c.have, providers: this.c.providers, scores: this.c.scores, dht: this.dht }
+  }
+}
+
+function mostCommonSize (cands: Candidate[]): number {
+  const counts = new Map<number, number>()
+  for (const c of cands) counts.set(c.size, (counts.get(c.size) ?? 0) + 1)
+  return [...counts].sort((a, b) => b[1] - a[1])[0][0]
+}

@@ -1,0 +1,48 @@
+import { BAN_DURATION_MS, BAN_THRESHOLD, FAULT_DECAY_MS } from './constants.js'
+
+interface Score {
+  faults: number
+  lastFault: number
+  bannedUntil: number
+  reasons: string[]
+}
+
+/**
+ * Fault counts of peers in transfers. A peer that sends bytes that do not verify, stalls or
+ * breaks the protocol is dropped for that transfer and penalised; repeated faults ban it for a
+ * while. Faults decay so a peer that had a bad moment is not punished forever.
+ */
+export class PeerScores {
+  private readonly scores = new Map<string, Score>()
+
+  fault (peerId: string, weight: number, reason: string, now = Date.now()): void {
+    const s = this.current(peerId, now)
+    s.faults += weight
+    s.lastFault = now
+    s.reasons = [...s.reasons.slice(-4), reason]
+    if (s.faults >= BAN_THRESHOLD) s.bannedUntil = now + BAN_DURATION_MS
+    this.scores.set(peerId, s)
+  }
+
+  isBanned (peerId: string, now = Date.now()): boolean {
+    return (this.scores.get(peerId)?.bannedUntil ?? 0) > now
+  }
+
+  faults (peerId: string, now = Date.now()): number {
+    return this.current(peerId, now).faults
+  }
+
+  reasons (peerId: string): string[] {
+    return this.scores.get(peerId)?.reasons ?? []
+  }
+
+  private current (peerId: string, now: number): Score {
+    const s = this.scores.get(peerId) ?? { faults: 0, lastFault: now, bannedUntil: 0, reasons: [] }
+    const decay = Math.floor((now - s.lastFault) / FAULT_DECAY_MS)
+    if (decay > 0 && s.faults > 0) {
+      s.faults = Math.max(0, s.faults - decay)
+      s.lastFault = now
+    }
+    return s
+  }
+}
