@@ -85,7 +85,7 @@ describe('bad input: clear errors that change nothing', () => {
     })
   })
 
-  it('a URI of an absent blob is BLOB_NOT_FOUND, and get -o writes no file', async () => {
+  it('a URI of an absent blob is BLOB_NOT_FOUND; get -o writes no file and checks its path first', async () => {
     await unchanged(t, async () => {
       await expectError(t, ['cat', `sha1://${absent}`], 'BLOB_NOT_FOUND')
       await expectError(t, ['pin', `sha1://${absent}/name.txt`], 'BLOB_NOT_FOUND')
@@ -93,6 +93,8 @@ describe('bad input: clear errors that change nothing', () => {
       await expectError(t, ['get', `sha1://${absent}`, '-o', out], 'BLOB_NOT_FOUND')
       assert.ok(!existsSync(out))
       assert.ok(!existsSync(`${out}.trove-partial`))
+      await expectError(t, ['get', `sha1://${hash}`, '-o', t.dir], 'INVALID_ARGUMENT', USAGE_EXIT)
+      await expectError(t, ['get', `sha1://${hash}`, '-o', path.join(t.dir, 'no-such-dir', 'out.txt')], 'FILE_NOT_FOUND')
     })
   })
 

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises'
 import { createWriteStream } from 'node:fs'
+import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Command } from 'commander'
-import { FileNotFoundError } from '../../errors.js'
+import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import { refObjFor, type AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
@@ -67,9 +68,10 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
   program.command('get')
     .description('write a blob to a file (or stdout)')
     .argument('<uri>', 'sha1://... URI')
-    .option('-o, --output <path>', 'file to write (default: the name in the URI, else stdout)')
+    .option('-o, --output <path>', 'file to write (default: stdout)')
     .action(async (uri: string, flags: { output?: string }) => {
       const opts = globals()
+      if (flags.output !== undefined) await checkOutputPath(flags.output)
       await withBackend(opts, 'get', async (trove) => {
         const stream = await trove.cat(uri)
         if (flags.output === undefined) {
@@ -143,6 +145,15 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       })
       if (!report.ok) process.exitCode = 3
     })
+}
+
+/** A clear error before anything is fetched, rather than an errno from the rename at the end. */
+async function checkOutputPath (output: string): Promise<void> {
+  const stat = await fs.stat(output).catch(() => undefined)
+  if (stat?.isDirectory() === true) throw new InvalidArgumentError(`-o ${output} is a directory; give a file path`)
+  const dir = path.dirname(path.resolve(output))
+  const dirStat = await fs.stat(dir).catch(() => undefined)
+  if (dirStat?.isDirectory() !== true) throw new FileNotFoundError(`cannot write ${output}: no such directory ${dir}`)
 }
 
 function ignoreEpipe (err: NodeJS.ErrnoException): void {
