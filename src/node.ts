@@ -1,6 +1,6 @@
 import os from 'node:os'
 import path from 'node:path'
-import { ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
+import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
 import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
@@ -8,6 +8,9 @@ import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
+import { TroveNetwork } from './net/network.js'
+import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
+import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
 
@@ -53,7 +56,19 @@ export class Trove implements TroveOps {
   }
 
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
-    return this.store.put(source, options)
+    return this.recordManifest(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
+  }
+
+  /**
+   * A large blob gets a chunk manifest (itself a blob) so peers can fetch it in verified chunks
+   * from several providers at once. The chunk hashes were computed during ingest.
+   */
+  private async recordManifest (result: PutResult): Promise<PutResult> {
+    if (result.size <= CHUNKED_THRESHOLD || result.chunks === undefined) return result
+    if (await this.db.manifests.get(result.sha1) !== undefined) return result
+    const m = await this.store.putBytes(encodeManifest(makeManifest(result.sha1, result.size, CHUNK_SIZE, result.chunks)))
+    await this.db.manifests.put(result.sha1, m.sha1)
+    return result
   }
 
   async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
@@ -65,7 +80,7 @@ export class Trove implements TroveOps {
   async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
     const results: AddResult[] = []
     for (const file of files) {
-      const r = await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress })
+      const r = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE }))
       const name = path.basename(file)
       results.push({ uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name })
     }
@@ -142,7 +157,20 @@ export class Trove implements TroveOps {
     for await (const _ of this.db.refs.keys()) refs++
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
-    return { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins }
+    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins }
+    if (this.network !== undefined) {
+      report.mode = 'node'
+      report.network = {
+        peerId: this.network.peerId.toString(),
+        addresses: this.network.multiaddrs(),
+        peers: this.network.libp2p.getPeers().length,
+        dht: this.network.libp2p.services.dht !== undefined,
+        bytesServed: this.network.fetchProtocol.bytesServed,
+        knownProviders: this.network.providers.size
+      }
+      report.transfers = this.network.transfers()
+    }
+    return report
   }
 
   async verify (options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
@@ -166,22 +194,60 @@ export class Trove implements TroveOps {
    * `trove start` (src/cli/commands/start.ts) around this call.
    */
   async start (options: StartOptions = {}): Promise<void> {
+    if (this.network !== undefined) return
     this.startOptions = options
+    const cfg = this.config
+    const network = new TroveNetwork({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
+      listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
+      bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
+      mdns: options.mdns ?? cfg.mdns ?? true,
+      dht: options.dht ?? cfg.dht ?? false,
+      swarmKey: options.swarmKey ?? (cfg.swarmKey as string | undefined),
+      allowPeers: options.allowPeers ?? (cfg.allowPeers as string[] | undefined),
+      streamWindow: options.streamWindow,
+      findTimeoutMs: options.findTimeoutMs ?? (cfg.findTimeoutMs as number | undefined),
+      stallTimeoutMs: options.stallTimeoutMs,
+      announceBatchMs: options.announceBatchMs
+    })
+    await network.start()
+    this.network = network
+    this.fetcher = async (sha1, opts) => network.fetch(sha1, opts)
+    if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
   }
 
   /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
-  async stop (): Promise<void> {}
+  async stop (): Promise<void> {
+    const network = this.network
+    if (network === undefined) return
+    this.network = undefined
+    this.fetcher = undefined
+    await network.stop()
+  }
 
   startOptions?: StartOptions
+  /** The running network, while started. */
+  network?: TroveNetwork
+  /** Space reservation for downloads; space management sets it. */
+  reserveForFetch?: (bytes: number) => Promise<() => void>
+
+  /** This node's libp2p peer id (while started). */
+  get peerId (): string | undefined {
+    return this.network?.peerId.toString()
+  }
+
+  /** Addresses other nodes can dial (while started). */
+  multiaddrs (): string[] {
+    return this.network?.multiaddrs() ?? []
+  }
 
   /** Connected peers (empty while no network runs). */
   async peers (): Promise<PeerInfo[]> {
-    return []
+    return this.network?.peers() ?? []
   }
 
   /** Downloads in progress (empty while no network runs). */
   transfers (): TransferInfo[] {
-    return []
+    return this.network?.transfers() ?? []
   }
 
   /** Set by the network layer when the node starts; fetches a blob from peers into the store. */
@@ -190,6 +256,7 @@ export class Trove implements TroveOps {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.stop()
     await this.refs.close()
     await this.db.close()
   }

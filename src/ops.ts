@@ -81,6 +81,16 @@ export interface StartOptions {
   swarmKey?: string
   /** Size limit like "10GiB". */
   maxSize?: string
+  /** Only these peer IDs may connect (with a swarm key, closes a lab network). */
+  allowPeers?: string[]
+  /** Yamux stream window in bytes (throughput setting; see bench/fetch). */
+  streamWindow?: number
+  /** How long a get looks for providers before failing. */
+  findTimeoutMs?: number
+  /** A peer silent this long in a transfer is dropped. */
+  stallTimeoutMs?: number
+  /** Batching delay of announcements. */
+  announceBatchMs?: number
 }
 
 export interface PeerInfo {
