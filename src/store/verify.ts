@@ -70,7 +70,10 @@ export async function verifyStore (components: VerifyComponents, options: Verify
       seen.add(name)
       continue
     }
-    const { sha1: actual, size } = await hashFile(file)
+    const hashed = await hashFile(file)
+    // deleted since the folders were listed: the index pass below sorts out whether that was a delete or a loss
+    if (hashed === undefined) continue
+    const { sha1: actual, size } = hashed
     report.checked++
     report.bytes += size
     options.onProgress?.({ checked: report.checked, total: files.length })
@@ -87,9 +90,18 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     let bytes = 0
     let blobs = 0
     const indexed = new Set<string>()
+    // read under the index lock, so writes that finished during the crawl do not count as a discrepancy
+    report.usageBefore = store.getUsage()
     for await (const [sha1, entry] of db.blobs.iterator()) {
       indexed.add(sha1)
       if (!seen.has(sha1)) {
+        if (await exists(store.pathOf(sha1))) {
+          // stored after the crawl listed the folders (or stored again after its corrupt copy was
+          // quarantined); its hash was checked on the way in
+          bytes += (entry as { size: number }).size
+          blobs++
+          continue
+        }
         if (!report.corrupt.some((c) => c.sha1 === sha1)) report.missing.push(sha1)
         ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
         continue
@@ -142,14 +154,24 @@ async function listBlobFiles (root: string): Promise<string[]> {
   return out
 }
 
-async function hashFile (file: string): Promise<{ sha1: string, size: number }> {
+/** undefined when the file no longer exists. */
+async function hashFile (file: string): Promise<{ sha1: string, size: number } | undefined> {
   const hash = createHash('sha1')
   let size = 0
-  for await (const chunk of createReadStream(file, { highWaterMark: IO_CHUNK_SIZE })) {
-    hash.update(chunk as Buffer)
-    size += (chunk as Buffer).length
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: IO_CHUNK_SIZE })) {
+      hash.update(chunk as Buffer)
+      size += (chunk as Buffer).length
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
   }
   return { sha1: hash.digest('hex'), size }
+}
+
+async function exists (file: string): Promise<boolean> {
+  return fs.stat(file).then(() => true, () => false)
 }
 
 async function quarantine (layout: DataDirLayout, file: string, name: string): Promise<string> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
@@ -144,6 +145,34 @@ describe('verify', () => {
     await t.reopen()
     assert.deepEqual(t.trove.store.getUsage(), { bytes: 5000, blobs: 2 })
     assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a blob stored while verify crawls is kept, not reported missing', async () => {
+    const { db, layout, store } = t.trove
+    const late = randomBytes(777)
+    // the put lands after the crawl listed the folders and before the index is reconciled
+    const racing = Object.create(store) as typeof store
+    racing.reindex = async (fn) => {
+      await store.putBytes(late)
+      return store.reindex(fn)
+    }
+    const report = await verifyStore({ db, layout, store: racing })
+    assert.deepEqual(report.missing, [])
+    assert.equal(report.ok, true)
+    assert.equal(await store.has(sha1Of(late)), true)
+    assert.deepEqual(store.getUsage(), { bytes: 6777, blobs: 4 })
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a file that disappears during the crawl is reported missing, not a crash', async () => {
+    const sorted = blobs.map((b) => sha1Of(b)).sort()
+    const report = await t.trove.verify({
+      onProgress: (p) => { if (p.checked === 1) rmSync(t.trove.store.pathOf(sorted[1])) }
+    })
+    assert.deepEqual(report.missing, [sorted[1]])
+    assert.equal(report.checked, 2)
+    assert.equal(await t.trove.store.has(sorted[1]), false)
+    assert.equal(t.trove.store.getUsage().blobs, 2)
   })
 
   it('an aborted verify throws AbortError', async () => {
