@@ -295,6 +295,22 @@ describe('BlobStore', () => {
     })
   })
 
+  it('a durable store (fsync on) stores, dedups and counts the same way', async () => {
+    const own = await openTempTrove({ durable: true })
+    try {
+      const data = randomBytes(100_000)
+      const results = await Promise.all([0, 1, 2].map(async () => own.trove.store.put(chunks(data, 8192))))
+      assert.equal(results.filter((r) => r.added).length, 1)
+      await own.trove.store.putBytes(Buffer.from('second'))
+      assert.deepEqual(own.trove.store.getUsage(), { bytes: data.length + 6, blobs: 2 })
+      await own.reopen({ durable: true })
+      assert.deepEqual(await own.trove.store.readBytes(sha1Of(data)), data)
+      assert.equal((await own.trove.verify()).ok, true)
+    } finally {
+      await own.cleanup()
+    }
+  })
+
   it('streams a 64 MiB put from an async generator', async (ctx) => {
     const own = await openTempTrove()
     try {
