@@ -69,13 +69,24 @@ describe('large files', () => {
       return
     }
     const other = await t.file('large2.bin', Buffer.concat([content.subarray(0, LARGE_SIZE - 1), Buffer.from([7])]))
-    const cmd = [process.execPath, CLI_BIN, 'add', other].map(shellQuote).join(' ')
-    const res = await sh('script', ['-qfec', cmd, '/dev/null'], { ...process.env, TROVE_DATA: t.data, HOME: t.home })
+    const stdoutFile = path.join(t.dir, 'add-stdout.txt')
+    // stdout goes to a file, so what the terminal shows is stderr alone
+    const cmd = `${[process.execPath, CLI_BIN, 'add', other].map(shellQuote).join(' ')} >${shellQuote(stdoutFile)}`
+    const env = { ...process.env, TROVE_DATA: t.data, HOME: t.home }
+    const res = await sh('script', ['-qfec', cmd, '/dev/null'], env)
     assert.equal(res.code, 0, res.stdout.toString() + res.stderr)
     const tty = res.stdout.toString('utf8')
     assert.match(tty, /\d+%/, `percentage in terminal output: ${JSON.stringify(tty.slice(0, 300))}`)
     assert.match(tty, /[\u2588\u2591]/, 'bar characters in terminal output')
-    assert.ok(tty.includes('/large2.bin'), 'the URI is printed too')
+    assert.match(await fs.readFile(stdoutFile, 'utf8'), /^sha1:\/\/[0-9a-f]{40}\/large2\.bin\n$/, 'stdout holds just the URI')
+
+    // --json is for scripts: no bar even on a terminal
+    const third = await t.file('large3.bin', Buffer.concat([content.subarray(0, LARGE_SIZE - 1), Buffer.from([8])]))
+    const jsonCmd = `${[process.execPath, CLI_BIN, '--json', 'add', third].map(shellQuote).join(' ')} >${shellQuote(stdoutFile)}`
+    const json = await sh('script', ['-qfec', jsonCmd, '/dev/null'], env)
+    assert.equal(json.code, 0)
+    assert.doesNotMatch(json.stdout.toString('utf8'), /%/)
+    assert.equal((JSON.parse(await fs.readFile(stdoutFile, 'utf8')) as unknown[]).length, 1)
   })
 
   it('cat URI | head -c 10 exits cleanly', async () => {
