@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { after, before, describe, it } from 'node:test'
+import { randomContent, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
+
+/** Short enough that the "nobody has it" case is quick, long enough for a loaded CI machine. */
+const FIND_TIMEOUT_MS = 1_500
+
+async function sha1OfFile (file: string): Promise<string> {
+  const hash = createHash('sha1')
+  for await (const piece of createReadStream(file)) hash.update(piece as Buffer)
+  return hash.digest('hex')
+}
+
+describe('network: two nodes over bootstrap', () => {
+  let nodes: TestNode[] = []
+  let a: TestNode
+  let b: TestNode
+
+  before(async () => {
+    nodes = await spawnNodes(2, { topology: 'star', findTimeoutMs: FIND_TIMEOUT_MS, announceBatchMs: 20 })
+    ;[a, b] = nodes
+    await waitFor(() => a.trove.network!.libp2p.getPeers().length > 0 && b.trove.network!.libp2p.getPeers().length > 0, 10_000, 'the nodes to connect')
+  })
+  after(async () => { await stopNodes(nodes) })
+
+  it('fetches a blob added on A into B with identical bytes', async () => {
+    const added = await a.trove.add(randomContent(300 * 1024))
+    const info = await b.trove.ensureLocal(`sha1://${added.sha1}`)
+    assert.equal(info.sha1, added.sha1)
+    assert.equal(info.size, 300 * 1024)
+    assert.equal(await sha1OfFile(b.trove.store.pathOf(added.sha1)), added.sha1)
+    assert.deepEqual(b.trove.transfers(), [])
+  })
+
+  it('fails with NoProvidersError for a hash no one has', async () => {
+    const missing = createHash('sha1').update(randomBytes(32)).digest('hex')
+    await assert.rejects(b.trove.ensureLocal(`sha1://${missing}`), { name: 'NoProvidersError' })
+    assert.deepEqual(b.trove.transfers(), [])
+  })
+
+  it('announces new blobs: B records A as a provider', async () => {
+    const added = await a.trove.add(randomContent(10 * 1024))
+    const aId = a.trove.peerId as string
+    await waitFor(() => b.trove.network!.providers.get(added.sha1).includes(aId), 10_000, 'the announcement to arrive')
+  })
+})
