@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Trove } from '../node.js'
 import { API_PREFIX, CLOSE_GRACE_MS, DEFAULT_API_HOST, MAX_JSON_BODY_BYTES, MAX_PARAM_LENGTH } from './constants.js'
 import type { ApiContext } from './context.js'
@@ -69,6 +69,16 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   return { url: ctx.url, port, close }
 }
 
+/** The one way errors leave the server: `{error: {code, name, message}}` with the error's status. */
+function sendError (reply: FastifyReply, err: unknown): void {
+  const { status, body } = errorToBody(err)
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="trove"')
+  // headers set for a blob answer that did not happen must not describe the error body
+  reply.removeHeader('content-length')
+  reply.removeHeader('content-disposition')
+  void reply.code(status).type('application/json; charset=utf-8').send(body)
+}
+
 function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void }): FastifyInstance {
   const hosts = allowedHosts(options.host)
   const app = Fastify({
@@ -78,7 +88,11 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
     // HEAD of a blob is its own route: it must not open the blob file just to discard it
     exposeHeadRoutes: false,
     // keep-alive connections with nothing in flight must not hold up shutdown
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    // a request without Host gets our FORBIDDEN_HOST answer rather than node's bare 400
+    http: { requireHostHeader: false },
+    // errors fastify detects before routing (malformed URL encoding) get our error shape too
+    frameworkErrors: (err, _request, reply) => { sendError(reply, err) }
   })
   // each route group registers the body parser it needs; nothing is parsed by default
   app.removeAllContentTypeParsers()
@@ -90,19 +104,14 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   })
 
   app.setErrorHandler((err, request, reply) => {
-    const { status, body } = errorToBody(err)
-    if (body.error.code === 'INTERNAL') {
+    if (errorToBody(err).body.error.code === 'INTERNAL') {
       options.log?.(`API ${request.method} ${request.url.split('?', 1)[0]}: ${String((err as Error)?.stack ?? err)}`)
     }
-    if (status === 401) reply.header('www-authenticate', 'Bearer realm="trove"')
-    reply.removeHeader('content-length')
-    reply.removeHeader('content-disposition')
-    void reply.code(status).type('application/json; charset=utf-8').send(body)
+    sendError(reply, err)
   })
 
   app.setNotFoundHandler((request, reply) => {
-    const { status, body } = errorToBody(new NotFoundError(`no such endpoint: ${request.method} ${request.url.split('?', 1)[0].slice(0, 200)}`))
-    void reply.code(status).type('application/json; charset=utf-8').send(body)
+    sendError(reply, new NotFoundError(`no such endpoint: ${request.method} ${request.url.split('?', 1)[0].slice(0, 200)}`))
   })
 
   void app.register(blobRoutes, { prefix: API_PREFIX, ctx })
