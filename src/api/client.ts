@@ -11,6 +11,7 @@ import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
+import type { FetchManyResult } from '../transfer/fetcher.js'
 import { toSha1 } from '../uri.js'
 import { API_PREFIX, AUTHOR_HEADER } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
@@ -179,6 +180,13 @@ export class ApiClient implements TroveOps {
 
   async transfers (): Promise<TransferInfo[]> {
     return (await this.json<{ transfers: TransferInfo[] }>('GET', '/transfers')).transfers
+  }
+
+  /** Makes many blobs local on the node (fetched from its peers); failures are listed, not thrown. */
+  async fetchMany (uris: string[], options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<FetchManyResult> {
+    const body: { uris: string[], timeoutMs?: number } = { uris: uris.map((u) => toSha1(u)) }
+    if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
+    return this.json('POST', '/fetch', { json: body, signal: options.signal })
   }
 
   /** Answers NOT_IMPLEMENTED when the node has no space management. */

@@ -4,7 +4,10 @@ import type { ApiContext } from '../context.js'
 import { extrasOf, networkInfo } from '../context.js'
 import { NotImplementedError } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
-import { authorOf, bodyObject } from './util.js'
+import { authorOf, bodyObject, requestSignal } from './util.js'
+
+/** URIs in one `POST /fetch`: a large dataset's parts, while one request stays a bounded amount of work. */
+const MAX_FETCH_URIS = 100_000
 
 /** Pins, "why", space management and the node's own state. */
 export async function nodeRoutes (app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
@@ -31,9 +34,23 @@ export async function nodeRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
 
   app.get('/status', async () => {
     const status = await ctx.trove.status()
-    const net = networkInfo(ctx.trove)
-    // the node's own report wins where it already says something about the network
+    // the node's own report describes its network when it runs one; else what we can see
+    const net = status.network === undefined ? networkInfo(ctx.trove) : {}
     return { ...net, ...status, mode: 'node', api: { url: ctx.url } }
+  })
+
+  app.post('/fetch', async (request, reply) => {
+    const body = bodyObject(request, 'POST /fetch')
+    const uris = body.uris
+    if (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string')) throw new InvalidArgumentError('POST /fetch: "uris" must be a list of sha1:// URIs or hashes')
+    if (uris.length > MAX_FETCH_URIS) throw new InvalidArgumentError(`POST /fetch: at most ${MAX_FETCH_URIS} URIs per request`)
+    const timeoutMs = body.timeoutMs
+    if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) <= 0)) {
+      throw new InvalidArgumentError('POST /fetch: "timeoutMs" must be a positive integer')
+    }
+    const options: { signal: AbortSignal, timeoutMs?: number } = { signal: requestSignal(reply) }
+    if (timeoutMs !== undefined) options.timeoutMs = timeoutMs as number
+    return ctx.trove.fetchMany(uris as string[], options)
   })
 
   app.get('/peers', async () => ({ peers: await ctx.trove.peers() }))
