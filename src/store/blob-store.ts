@@ -8,8 +8,16 @@ import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
 import { SerialQueue } from '../serial.js'
 import { assertSha1Hex } from '../uri.js'
+import { ChunkHasher } from './chunk-hasher.js'
 import { IO_CHUNK_SIZE, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
+
+/**
+ * Read size when storing a local file. Larger than IO_CHUNK_SIZE because the copy holds only
+ * COPY_BUFFERS of them whatever the file size (12 MiB), and fewer, larger reads and writes cut
+ * the per-call overhead that dominated a 1 GiB add (bench/ingest.ts: 4 MiB beat 1 MiB and 8 MiB).
+ */
+const COPY_CHUNK_SIZE = 4 * 1024 * 1024
 
 export interface BlobInfo {
   sha1: string
@@ -23,6 +31,8 @@ export interface PutResult {
   size: number
   /** false when the blob was already stored (a repeated or concurrent write of the same content). */
   added: boolean
+  /** sha1 of each `chunkSize` piece, when the put asked for them. */
+  chunks?: string[]
 }
 
 export interface PutOptions {
@@ -31,6 +41,32 @@ export interface PutOptions {
   onProgress?: (bytes: number) => void
   /** Refuse the content unless it hashes to this (data from peers is always re-hashed). */
   expectedSha1?: string
+  /** Also hash the content in pieces of this size (for a chunk manifest), in the same pass. */
+  chunkSize?: number
+  /** The content will be pinned: the space guard lets it past the hard limit. */
+  pinned?: boolean
+}
+
+/**
+ * Consulted by every ingest so that space management can make room or refuse the write
+ * (StorageFullError) as its bytes arrive. The store knows nothing else of it.
+ */
+export interface WriteGuard {
+  beginWrite: (options: { pinned: boolean }) => WriteTicket
+}
+
+export interface WriteTicket {
+  /** Before the write grows to `total` bytes; may evict first, or throw StorageFullError. */
+  grow: (total: number) => Promise<void> | undefined
+  /** The write is over; `sha1` when content was stored (or found already stored). */
+  end: (sha1?: string) => void
+}
+
+export interface DeleteBatchOptions {
+  /** Runs inside the write queue, synchronously right before the batch: true keeps the blob. */
+  keep?: (sha1: string) => boolean
+  /** More operations for the same batch (the caller's own bookkeeping of the deletion). */
+  extraOps?: (deleted: BlobInfo[]) => any[] // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export interface ReadOptions {
@@ -68,16 +104,21 @@ export class BlobStore {
   private readonly db: TroveDb
   private readonly layout: DataDirLayout
   private readonly ioChunkSize: number
+  private readonly copyChunkSize: number
   private readonly durable: boolean
   private readonly indexQueue = new SerialQueue()
   private readonly knownShards = new Set<string>()
   private readonly listeners = new Set<BlobListener>()
+  private readonly readListeners = new Set<(sha1: string) => void>()
+  /** Space management's hook into writes (src/space); absent, writes are limited only by the disk. */
+  space?: WriteGuard
   private usage: Usage = { bytes: 0, blobs: 0 }
 
   constructor (components: BlobStoreComponents, init: BlobStoreInit = {}) {
     this.db = components.db
     this.layout = components.layout
     this.ioChunkSize = init.ioChunkSize ?? IO_CHUNK_SIZE
+    this.copyChunkSize = init.ioChunkSize ?? COPY_CHUNK_SIZE
     this.durable = init.durable ?? true
   }
 
@@ -101,6 +142,12 @@ export class BlobStore {
     return () => this.listeners.delete(listener)
   }
 
+  /** Called on every read or serve of a blob (its last use, for eviction order). */
+  onRead (listener: (sha1: string) => void): () => void {
+    this.readListeners.add(listener)
+    return () => this.readListeners.delete(listener)
+  }
+
   async stat (sha1: string): Promise<BlobInfo | undefined> {
     const entry = await this.db.blobs.get(assertSha1Hex(sha1)) as Omit<BlobInfo, 'sha1'> | undefined
     return entry === undefined ? undefined : { sha1, ...entry }
@@ -118,7 +165,17 @@ export class BlobStore {
       throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
     }
     if (!stats.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
-    return this.put(createReadStream(file, { highWaterMark: this.ioChunkSize }), options)
+    let src: fs.FileHandle
+    try {
+      src = await fs.open(file, 'r')
+    } catch (err) {
+      throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+    }
+    try {
+      return await this.ingest(async (out) => { await copyInto(src, out, this.copyChunkSize) }, options)
+    } finally {
+      await src.close()
+    }
   }
 
   async putBytes (bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -127,45 +184,80 @@ export class BlobStore {
 
   /** Streams content into the store. A concurrent or repeated write of the same content is success. */
   async put (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
+    return this.ingest(async (out) => {
+      for await (const chunk of source) await out.push(chunk)
+    }, options)
+  }
+
+  /** Writes what `fill` pushes into a temp file, then checks and commits it under its hash. */
+  private async ingest (fill: (out: TempWriter) => Promise<void>, options: PutOptions): Promise<PutResult> {
+    const ticket = this.space?.beginWrite({ pinned: options.pinned === true })
+    let stored: string | undefined
+    try {
+      const result = await this.ingestGuarded(fill, options, ticket)
+      stored = result.sha1
+      return result
+    } finally {
+      ticket?.end(stored)
+    }
+  }
+
+  private async ingestGuarded (fill: (out: TempWriter) => Promise<void>, options: PutOptions, ticket: WriteTicket | undefined): Promise<PutResult> {
     const { signal, onProgress, expectedSha1 } = options
     signal?.throwIfAborted()
     const tmp = path.join(this.layout.tmp, `${randomUUID()}.part`)
-    const hash = createHash('sha1')
-    let size = 0
     const fh = await fs.open(tmp, 'wx', 0o644).catch((err: unknown) => { throw this.writeError(err, tmp) })
+    const chunker = options.chunkSize !== undefined ? new ChunkHasher(options.chunkSize) : undefined
+    const out = new TempWriter(fh, { durable: this.durable, signal, onProgress, chunker, beforeWrite: ticket?.grow })
     try {
-      let pending: Promise<void> = Promise.resolve()
-      for await (const chunk of source) {
-        signal?.throwIfAborted()
-        hash.update(chunk)
-        await pending
-        // one write in flight while the next chunk is read and hashed
-        pending = writeAll(fh, chunk)
-        // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
-        // unhandled rejection, which would kill the process while we wait for the source
-        pending.catch(() => {})
-        size += chunk.length
-        onProgress?.(size)
-      }
-      await pending
-      if (this.durable) await fh.sync()
+      await fill(out)
+      await out.finish()
       await fh.close()
     } catch (err) {
+      await out.settle()
       await fh.close().catch(() => {})
       await fs.rm(tmp, { force: true })
       throw this.writeError(err, tmp)
     }
-    const sha1 = hash.digest('hex')
+    const size = out.size
+    const sha1 = out.digest()
     if (expectedSha1 !== undefined && sha1 !== expectedSha1) {
       await fs.rm(tmp, { force: true })
       throw new HashMismatchError(`content hashes to ${sha1}, expected ${expectedSha1}`)
     }
     const release = this.leases.acquire(sha1)
     try {
-      return await this.commit(tmp, sha1, size)
+      const result = await this.commit(tmp, sha1, size)
+      if (chunker !== undefined) result.chunks = chunker.digest()
+      return result
     } catch (err) {
       await fs.rm(tmp, { force: true })
       throw this.writeError(err, tmp)
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Takes a finished file from elsewhere in the data directory (a completed download) into the
+   * store by rename, after re-hashing it: no second copy of the data is made.
+   */
+  async adoptFile (file: string, expectedSha1: string): Promise<PutResult> {
+    const hash = createHash('sha1')
+    let size = 0
+    for await (const chunk of createReadStream(file, { highWaterMark: this.ioChunkSize })) {
+      hash.update(chunk as Buffer)
+      size += (chunk as Buffer).length
+    }
+    const sha1 = hash.digest('hex')
+    if (sha1 !== expectedSha1) throw new HashMismatchError(`downloaded file hashes to ${sha1}, expected ${expectedSha1}`)
+    if (this.durable) {
+      const fh = await fs.open(file, 'r+')
+      try { await fh.sync() } finally { await fh.close() }
+    }
+    const release = this.leases.acquire(sha1)
+    try {
+      return await this.commit(file, sha1, size)
     } finally {
       release()
     }
@@ -215,6 +307,7 @@ export class BlobStore {
     // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
     if (length === 0) return Readable.from([])
     const release = this.leases.acquire(sha1)
+    for (const listener of this.readListeners) listener(sha1)
     const stream = createReadStream(this.pathOf(sha1), {
       start: offset,
       end: offset + length - 1,
@@ -251,6 +344,43 @@ export class BlobStore {
       return true
     })
   }
+  /**
+   * Removes several blobs with one index batch (eviction). Leased blobs and those `keep` vetoes
+   * stay; the index and counters change before the files go, so a crash in between leaves files
+   * without entries (the caller records its intent in `extraOps` to finish the job). A file that
+   * cannot be removed is reported, not thrown: one bad blob must not stop an eviction run.
+   */
+  async deleteBatch (sha1s: string[], options: DeleteBatchOptions = {}): Promise<{ deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }> {
+    for (const sha1 of sha1s) assertSha1Hex(sha1)
+    return this.indexQueue.run(async () => {
+      const entries = await this.db.blobs.getMany(sha1s) as Array<Omit<BlobInfo, 'sha1'> | undefined>
+      const deleted: BlobInfo[] = []
+      for (const [i, sha1] of sha1s.entries()) {
+        const entry = entries[i]
+        if (entry === undefined || this.leases.isLeased(sha1) || options.keep?.(sha1) === true) continue
+        deleted.push({ sha1, ...entry })
+      }
+      if (deleted.length === 0) return { deleted, errors: [] }
+      const bytes = deleted.reduce((n, d) => n + d.size, 0)
+      const usage = { bytes: this.usage.bytes - bytes, blobs: this.usage.blobs - deleted.length }
+      await this.db.level.batch([
+        ...deleted.map((d) => ({ type: 'del' as const, sublevel: this.db.blobs, key: d.sha1 })),
+        { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage },
+        ...(options.extraOps?.(deleted) ?? [])
+      ])
+      this.usage = usage
+      const errors: Array<{ sha1: string, error: string }> = []
+      await Promise.all(deleted.map(async (d) => {
+        try {
+          await fs.rm(this.pathOf(d.sha1), { force: true })
+        } catch (err) {
+          errors.push({ sha1: d.sha1, error: (err as NodeJS.ErrnoException).code ?? String(err) })
+        }
+      }))
+      return { deleted, errors }
+    })
+  }
+
 
   async * list (): AsyncGenerator<BlobInfo> {
     for await (const [sha1, entry] of this.db.blobs.iterator()) {
@@ -273,10 +403,90 @@ export class BlobStore {
   }
 }
 
-async function writeAll (fh: fs.FileHandle, chunk: Uint8Array): Promise<void> {
+interface TempWriterInit {
+  durable: boolean
+  signal?: AbortSignal
+  onProgress?: (bytes: number) => void
+  /** Also hashes the content in fixed pieces, in the same pass. */
+  chunker?: ChunkHasher
+  /** Space check before the file grows to `total` bytes (WriteTicket.grow). */
+  beforeWrite?: (total: number) => Promise<void> | undefined
+}
+
+/**
+ * Hashes chunks and writes them to a temp file with one write in flight, so reading, hashing and
+ * writing overlap; fsyncs at the end when durable.
+ */
+class TempWriter {
+  size = 0
+  private readonly hash = createHash('sha1')
+  private pending: Promise<void> = Promise.resolve()
+
+  constructor (private readonly fh: fs.FileHandle, private readonly init: TempWriterInit) {}
+
+  /**
+   * Hashes the chunk and queues its write. Resolves once the chunk pushed before it is on its way
+   * to disk, so from then on the caller may reuse that earlier chunk's buffer (not this one's).
+   */
+  async push (chunk: Uint8Array): Promise<void> {
+    this.init.signal?.throwIfAborted()
+    const room = this.init.beforeWrite?.(this.size + chunk.length)
+    if (room !== undefined) await room
+    this.hash.update(chunk)
+    this.init.chunker?.update(chunk)
+    await this.pending
+    this.pending = writeAll(this.fh, chunk, this.size)
+    // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
+    // unhandled rejection, which would kill the process while we wait for the source
+    this.pending.catch(() => {})
+    this.size += chunk.length
+    this.init.onProgress?.(this.size)
+  }
+
+  /** Waits for every write, then makes the file durable (when asked to). */
+  async finish (): Promise<void> {
+    await this.pending
+    if (this.init.durable) await this.fh.sync()
+  }
+
+  /** After a failure: waits for operations still in flight, ignoring their outcome. */
+  async settle (): Promise<void> {
+    await this.pending.catch(() => {})
+  }
+
+  digest (): string {
+    return this.hash.digest('hex')
+  }
+}
+
+/** Buffers the file copy cycles through: one being read, one hashed, one being written. */
+const COPY_BUFFERS = 3
+
+/**
+ * Feeds a file to a TempWriter through a small ring of reused buffers, reading the next chunk
+ * while the current one is hashed and the previous one written. Reusing buffers keeps memory
+ * flat and avoids faulting in fresh pages for every chunk, which costs more than the copy.
+ */
+async function copyInto (src: fs.FileHandle, out: TempWriter, chunkSize: number): Promise<void> {
+  const buffers = Array.from({ length: COPY_BUFFERS }, () => Buffer.allocUnsafeSlow(chunkSize))
+  let position = 0
+  let next = src.read(buffers[0], 0, chunkSize, 0)
+  for (let i = 0; ; i++) {
+    const { bytesRead } = await next
+    if (bytesRead === 0) return
+    const chunk = buffers[i % COPY_BUFFERS].subarray(0, bytesRead)
+    position += bytesRead
+    // push(i - 1) returned, so the write of chunk i - 2 is done and its buffer is free
+    next = src.read(buffers[(i + 1) % COPY_BUFFERS], 0, chunkSize, position)
+    next.catch(() => {})
+    await out.push(chunk)
+  }
+}
+
+async function writeAll (fh: fs.FileHandle, chunk: Uint8Array, position: number): Promise<void> {
   let offset = 0
   while (offset < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset)
+    const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset, position + offset)
     offset += bytesWritten
   }
 }
