@@ -9,6 +9,7 @@ import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinR
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import { TroveNetwork } from './net/network.js'
+import type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
@@ -248,6 +249,21 @@ export class Trove implements TroveOps {
   /** Downloads in progress (empty while no network runs). */
   transfers (): TransferInfo[] {
     return this.network?.transfers() ?? []
+  }
+
+  /**
+   * Makes many blobs local (a ref's files, a dataset's parts): small ones travel in pipelined
+   * batches, so thousands of blobs cost a few round trips. Failures are listed per blob.
+   */
+  async fetchMany (uris: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {
+    const sha1s = uris.map((u) => toSha1(u))
+    if (this.network !== undefined) return this.network.fetchMany(sha1s, options)
+    const result: FetchManyResult = { fetched: 0, local: 0, failed: [] }
+    for (const sha1 of new Set(sha1s)) {
+      if (await this.store.has(sha1)) result.local++
+      else result.failed.push({ sha1, code: 'BLOB_NOT_FOUND', message: `sha1://${sha1} is not stored here and no network is running` })
+    }
+    return result
   }
 
   /** Set by the network layer when the node starts; fetches a blob from peers into the store. */

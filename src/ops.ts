@@ -2,6 +2,7 @@ import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '
 import type { RefMeta } from './refs/meta.js'
 import type { Usage } from './store/blob-store.js'
 import type { VerifyReport } from './store/verify.js'
+import type { FetchManyResult } from './transfer/fetcher.js'
 
 export interface AddOptions {
   /** Record the added blobs under this ref key (obj: `{ "<name>": "sha1://..." }`). */
@@ -140,5 +141,9 @@ export interface TroveOps {
   why: (uri: string) => Promise<WhyReport>
   status: () => Promise<StatusReport>
   verify: (options?: { onProgress?: (p: { checked: number, total: number }) => void }) => Promise<VerifyReport>
+  /** Fetches many blobs from peers (a ref's files); failures are listed, not thrown. */
+  fetchMany: (uris: string[], options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<FetchManyResult>
+  peers: () => Promise<PeerInfo[]>
+  transfers: () => TransferInfo[] | Promise<TransferInfo[]>
   close: () => Promise<void>
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { registerBlobCommands } from './commands/blobs.js'
+import { registerGetCommand } from './commands/get.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRefCommands } from './commands/refs.js'
 import { registerStartCommand } from './commands/start.js'
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>()
   registerNodeCommands(program, globals)
   registerBlobCommands(program, globals)
+  registerGetCommand(program, globals)
   registerRefCommands(program, globals)
   registerStartCommand(program, globals)
   for (const cmd of allCommands(program)) cmd.exitOverride()

@@ -12,9 +12,9 @@ export interface ByteProgress {
 const NOOP: ByteProgress = { update: () => {}, stop: () => {} }
 
 /** A byte progress bar on stderr when it is a terminal and output is for a person; otherwise nothing. */
-export function byteProgress (label: string, total: number | undefined, options: { json?: boolean } = {}): ByteProgress {
+export function byteProgress (label: string, total: number | undefined, options: { json?: boolean, minBytes?: number } = {}): ByteProgress {
   if (options.json === true || process.stderr.isTTY !== true) return NOOP
-  if (total !== undefined && total < PROGRESS_MIN_BYTES) return NOOP
+  if (total !== undefined && total < (options.minBytes ?? PROGRESS_MIN_BYTES)) return NOOP
   const started = Date.now()
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,

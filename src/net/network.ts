@@ -6,7 +6,7 @@ import { AnnounceProtocol } from '../protocols/announce/index.js'
 import { FetchProtocol } from '../protocols/fetch/index.js'
 import { HaveProtocol } from '../protocols/have/index.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
-import { Fetcher } from '../transfer/fetcher.js'
+import { Fetcher, type FetchManyOptions, type FetchManyResult } from '../transfer/fetcher.js'
 import { ProviderTable } from '../transfer/providers.js'
 import { PeerScores } from '../transfer/scores.js'
 import { sha1ToCid } from '../uri.js'
@@ -84,6 +84,10 @@ export class TroveNetwork {
 
   async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
     return this.fetcher.fetch(sha1, options)
+  }
+
+  async fetchMany (sha1s: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {
+    return this.fetcher.fetchMany(sha1s, options)
   }
 
   transfers (): TransferInfo[] {

@@ -9,6 +9,7 @@ import type { FetchProtocol } from '../protocols/fetch/index.js'
 import type { HaveProtocol } from '../protocols/have/index.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import { deadline } from '../protocols/deadline.js'
+import { fetchSmallBatch } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
@@ -16,6 +17,22 @@ import { findCandidates, type Candidate } from './find.js'
 import { parseManifest } from './manifest.js'
 import type { ProviderTable } from './providers.js'
 import type { PeerScores } from './scores.js'
+
+/** Blobs fetched one by one at once when they cannot go in a batch (large or found via the DHT). */
+export const MANY_CONCURRENCY = 4
+
+export interface FetchManyOptions {
+  signal?: AbortSignal
+  onProgress?: (p: { done: number, total: number }) => void
+  timeoutMs?: number
+}
+
+export interface FetchManyResult {
+  fetched: number
+  /** Already stored here. */
+  local: number
+  failed: Array<{ sha1: string, code: string, message: string }>
+}
 
 export interface FetcherComponents {
   libp2p: TroveLibp2p
@@ -49,6 +66,45 @@ export class Fetcher {
   constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
     this.dht = init.dht ?? false
     this.findTimeoutMs = init.findTimeoutMs ?? FIND_TIMEOUT_MS
+  }
+
+  /**
+   * Fetches many blobs: small ones in pipelined batches from connected peers, the rest (large,
+   * or found only beyond them) one by one with bounded concurrency. Failures are reported per
+   * blob, not thrown, so one missing blob does not lose the others.
+   */
+  async fetchMany (sha1s: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {
+    const result: FetchManyResult = { fetched: 0, local: 0, failed: [] }
+    const wanted: string[] = []
+    for (const sha1 of new Set(sha1s)) {
+      if (await this.c.store.has(sha1)) result.local++
+      else wanted.push(sha1)
+    }
+    const total = wanted.length
+    let done = 0
+    const report = (): void => options.onProgress?.({ done, total })
+    const rest = await fetchSmallBatch(this.c, wanted, {
+      signal: options.signal,
+      onProgress: (p) => { done = p.done; report() }
+    })
+    result.fetched = wanted.length - rest.length
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < rest.length) {
+        const sha1 = rest[next++]
+        try {
+          await this.fetch(sha1, { signal: options.signal, timeoutMs: options.timeoutMs })
+          result.fetched++
+        } catch (err) {
+          if (options.signal?.aborted === true) throw err
+          result.failed.push({ sha1, code: (err as { code?: string }).code ?? 'INTERNAL', message: (err as Error).message })
+        }
+        done++
+        report()
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(MANY_CONCURRENCY, rest.length) }, worker))
+    return result
   }
 
   transfers (): TransferInfo[] {

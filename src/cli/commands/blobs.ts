@@ -11,6 +11,7 @@ import { formatSize } from '../../units.js'
 import { metaFromFlags, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
 import { emit, type GlobalOptions } from '../output.js'
+import { checkOutputPath, ignoreEpipe } from '../io.js'
 import { byteProgress } from '../progress.js'
 
 type Globals = () => GlobalOptions
@@ -62,32 +63,6 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       await withBackend(globals(), 'cat', async (trove) => {
         const stream = await trove.cat(uri)
         await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
-      })
-    })
-
-  program.command('get')
-    .description('write a blob to a file (or stdout)')
-    .argument('<uri>', 'sha1://... URI')
-    .option('-o, --output <path>', 'file to write (default: stdout)')
-    .action(async (uri: string, flags: { output?: string }) => {
-      const opts = globals()
-      if (flags.output !== undefined) await checkOutputPath(flags.output)
-      await withBackend(opts, 'get', async (trove) => {
-        const stream = await trove.cat(uri)
-        if (flags.output === undefined) {
-          await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
-          return
-        }
-        const tmp = `${flags.output}.trove-partial`
-        try {
-          await pipeline(Readable.from(stream), createWriteStream(tmp))
-          await fs.rename(tmp, flags.output)
-        } catch (err) {
-          await fs.rm(tmp, { force: true })
-          throw err
-        }
-        const stat = await fs.stat(flags.output)
-        emit(opts, { uri, path: flags.output, size: stat.size }, () => `${flags.output} (${formatSize(stat.size)})`)
       })
     })
 
@@ -145,17 +120,4 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       })
       if (!report.ok) process.exitCode = 3
     })
-}
-
-/** A clear error before anything is fetched, rather than an errno from the rename at the end. */
-async function checkOutputPath (output: string): Promise<void> {
-  const stat = await fs.stat(output).catch(() => undefined)
-  if (stat?.isDirectory() === true) throw new InvalidArgumentError(`-o ${output} is a directory; give a file path`)
-  const dir = path.dirname(path.resolve(output))
-  const dirStat = await fs.stat(dir).catch(() => undefined)
-  if (dirStat?.isDirectory() !== true) throw new FileNotFoundError(`cannot write ${output}: no such directory ${dir}`)
-}
-
-function ignoreEpipe (err: NodeJS.ErrnoException): void {
-  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err
 }

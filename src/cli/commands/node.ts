@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { initDataDir, resolveDataDir } from '../../datadir.js'
+import type { StatusReport, TransferInfo } from '../../ops.js'
 import { formatSize } from '../../units.js'
 import { withBackend } from '../backend.js'
 import { emit, type GlobalOptions } from '../output.js'
@@ -15,6 +16,16 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
       emit(opts, res, () => res.created ? `initialized ${res.dataDir}` : `already initialized: ${res.dataDir}`)
     })
 
+  program.command('peers')
+    .description('peers this node is connected to')
+    .action(async () => {
+      const opts = globals()
+      const peers = await withBackend(opts, 'peers', async (trove) => trove.peers())
+      emit(opts, peers, () => peers.length === 0
+        ? 'no peers connected (is the node running? see "trove start")'
+        : peers.map((p) => `${p.peerId}\t${p.addresses.join(' ')}${(p.faults ?? 0) > 0 ? `\tfaults ${p.faults ?? 0}` : ''}`))
+    })
+
   program.command('status')
     .description('usage, limits and counts')
     .action(async () => {
@@ -24,7 +35,20 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
         `data directory: ${st.dataDir} (${st.mode})`,
         `blobs: ${st.usage.blobs} (${formatSize(st.usage.bytes)})`,
         `refs: ${st.refs}`,
-        `pins: ${st.pins}`
+        `pins: ${st.pins}`,
+        ...networkLines(st)
       ])
     })
+}
+
+/** The network part of `trove status`, when a node runs. */
+function networkLines (st: StatusReport): string[] {
+  const net = st.network as { peerId: string, addresses: string[], peers: number, dht: boolean } | undefined
+  if (net === undefined) return []
+  const lines = [`peer id: ${net.peerId}`, `listening: ${net.addresses.join(' ')}`, `peers: ${net.peers}${net.dht ? ' (DHT on)' : ''}`]
+  const transfers = (st.transfers as TransferInfo[] | undefined) ?? []
+  for (const t of transfers) {
+    lines.push(`transfer sha1://${t.sha1}: ${t.state} ${formatSize(t.bytes)}${t.size !== undefined ? ` of ${formatSize(t.size)}` : ''} from ${t.peers.length} peer(s)`)
+  }
+  return lines
 }

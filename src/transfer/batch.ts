@@ -1,0 +1,102 @@
+import type { PeerId } from '@libp2p/interface'
+import type { TroveLibp2p } from '../net/libp2p.js'
+import type { FetchProtocol, RangeRequest } from '../protocols/fetch/index.js'
+import type { HaveProtocol } from '../protocols/have/index.js'
+import { MAX_HAVE_HASHES } from '../protocols/have/constants.js'
+import type { BlobStore } from '../store/blob-store.js'
+import { FAULT_BAD_DATA, FAULT_PROTOCOL, SMALL_BLOB_MAX, SMALL_BLOBS_IN_FLIGHT } from './constants.js'
+import type { PeerScores } from './scores.js'
+
+/** Stores of small fetched blobs running at once: fsyncs overlap instead of queueing one by one. */
+export const BATCH_STORE_CONCURRENCY = 32
+
+export interface BatchComponents {
+  libp2p: TroveLibp2p
+  store: BlobStore
+  have: HaveProtocol
+  fetch: FetchProtocol
+  scores: PeerScores
+}
+
+export interface BatchProgress {
+  done: number
+  total: number
+  bytes: number
+}
+
+/**
+ * Fetches many small blobs from connected peers with few round trips: one have request per 4096
+ * hashes per peer, then one pipelined fetch stream per provider carrying all of its share. Each
+ * blob is re-hashed on arrival. Returns the hashes this path could not get (too large, held by
+ * no connected peer, or failed), for the caller to fetch one by one.
+ */
+export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], options: { signal?: AbortSignal, onProgress?: (p: BatchProgress) => void } = {}): Promise<string[]> {
+  const peers = c.libp2p.getPeers().filter((p) => !c.scores.isBanned(p.toString()))
+  const holders = new Map<string, PeerId[]>()
+  const sizes = new Map<string, number>()
+  const leftover = new Set(sha1s)
+  for (let i = 0; i < sha1s.length; i += MAX_HAVE_HASHES) {
+    const batch = sha1s.slice(i, i + MAX_HAVE_HASHES)
+    await Promise.allSettled(peers.map(async (peer) => {
+      const answers = await c.have.query(peer, batch, { signal: options.signal })
+      for (const a of answers) {
+        if (!a.have || (a.size ?? 0) > SMALL_BLOB_MAX) continue
+        sizes.set(a.sha1, a.size ?? 0)
+        const list = holders.get(a.sha1) ?? []
+        list.push(peer)
+        holders.set(a.sha1, list)
+      }
+    }))
+  }
+  // spread blobs over their holders so each provider carries a share
+  const shares = new Map<string, { peer: PeerId, reqs: RangeRequest[] }>()
+  let turn = 0
+  for (const [sha1, list] of holders) {
+    const peer = list[turn++ % list.length]
+    const key = peer.toString()
+    const share = shares.get(key) ?? { peer, reqs: [] }
+    share.reqs.push({ sha1 })
+    shares.set(key, share)
+  }
+  let done = 0
+  let bytes = 0
+  const total = holders.size
+  const stores = new Set<Promise<void>>()
+  const storeOne = async (sha1: string, data: Buffer, peer: string): Promise<void> => {
+    try {
+      await c.store.putBytes(data, { expectedSha1: sha1, signal: options.signal })
+      leftover.delete(sha1)
+      done++
+      bytes += data.byteLength
+      options.onProgress?.({ done, total, bytes })
+    } catch (err) {
+      if ((err as Error).name === 'HashMismatchError') c.scores.fault(peer, FAULT_BAD_DATA, `bad bytes for ${sha1}`)
+    }
+  }
+  await Promise.allSettled([...shares.values()].map(async ({ peer, reqs }) => {
+    const session = await c.fetch.open(peer, { signal: options.signal })
+    let parts: Buffer[] = []
+    try {
+      await session.many(reqs, SMALL_BLOBS_IN_FLIGHT, {
+        sinkFor: () => {
+          parts = []
+          return (chunk) => { parts.push(Buffer.from(chunk)) }
+        },
+        done: async (req) => {
+          const p = storeOne(req.sha1, Buffer.concat(parts), peer.toString())
+          stores.add(p)
+          void p.finally(() => stores.delete(p))
+          // bound the blobs held in memory while their stores run
+          if (stores.size >= BATCH_STORE_CONCURRENCY) await Promise.race(stores)
+        },
+        onMissing: () => {}
+      }, { signal: options.signal })
+      await session.close()
+    } catch (err) {
+      session.abort(err)
+      if ((err as Error).name === 'ProtocolError') c.scores.fault(peer.toString(), FAULT_PROTOCOL, (err as Error).message)
+    }
+  }))
+  await Promise.allSettled([...stores])
+  return [...leftover]
+}
