@@ -3,7 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { preSharedKey } from '@libp2p/pnet'
@@ -33,7 +33,12 @@ export type TroveLibp2p = Libp2p<{ identify: unknown, ping: unknown, dht?: KadDH
 export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if ((init.bootstrap ?? []).length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
-  if (init.mdns !== false) peerDiscovery.push(mdns({ interval: MDNS_INTERVAL_MS, serviceTag: MDNS_SERVICE_TAG }))
+  // libp2p 3 no longer dials discovered peers by itself: keep the mDNS service to dial what it finds
+  let lan: PeerDiscovery | undefined
+  if (init.mdns !== false) {
+    const factory = mdns({ interval: MDNS_INTERVAL_MS, serviceTag: MDNS_SERVICE_TAG })
+    peerDiscovery.push((components: Parameters<typeof factory>[0]) => (lan = factory(components)))
+  }
 
   const services: Record<string, any> = { // eslint-disable-line @typescript-eslint/no-explicit-any
     identify: identify(),
@@ -86,5 +91,24 @@ export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
       denyOutboundEncryptedConnection: deny
     }
   }
-  return await createLibp2p(options) as unknown as TroveLibp2p
+  const node = await createLibp2p(options) as unknown as TroveLibp2p
+  if (lan !== undefined) dialDiscovered(node, lan)
+  return node
+}
+
+/**
+ * Connects to peers a LAN discovery service finds. Only mDNS peers are dialled this way: they are
+ * the lab's own machines, whereas peers learnt from DHT walks are dialled by the DHT when needed.
+ */
+function dialDiscovered (node: TroveLibp2p, service: PeerDiscovery): void {
+  service.addEventListener('peer', (evt) => {
+    const { id, multiaddrs } = evt.detail
+    if (id.equals(node.peerId) || node.getConnections(id).length > 0 || node.status !== 'started') return
+    void (async () => {
+      await node.peerStore.merge(id, { multiaddrs })
+      await node.dial(id)
+    })().catch(() => {
+      // unreachable, refused by the gater or the swarm key, or we are stopping: mDNS will tell us again
+    })
+  })
 }
