@@ -1,0 +1,113 @@
+/**
+ * A Trove node in its own process for the network benches (see bench/fetch.ts, bench/small.ts),
+ * driven over IPC: it creates a Trove on a temp dir, starts it on loopback with mDNS off and
+ * reports its multiaddr; then adds generated content, dials peers and fetches on command.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTrove, type Trove } from '../../src/node.js'
+import { content, smallBlob, smallBlock } from './net-content.js'
+import { peakRssMB, resetPeakRss, serveIpc } from './net-ipc.js'
+import { benchTempDir } from './tmp.js'
+import { secondsSince } from './timing.js'
+
+let trove: Trove | undefined
+let tmp: { dir: string, cleanup: () => Promise<void> } | undefined
+
+function node (): Trove {
+  if (trove === undefined) throw new Error('init first')
+  return trove
+}
+
+async function start (streamWindow?: number): Promise<{ peerId: string, addr: string }> {
+  const t = node()
+  await t.start({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow })
+  const addr = t.multiaddrs().find((a) => a.includes('127.0.0.1')) ?? t.multiaddrs()[0]
+  return { peerId: t.peerId as string, addr }
+}
+
+export interface FetchReport {
+  seconds: number
+  bytes: number
+  /** From the call to the first byte reported by the fetcher's progress. */
+  firstByteMs?: number
+  /** Peak RSS of this process during the fetch (VmHWM reset just before it). */
+  peakRssMB?: number
+  peakRssCoversFetchOnly: boolean
+}
+
+export interface SmallReport {
+  seconds: number
+  count: number
+  method: string
+  peakRssMB?: number
+}
+
+serveIpc({
+  init: async (args: { durable?: boolean, base?: string }) => {
+    tmp = await benchTempDir('trove-bench-node-', args.base)
+    trove = await createTrove({ dataDir: tmp.dir, create: true, durable: args.durable ?? false })
+    return { dir: tmp.dir, pid: process.pid }
+  },
+  start: async (args: { streamWindow?: number }) => start(args.streamWindow),
+  /** Restarts the network with another stream window (same key and store; new port). */
+  restart: async (args: { streamWindow?: number }) => {
+    await node().stop()
+    return start(args.streamWindow)
+  },
+  addContent: async (args: { seed: number, size: number }) => {
+    const begin = process.hrtime.bigint()
+    const r = await node().add(content(args.seed, args.size))
+    return { sha1: r.sha1, size: r.size, seconds: secondsSince(begin) }
+  },
+  addSmall: async (args: { seed: number, count: number, size: number }) => {
+    const begin = process.hrtime.bigint()
+    const block = smallBlock(args.seed, args.size)
+    const sha1s: string[] = []
+    for (let i = 0; i < args.count; i++) sha1s.push((await node().store.putBytes(smallBlob(args.seed, i, args.size, block))).sha1)
+    return { sha1s, seconds: secondsSince(begin) }
+  },
+  dial: async (args: { addr: string }) => {
+    const libp2p = node().network?.libp2p
+    if (libp2p === undefined) throw new Error('start first')
+    await libp2p.dial(multiaddr(args.addr))
+    return { peers: libp2p.getPeers().length }
+  },
+  fetch: async (args: { sha1: string }): Promise<FetchReport> => {
+    const reset = resetPeakRss()
+    const begin = process.hrtime.bigint()
+    let firstByteMs: number | undefined
+    const info = await node().ensureLocal(args.sha1, {
+      onProgress: (p) => { if (firstByteMs === undefined && p.bytes > 0) firstByteMs = secondsSince(begin) * 1000 }
+    })
+    const seconds = secondsSince(begin)
+    return { seconds, bytes: info.size, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset }
+  },
+  fetchSmall: async (args: { sha1s: string[], concurrency: number, method: 'fetchMany' | 'ensureLocal' }): Promise<SmallReport> => {
+    const t = node() as Trove & { fetchMany?: (sha1s: string[], options?: unknown) => Promise<unknown> }
+    resetPeakRss()
+    const begin = process.hrtime.bigint()
+    if (args.method === 'fetchMany') {
+      if (typeof t.fetchMany !== 'function') throw new Error('Trove.fetchMany does not exist')
+      await t.fetchMany(args.sha1s)
+    } else {
+      let next = 0
+      const worker = async (): Promise<void> => {
+        while (next < args.sha1s.length) await t.ensureLocal(args.sha1s[next++])
+      }
+      await Promise.all(Array.from({ length: args.concurrency }, worker))
+    }
+    const seconds = secondsSince(begin)
+    // every blob must really be here: a fast wrong answer is not a result
+    let missing = 0
+    for (const s of args.sha1s) if (!await t.store.has(s)) missing++
+    if (missing > 0) throw new Error(`${missing} of ${args.sha1s.length} blobs missing after the fetch`)
+    return { seconds, count: args.sha1s.length, method: args.method === 'fetchMany' ? 'fetchMany' : `ensureLocal x${args.concurrency}`, peakRssMB: peakRssMB() }
+  },
+  hasFetchMany: () => typeof (node() as unknown as { fetchMany?: unknown }).fetchMany === 'function',
+  peakRss: () => peakRssMB()
+}, async () => {
+  await trove?.close().catch(() => {})
+  trove = undefined
+  await tmp?.cleanup()
+  tmp = undefined
+})
