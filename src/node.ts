@@ -8,7 +8,8 @@ import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
-import { TroveNetwork } from './net/network.js'
+// type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
+import type { TroveNetwork } from './net/network.js'
 import type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { encodeManifest, makeManifest } from './transfer/manifest.js'
@@ -198,6 +199,7 @@ export class Trove implements TroveOps {
     if (this.network !== undefined) return
     this.startOptions = options
     const cfg = this.config
+    const { TroveNetwork } = await import('./net/network.js')
     const network = new TroveNetwork({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],

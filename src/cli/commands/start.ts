@@ -3,7 +3,8 @@ import type { Command } from 'commander'
 import { DEFAULT_API_HOST, DEFAULT_API_PORT } from '../../api/constants.js'
 import { networkInfo } from '../../api/context.js'
 import { removeDiscovery, writeDiscovery } from '../../api/discovery.js'
-import { startApiServer, type ApiServer } from '../../api/server.js'
+// type only: fastify is loaded when a node starts, not by every CLI command
+import type { ApiServer } from '../../api/server.js'
 import { ensureApiToken } from '../../api/token.js'
 import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
@@ -58,6 +59,7 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     await trove.start(startOptions)
     networkStarted = true
     const token = await ensureApiToken(dataDir)
+    const { startApiServer } = await import('../../api/server.js')
     server = await startApiServer({ trove }, {
       host: api.host,
       port: api.port,
