@@ -1,4 +1,7 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createTrove, type Trove } from '../../src/node.js'
 import type { StartOptions } from '../../src/ops.js'
 import { tempDir } from './tmp.js'
@@ -12,8 +15,11 @@ export interface TestNode {
 }
 
 export interface SpawnOptions extends StartOptions {
-  /** How the nodes find each other: 'line' bootstraps node i from node i-1, 'star' from node 0. */
-  topology?: 'line' | 'star' | 'none'
+  /**
+   * How the nodes find each other: 'line' bootstraps node i from node i-1, 'star' from node 0,
+   * 'full' from every node before it (so every pair is connected).
+   */
+  topology?: 'line' | 'star' | 'full' | 'none'
 }
 
 /**
@@ -26,7 +32,7 @@ export async function spawnNodes (n: number, options: SpawnOptions = {}): Promis
   for (let i = 0; i < n; i++) {
     const bootstrap = topology === 'none' || i === 0
       ? []
-      : [topology === 'line' ? nodes[i - 1].addr : nodes[0].addr]
+      : topology === 'full' ? nodes.map((n) => n.addr) : [topology === 'line' ? nodes[i - 1].addr : nodes[0].addr]
     nodes.push(await spawnNode({ mdns: false, findTimeoutMs: 5_000, ...start, bootstrap: [...(start.bootstrap ?? []), ...bootstrap] }))
   }
   return nodes
@@ -77,4 +83,28 @@ export async function * randomContent (size: number, piece = 1024 * 1024): Async
     left -= n
     yield out
   }
+}
+
+/** Dials `to` from `from` and waits until both ends see the connection. */
+export async function connect (from: TestNode, to: TestNode, ms = 10_000): Promise<void> {
+  await from.trove.network!.libp2p.dial(multiaddr(to.addr))
+  await waitFor(() => isConnected(from, to) && isConnected(to, from), ms, 'the connection to be seen by both ends')
+}
+
+/** Whether `a` has an open connection to `b`. */
+export function isConnected (a: TestNode, b: TestNode): boolean {
+  const id = b.trove.peerId
+  return a.trove.network!.libp2p.getConnections().some((c) => c.remotePeer.toString() === id && c.status === 'open')
+}
+
+/** Writes `size` random bytes to `file` (so several nodes can add the same content). */
+export async function writeRandomFile (file: string, size: number): Promise<void> {
+  await pipeline(randomContent(size), createWriteStream(file))
+}
+
+/** sha1 of a file's bytes, read from disk (to check what a node really stored). */
+export async function sha1OfFile (file: string): Promise<string> {
+  const hash = createHash('sha1')
+  for await (const piece of createReadStream(file)) hash.update(piece as Buffer)
+  return hash.digest('hex')
 }

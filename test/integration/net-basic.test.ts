@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
-import { randomContent, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
+import { randomContent, sha1OfFile, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 
 /** Short enough that the "nobody has it" case is quick, long enough for a loaded CI machine. */
 const FIND_TIMEOUT_MS = 1_500
-
-async function sha1OfFile (file: string): Promise<string> {
-  const hash = createHash('sha1')
-  for await (const piece of createReadStream(file)) hash.update(piece as Buffer)
-  return hash.digest('hex')
-}
 
 describe('network: two nodes over bootstrap', () => {
   let nodes: TestNode[] = []
