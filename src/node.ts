@@ -8,6 +8,10 @@ import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
+import type { SpaceLimitsInput } from './space/limits.js'
+import type { GcReport } from './space/report.js'
+import { SpaceManager } from './space/space-manager.js'
+import { explain, spaceStatus } from './space/status.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './net/network.js'
 import type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
@@ -27,6 +31,8 @@ export interface TroveOptions {
   durable?: boolean
   /** Written into ref history as the author; default user@host. */
   by?: string
+  /** Space limits; override the data directory's config (src/space/limits.ts). */
+  space?: SpaceLimitsInput
 }
 
 /**
@@ -39,22 +45,35 @@ export class Trove implements TroveOps {
   readonly db: TroveDb
   readonly store: BlobStore
   readonly refs: RefStore
+  readonly space: SpaceManager
   readonly config: TroveConfig
   readonly by: string
   private closed = false
 
-  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string } = {}) {
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput } = {}) {
     this.dataDir = components.dataDir
     this.layout = layout(components.dataDir)
     this.db = components.db
     this.config = components.config
     this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable })
     this.refs = new RefStore({ db: this.db })
+    this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
+      config: this.config,
+      limits: init.space,
+      log: (line) => { if (this.network !== undefined) process.stderr.write(`trove: ${line}\n`) }
+    })
+    this.reserveForFetch = async (bytes) => this.space.reserve(bytes)
     this.by = init.by ?? defaultAuthor()
   }
 
   async open (): Promise<void> {
     await this.store.open()
+    await this.space.open()
+  }
+
+  /** Expiry sweep, then eviction down to the low watermark (src/space); dryRun only reports. */
+  async gc (options: { dryRun?: boolean } = {}): Promise<GcReport> {
+    return this.space.gc({ dryRun: options.dryRun === true })
   }
 
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
@@ -82,7 +101,7 @@ export class Trove implements TroveOps {
   async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
     const results: AddResult[] = []
     for (const file of files) {
-      const r = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE }))
+      const r = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
       const name = path.basename(file)
       results.push({ uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name })
     }
@@ -151,6 +170,17 @@ export class Trove implements TroveOps {
     }
     if (info !== undefined) report.size = info.size
     if (holders.length > 0) report.priority = Math.max(...holders.map((h) => h.priority))
+    const space = await explain({ db: this.db, store: this.store, refs: this.refs, space: this.space }, sha1)
+    for (const v of space.via) {
+      reasons.push(v.pinned === true ? { kind: 'link', via: v.path, pin: true } : { kind: 'link', via: v.path, key: v.key, priority: v.priority, pin: v.pin })
+      if (v.pinned === true || v.pin === true) report.pinned = true
+      if (v.priority !== undefined && v.pin !== true) report.priority = Math.max(report.priority ?? v.priority, v.priority)
+    }
+    if (space.leased) reasons.push({ kind: 'lease' })
+    if (space.graceUntil !== undefined) reasons.push({ kind: 'grace', until: new Date(space.graceUntil).toISOString() })
+    if (space.minCopies !== undefined && space.replicas < space.minCopies) reasons.push({ kind: 'minCopies', priority: space.minCopies })
+    report.kept = reasons.length > 0
+    report.space = space
     return report
   }
 
@@ -160,6 +190,7 @@ export class Trove implements TroveOps {
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
     const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins }
+    report.space = await spaceStatus({ db: this.db, store: this.store, refs: this.refs, space: this.space })
     if (this.network !== undefined) {
       report.mode = 'node'
       report.network = {
@@ -198,6 +229,8 @@ export class Trove implements TroveOps {
   async start (options: StartOptions = {}): Promise<void> {
     if (this.network !== undefined) return
     this.startOptions = options
+    if (options.maxSize !== undefined) this.space.configure({ maxSize: options.maxSize })
+    this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./net/network.js')
     const network = new TroveNetwork({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
@@ -208,7 +241,7 @@ export class Trove implements TroveOps {
       swarmKey: options.swarmKey ?? (cfg.swarmKey as string | undefined),
       allowPeers: options.allowPeers ?? (cfg.allowPeers as string[] | undefined),
       streamWindow: options.streamWindow,
-      findTimeoutMs: options.findTimeoutMs ?? (cfg.findTimeoutMs as number | undefined),
+      findTimeoutMs: options.findTimeoutMs,
       stallTimeoutMs: options.stallTimeoutMs,
       announceBatchMs: options.announceBatchMs
     })
@@ -275,6 +308,7 @@ export class Trove implements TroveOps {
     if (this.closed) return
     this.closed = true
     await this.stop()
+    await this.space.close()
     await this.refs.close()
     await this.db.close()
   }
@@ -287,7 +321,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
   const db = await openDb(l.db, l.owner, { command: options.command })
-  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space })
   try {
     await trove.open()
   } catch (err) {

@@ -17,7 +17,7 @@ describe('two trove start processes: add on one, get on the other', () => {
     b = await cliSandbox()
     nodeA = await startDaemon(a)
     // B finds A through its bootstrap address, as a second lab machine would
-    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr()])
+    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s'])
   })
   after(async () => {
     await stopDaemon(nodeA, 'SIGTERM')

@@ -10,7 +10,7 @@ import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import { createTrove } from '../../node.js'
 import type { StartOptions } from '../../ops.js'
-import { parseSize } from '../../units.js'
+import { parseDuration, parseSize } from '../../units.js'
 import type { GlobalOptions } from '../output.js'
 
 type Globals = () => GlobalOptions
@@ -29,6 +29,8 @@ interface StartFlags {
   swarmKey?: string
   mdns?: boolean
   dht?: boolean
+  findTimeout?: string
+  allowPeer?: string[]
 }
 
 export function registerStartCommand (program: Command, globals: Globals): void {
@@ -41,6 +43,8 @@ export function registerStartCommand (program: Command, globals: Globals): void 
     .option('--swarm-key <file>', 'libp2p private network key file: only peers with the same key connect')
     .option('--no-mdns', 'no mDNS discovery on the LAN')
     .option('--dht', 'use the Kademlia DHT to find content beyond connected peers')
+    .option('--find-timeout <duration>', 'how long a get looks for providers before failing (default 15s)')
+    .option('--allow-peer <peerId...>', 'only these peer IDs may connect (repeatable; with --swarm-key closes a lab network)')
     .action(async (flags: StartFlags, cmd: Command) => {
       await runNode(globals(), flags, (name) => cmd.getOptionValueSource(name) === 'cli')
     })
@@ -147,6 +151,10 @@ async function startOptionsFrom (config: TroveConfig, flags: StartFlags, given: 
     if (stat?.isFile() !== true) throw new FileNotFoundError(`swarm key file not found: ${swarmKey}`)
     options.swarmKey = swarmKey
   }
+  const findTimeout = flags.findTimeout ?? (config.findTimeout as string | undefined)
+  if (findTimeout !== undefined) options.findTimeoutMs = parseDuration(String(findTimeout))
+  const allowPeers = flags.allowPeer ?? config.allowPeers
+  if (allowPeers !== undefined) options.allowPeers = stringList(allowPeers, 'allowPeers')
   return options
 }
 
