@@ -118,7 +118,9 @@ export async function cliSandbox (options: { init?: boolean } = {}): Promise<Cli
       const status = await runJson(['status'], defaults())
       const refs = await runJson(['ref', 'ls'], defaults())
       const tmp = await fs.readdir(path.join(data, 'tmp')).catch(() => [])
-      return { status: status.json, refs: refs.json, tmp }
+      // what the user stored; not gauges that move on their own (free disk, database file sizes)
+      const { usage, refs: refCount, pins } = status.json as { usage: unknown, refs: number, pins: number }
+      return { status: { usage, refs: refCount, pins }, refs: refs.json, tmp }
     },
     cleanup
   }
