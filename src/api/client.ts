@@ -5,7 +5,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, type TroveError } from '../errors.js'
-import type { AddOptions, AddResult, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
+import type { AddOptions, AddResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -190,7 +190,7 @@ export class ApiClient implements TroveOps {
   }
 
   /** Answers NOT_IMPLEMENTED when the node has no space management. */
-  async gc (options: { dryRun?: boolean } = {}): Promise<unknown> {
+  async gc (options: { dryRun?: boolean } = {}): Promise<GcReport> {
     return this.json('POST', '/gc', { json: { dryRun: options.dryRun === true } })
   }
 

@@ -1,5 +1,7 @@
 import * as errors from '../errors.js'
 import { TroveError } from '../errors.js'
+import * as protocolErrors from '../protocols/errors.js'
+import * as transferErrors from '../transfer/errors.js'
 
 type ErrorClass = new (message: string, options?: { cause?: unknown }) => TroveError
 
@@ -32,7 +34,7 @@ export interface ErrorBody {
 
 /** Every error class a client may see, by code, so the client rethrows what the embedded node would. */
 const BY_CODE = new Map<string, ErrorClass>()
-for (const value of Object.values(errors)) registerClass(value)
+for (const value of [...Object.values(errors), ...Object.values(transferErrors), ...Object.values(protocolErrors)]) registerClass(value)
 for (const cls of [ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError,
   UnsupportedMediaTypeError, InternalError, ApiUnavailableError, AddressInUseError]) registerClass(cls)
 

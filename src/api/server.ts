@@ -29,6 +29,8 @@ export interface ApiServer {
   /** Base URL, e.g. http://127.0.0.1:4738 (routes are under /api/v1). */
   url: string
   port: number
+  /** Every route served (method and URL pattern), e.g. to check the documentation against. */
+  routes: Array<{ method: string, url: string }>
   close: () => Promise<void>
 }
 
@@ -38,7 +40,8 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   const token = init.token
   if (typeof token !== 'string' || token === '') throw new TypeError('startApiServer needs a non-empty token')
   const ctx: ApiContext = { trove: components.trove, url: '' }
-  const app = buildApp(ctx, { host, token, log: init.log })
+  const routes: Array<{ method: string, url: string }> = []
+  const app = buildApp(ctx, { host, token, log: init.log, routes })
 
   try {
     await app.listen({ host, port: init.port ?? 0 })
@@ -66,7 +69,7 @@ export async function startApiServer (components: ApiServerComponents, init: Api
     })()
     return closing
   }
-  return { url: ctx.url, port, close }
+  return { url: ctx.url, port, routes, close }
 }
 
 /** The one way errors leave the server: `{error: {code, name, message}}` with the error's status. */
@@ -79,7 +82,7 @@ function sendError (reply: FastifyReply, err: unknown): void {
   void reply.code(status).type('application/json; charset=utf-8').send(body)
 }
 
-function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void }): FastifyInstance {
+function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void, routes: Array<{ method: string, url: string }> }): FastifyInstance {
   const hosts = allowedHosts(options.host)
   const app = Fastify({
     logger: false,
@@ -114,6 +117,9 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
     sendError(reply, new NotFoundError(`no such endpoint: ${request.method} ${request.url.split('?', 1)[0].slice(0, 200)}`))
   })
 
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) options.routes.push({ method, url: route.url })
+  })
   void app.register(blobRoutes, { prefix: API_PREFIX, ctx })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
