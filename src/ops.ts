@@ -3,6 +3,9 @@ import type { RefMeta } from './refs/meta.js'
 import type { Usage } from './store/blob-store.js'
 import type { VerifyReport } from './store/verify.js'
 import type { FetchManyResult } from './transfer/fetcher.js'
+import type { GcReport, SpaceExplanation } from './space/report.js'
+
+export type { GcReport, SpaceExplanation, SpaceStatus } from './space/report.js'
 
 export interface AddOptions {
   /** Record the added blobs under this ref key (obj: `{ "<name>": "sha1://..." }`). */
@@ -24,12 +27,21 @@ export interface AddResult {
 }
 
 export interface WhyReason {
-  kind: 'pin' | 'ref'
-  /** The ref key (for kind "ref"). */
+  /**
+   * pin / ref: held directly; link: held through JSON blobs that reference it (`via`, nearest
+   * first); lease: in use right now; grace: just stored, nothing holds it yet; minCopies: a ref
+   * asks for more copies than peers are known to hold.
+   */
+  kind: 'pin' | 'ref' | 'link' | 'lease' | 'grace' | 'minCopies'
+  /** The ref key (for kinds "ref" and "link"). */
   key?: string
   priority?: number
   pin?: boolean
   since?: string
+  /** JSON blobs between this blob and the holder (kind "link"). */
+  via?: string[]
+  /** ISO time the grace period ends (kind "grace"). */
+  until?: string
 }
 
 export interface WhyReport {
@@ -43,6 +55,8 @@ export interface WhyReport {
   /** Highest priority among the refs that hold it (absent when none do). */
   priority?: number
   reasons: WhyReason[]
+  /** Space management's view: class, last use, replicas, whether it could be evicted now. */
+  space?: SpaceExplanation
 }
 
 export interface StatusReport {
@@ -129,6 +143,8 @@ export function refObjFor (results: AddResult[]): Record<string, string> {
  * implements it against a running node, so every command prints the same either way.
  */
 export interface TroveOps {
+  /** Expiry sweep and eviction down to the low watermark; with dryRun, only what would go and why. */
+  gc: (options?: { dryRun?: boolean }) => Promise<GcReport>
   addFile: (file: string, options?: AddOptions) => Promise<AddResult>
   cat: (uri: string, range?: ReadRange) => Promise<AsyncIterable<Uint8Array>>
   setRef: (key: string, obj: unknown, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>

@@ -1,0 +1,86 @@
+import type { TroveDb } from '../db.js'
+import type { RefMeta } from '../refs/meta.js'
+import type { RefStore } from '../refs/ref-store.js'
+import { parseDuration } from '../units.js'
+import { EXPIRY_BATCH } from './constants.js'
+
+export interface ExpiredRef {
+  key: string
+  reason: 'expires' | 'ttl'
+  /** When it expired (ms). */
+  at: number
+}
+
+interface StoredRefLike {
+  meta: RefMeta
+  setAt: string
+}
+
+/** Author recorded in ref history for removals made by the sweep. */
+export const SWEEP_AUTHOR = 'trove-expiry'
+
+/**
+ * Refs past their `expires`, and refs with a `ttl` not used for longer than it. Expiries come
+ * from the ref store's time index (a range read); ttl refs are found by a scan of the refs,
+ * since a ttl counts from the last use, which only the ref store's access times know. The raw
+ * ref is read, not `refs.get`, which would count as a use.
+ */
+export async function findExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now()): Promise<ExpiredRef[]> {
+  const { db, refs } = components
+  const out: ExpiredRef[] = []
+  const seen = new Set<string>()
+  for await (const key of refs.expiredBy(now)) {
+    const stored = await db.refs.get(key) as StoredRefLike | undefined
+    if (stored?.meta.expires === undefined || seen.has(key)) continue
+    seen.add(key)
+    out.push({ key, reason: 'expires', at: Date.parse(stored.meta.expires) })
+  }
+  for await (const [key, v] of db.refs.iterator()) {
+    const stored = v as StoredRefLike
+    if (stored.meta?.ttl === undefined || seen.has(key)) continue
+    const at = await ttlDeadline(refs, key, stored)
+    if (at !== undefined && at <= now) out.push({ key, reason: 'ttl', at })
+  }
+  return out
+}
+
+async function ttlDeadline (refs: RefStore, key: string, stored: StoredRefLike): Promise<number | undefined> {
+  let ttl: number
+  try {
+    ttl = parseDuration(stored.meta.ttl as string)
+  } catch {
+    return undefined
+  }
+  const last = await refs.lastAccess(key) ?? Date.parse(stored.setAt)
+  return last + ttl
+}
+
+/**
+ * Removes expired refs through the ref store (so history records it and edges go in the same
+ * batch); their blobs lose that hold through the usual reclassification. Each ref is checked
+ * again right before its removal: one set again meanwhile is no longer expired and stays.
+ */
+export async function sweepExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now()): Promise<ExpiredRef[]> {
+  const { db, refs } = components
+  await refs.flushAccess()
+  const removed: ExpiredRef[] = []
+  const expired = await findExpired(components, now)
+  for (let i = 0; i < expired.length; i += EXPIRY_BATCH) {
+    for (const e of expired.slice(i, i + EXPIRY_BATCH)) {
+      const stored = await db.refs.get(e.key) as StoredRefLike | undefined
+      if (stored === undefined) continue
+      const still = e.reason === 'expires'
+        ? stored.meta.expires !== undefined && Date.parse(stored.meta.expires) <= now
+        : stored.meta.ttl !== undefined && ((await ttlDeadline(refs, e.key, stored)) ?? Infinity) <= now
+      if (!still) continue
+      try {
+        await refs.rm(e.key, { by: SWEEP_AUTHOR })
+        removed.push(e)
+      } catch (err) {
+        // removed by someone else in between: nothing left to do
+        if ((err as { code?: string }).code !== 'REF_NOT_FOUND') throw err
+      }
+    }
+  }
+  return removed
+}

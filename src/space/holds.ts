@@ -1,0 +1,97 @@
+import type { TroveDb } from '../db.js'
+import type { EdgeValue } from '../refs/ref-store.js'
+import { MAX_LINK_DEPTH } from './constants.js'
+import type { Hold } from './state.js'
+
+export const UNHELD: Hold = Object.freeze({ c: 'u' })
+export const PROTECTED: Hold = Object.freeze({ c: 'p' })
+
+/** The stronger of two holds: protected beats held beats unheld; among held, the higher priority and minCopies. */
+export function combine (a: Hold, b: Hold): Hold {
+  if (a.c === 'p' || b.c === 'p') return PROTECTED
+  if (a.c === 'u') return b
+  if (b.c === 'u') return a
+  const h: Hold = { c: 'r', p: Math.max(a.p ?? 0, b.p ?? 0) }
+  const m = Math.max(a.m ?? 0, b.m ?? 0)
+  if (m > 0) h.m = m
+  return h
+}
+
+export function edgeHold (edge: EdgeValue, minCopies: number | undefined): Hold {
+  if (edge.pin) return PROTECTED
+  const h: Hold = { c: 'r', p: edge.priority }
+  if (minCopies !== undefined) h.m = minCopies
+  return h
+}
+
+export interface HoldSource {
+  db: TroveDb
+  minCopies: Map<string, number>
+}
+
+/**
+ * Computes what holds blobs: their pin, the refs whose edges point at them, and (transitively)
+ * whatever holds a JSON blob that references them. Memoized for one pass, so a manifest shared by
+ * a thousand blobs is evaluated once. A blob's parents need not be stored here: a ref to a JSON
+ * blob keeps what that blob referenced even after the JSON blob itself was evicted.
+ */
+export class HoldComputer {
+  private readonly memo = new Map<string, Hold>()
+  private readonly inProgress = new Set<string>()
+
+  constructor (private readonly src: HoldSource) {}
+
+  async holdOf (sha1: string): Promise<Hold> {
+    return (await this.walk(sha1, 0)).hold
+  }
+
+  /**
+   * `open` lists the blobs still being computed that this result leaned on (a cycle, such as a
+   * manifest and its blob holding each other). Such a result is complete only once the walk is
+   * back at that blob, so it is memoized only when nothing is left open.
+   */
+  private async walk (sha1: string, depth: number): Promise<{ hold: Hold, open: Set<string> }> {
+    const known = this.memo.get(sha1)
+    if (known !== undefined) return { hold: known, open: new Set() }
+    if (this.inProgress.has(sha1)) return { hold: UNHELD, open: new Set([sha1]) }
+    // deeper than any real nesting: keep it rather than walk on
+    if (depth > MAX_LINK_DEPTH) return { hold: PROTECTED, open: new Set() }
+    this.inProgress.add(sha1)
+    const open = new Set<string>()
+    let hold = await this.direct(sha1)
+    if (hold.c !== 'p') {
+      for (const parent of await this.parents(sha1)) {
+        const r = await this.walk(parent, depth + 1)
+        for (const o of r.open) open.add(o)
+        hold = combine(hold, r.hold)
+        if (hold.c === 'p') break
+      }
+    }
+    this.inProgress.delete(sha1)
+    open.delete(sha1)
+    if (open.size === 0) this.memo.set(sha1, hold)
+    return { hold, open }
+  }
+
+  /** Pin and edges of the blob itself, without links. */
+  async direct (sha1: string): Promise<Hold> {
+    const { db, minCopies } = this.src
+    if (await db.pins.get(sha1) !== undefined) return PROTECTED
+    let hold = UNHELD
+    for await (const [k, v] of db.edges.iterator({ gt: `${sha1}\x00`, lt: `${sha1}\x01` })) {
+      hold = combine(hold, edgeHold(v as EdgeValue, minCopies.get(k.slice(sha1.length + 1))))
+      if (hold.c === 'p') break
+    }
+    return hold
+  }
+
+  async parents (sha1: string): Promise<string[]> {
+    return this.src.db.spaceLinkedBy.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
+      .then((keys) => keys.map((k) => k.slice(sha1.length + 1)))
+  }
+}
+
+export async function childrenOf (db: TroveDb, sha1: string): Promise<string[]> {
+  const keys = await db.spaceLinks.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
+  return keys.map((k) => k.slice(sha1.length + 1))
+}

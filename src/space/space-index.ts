@@ -1,0 +1,442 @@
+import fs from 'node:fs/promises'
+import type { TroveDb } from '../db.js'
+import type { EdgeValue } from '../refs/ref-store.js'
+import { SerialQueue } from '../serial.js'
+import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import type { AccessTracker } from './access-tracker.js'
+import { RECLASSIFY_BATCH, REBUILD_THRESHOLD } from './constants.js'
+import { Cursor } from './cursor.js'
+import { HoldComputer, UNHELD, PROTECTED, childrenOf, combine, edgeHold } from './holds.js'
+import { extractLinks, linkKey, looksLikeJson, mayHoldLinks } from './links.js'
+import { CLASS_NAMES, emptyTotals, evictKey, sameHold, type BlobState, type ClassTotals, type EvictValue, type Hold } from './state.js'
+import type { WriteWatch } from './watch.js'
+
+/** Bump when the layout of the space sublevels changes: the index is then rebuilt at open. */
+export const INDEX_VERSION = 1
+/** Bytes read to decide whether a blob may be a JSON document worth parsing. */
+const SNIFF_BYTES = 64
+/** Operations per LevelDB batch when rebuilding. */
+const REBUILD_BATCH_OPS = 10_000
+
+type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface SpaceIndexComponents {
+  db: TroveDb
+  store: BlobStore
+  watch: WriteWatch
+  access: AccessTracker
+}
+
+export interface DeleteCandidate {
+  sha1: string
+  /** The eviction index key it was planned under; a blob whose key moved since is not deleted. */
+  key: string
+  size: number
+}
+
+export interface DeleteOutcome {
+  deleted: BlobInfo[]
+  errors: Array<{ sha1: string, error: string }>
+}
+
+/**
+ * The derived state of space management: per-blob hold class, the eviction index (sorted in
+ * eviction order), links between JSON blobs and what they reference, and the bytes per class.
+ * Every write to it goes through one queue, so the counters stay exact. It follows the ref and
+ * blob stores through the dirty marks of WriteWatch and can always be rebuilt from them.
+ */
+export class SpaceIndex {
+  totals: ClassTotals = emptyTotals()
+  lastError: string | undefined
+  private readonly db: TroveDb
+  private readonly store: BlobStore
+  private readonly watch: WriteWatch
+  private readonly access: AccessTracker
+  private readonly queue = new SerialQueue()
+  private draining: Promise<void> | undefined
+  private closed = false
+
+  constructor (components: SpaceIndexComponents) {
+    this.db = components.db
+    this.store = components.store
+    this.watch = components.watch
+    this.access = components.access
+  }
+
+  async open (): Promise<void> {
+    this.watch.install()
+    this.watch.onReady = () => { this.schedule() }
+    for await (const [k, v] of this.db.spaceMeta.iterator({ gt: 'minCopies!', lt: 'minCopies!\uffff' })) {
+      this.watch.minCopies.set(k.slice('minCopies!'.length), v as number)
+    }
+    let marks = 0
+    for await (const [sha1, seq] of this.db.spaceDirty.iterator()) {
+      this.watch.marks.set(sha1, { seq: seq as number, committed: true })
+      marks++
+    }
+    this.totals = (await this.db.spaceMeta.get('totals') as ClassTotals | undefined) ?? emptyTotals()
+    await this.recoverIntents()
+    const version = await this.db.spaceMeta.get('version') as number | undefined
+    if (version !== INDEX_VERSION || marks > REBUILD_THRESHOLD) await this.rebuild()
+    else this.schedule()
+  }
+
+  async close (): Promise<void> {
+    await this.drain()
+    this.closed = true
+    await this.draining
+    this.watch.uninstall()
+  }
+
+  /** Runs `fn` with no reclassification or other index write in between. */
+  async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    return this.queue.run(fn)
+  }
+
+  /** Reclassifies every blob marked so far (and what that propagates to). */
+  async drain (): Promise<void> {
+    while (!this.closed && this.watch.readyCount > 0) {
+      await this.queue.run(async () => { await this.pass() })
+    }
+  }
+
+  schedule (): void {
+    if (this.draining !== undefined || this.closed) return
+    this.draining = (async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      try {
+        await this.drain()
+        this.lastError = undefined
+      } catch (err) {
+        this.lastError = `reclassify: ${(err as Error).message}`
+      }
+    })().finally(() => {
+      this.draining = undefined
+      if (this.lastError === undefined && this.watch.readyCount > 0) this.schedule()
+    })
+  }
+
+  /** One batch of marked blobs: recompute their holds and move them in the eviction index. */
+  private async pass (): Promise<void> {
+    const marked = this.watch.ready(RECLASSIFY_BATCH)
+    if (marked.length === 0) return
+    const sha1s = marked.map(([s]) => s)
+    const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])
+    const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies })
+    const totals = structuredClone(this.totals)
+    const ops: Op[] = []
+    const propagate = new Set<string>()
+    for (const [i, sha1] of sha1s.entries()) {
+      const entry = entries[i] as { size: number, addedAt: number } | undefined
+      const old = states[i] as BlobState | undefined
+      if (entry === undefined) {
+        if (old !== undefined) {
+          ops.push({ type: 'del', sublevel: this.db.spaceState, key: sha1 })
+          if (old.k !== undefined) ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: old.k })
+          subtract(totals, old)
+        }
+        const children = await childrenOf(this.db, sha1)
+        if (children.length === 0) continue
+        if ((await holds.holdOf(sha1)).c === 'u') {
+          // nothing holds this JSON blob and it is not here: what it referenced is only cache now
+          for (const c of children) {
+            ops.push({ type: 'del', sublevel: this.db.spaceLinks, key: linkKey(sha1, c) })
+            ops.push({ type: 'del', sublevel: this.db.spaceLinkedBy, key: linkKey(c, sha1) })
+          }
+        }
+        for (const c of children) propagate.add(c)
+        continue
+      }
+      const hold = await holds.holdOf(sha1)
+      let changed = old === undefined || !sameHold(old, hold) || old.s !== entry.size
+      if (old === undefined) {
+        const links = await this.readLinks(sha1, entry.size)
+        for (const c of links) {
+          ops.push({ type: 'put', sublevel: this.db.spaceLinks, key: linkKey(sha1, c), value: 1 })
+          ops.push({ type: 'put', sublevel: this.db.spaceLinkedBy, key: linkKey(c, sha1), value: 1 })
+          if (hold.c !== 'u') propagate.add(c)
+        }
+        changed = true
+      } else if (changed) {
+        for (const c of await childrenOf(this.db, sha1)) propagate.add(c)
+      }
+      if (!changed) continue
+      const a = Math.max(old?.a ?? 0, entry.addedAt, this.access.get(sha1) ?? 0)
+      const state = stateFor(sha1, hold, entry.size, old?.t ?? entry.addedAt, a)
+      if (old?.k !== undefined && old.k !== state.k) ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: old.k })
+      if (state.k !== undefined) ops.push({ type: 'put', sublevel: this.db.spaceEvict, key: state.k, value: evictValue(state) })
+      ops.push({ type: 'put', sublevel: this.db.spaceState, key: sha1, value: state })
+      if (old !== undefined) subtract(totals, old)
+      add(totals, state)
+    }
+    const childMarks: Array<[string, number]> = []
+    for (const c of propagate) {
+      const { op, seq } = this.watch.markOp(c)
+      ops.push(op)
+      childMarks.push([c, seq])
+    }
+    ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
+    // decided right before the batch is issued: a mark that was renewed meanwhile stays
+    const settled: Array<[string, number]> = []
+    for (const [sha1, seq] of marked) {
+      if (this.watch.marks.get(sha1)?.seq !== seq) continue
+      ops.push({ type: 'del', sublevel: this.db.spaceDirty, key: sha1 })
+      settled.push([sha1, seq])
+    }
+    await this.db.level.batch(ops)
+    this.totals = totals
+    for (const [sha1, seq] of settled) this.watch.settle(sha1, seq)
+    this.watch.commitMarks(childMarks)
+  }
+
+  private async readLinks (sha1: string, size: number): Promise<string[]> {
+    if (!mayHoldLinks(size)) return []
+    try {
+      // straight from the file: looking inside is not a use of the blob (store reads count as one)
+      const fh = await fs.open(this.store.pathOf(sha1), 'r')
+      try {
+        const head = Buffer.alloc(Math.min(size, SNIFF_BYTES))
+        await fh.read(head, 0, head.length, 0)
+        if (!looksLikeJson(head)) return []
+        return extractLinks(await fh.readFile(), sha1)
+      } finally {
+        await fh.close()
+      }
+    } catch {
+      // gone again already, or unreadable: verify deals with the file; it references nothing we know
+      return []
+    }
+  }
+
+  /** Moves recently used blobs later in the eviction order, in batches. */
+  async flushAccess (): Promise<void> {
+    if (this.access.size === 0) return
+    await this.queue.run(async () => {
+      const entries = this.access.take()
+      // blobs stored a moment ago have no state yet: their use waits for the next flush
+      const unclassified = new Map<string, number>()
+      try {
+        const all = [...entries]
+        for (let i = 0; i < all.length; i += RECLASSIFY_BATCH) {
+          const chunk = all.slice(i, i + RECLASSIFY_BATCH)
+          const states = await this.db.spaceState.getMany(chunk.map(([s]) => s))
+          const ops: Op[] = []
+          for (const [j, [sha1, at]] of chunk.entries()) {
+            const st = states[j] as BlobState | undefined
+            if (st === undefined && this.watch.isChanging(sha1)) unclassified.set(sha1, at)
+            if (st === undefined || at <= st.a) continue
+            const next: BlobState = { ...st, a: at }
+            if (st.k !== undefined) {
+              next.k = evictKey(sha1, st, at)
+              ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: st.k })
+              ops.push({ type: 'put', sublevel: this.db.spaceEvict, key: next.k, value: evictValue(next) })
+            }
+            ops.push({ type: 'put', sublevel: this.db.spaceState, key: sha1, value: next })
+          }
+          if (ops.length > 0) await this.db.level.batch(ops)
+        }
+        this.access.settle(true)
+        this.access.giveBack(unclassified)
+      } catch (err) {
+        this.access.settle(false)
+        throw err
+      }
+    })
+  }
+
+  /**
+   * Deletes planned blobs in one batch. Inside the queue it re-reads their state: a blob whose
+   * eviction key moved since planning (its hold or last use changed) is left alone. Inside the
+   * store's write queue, synchronously before the batch, `keep` and the dirty marks get a last
+   * veto, so a ref set or pin issued before that instant always wins.
+   */
+  async deleteCandidates (cands: DeleteCandidate[], keep: (sha1: string) => boolean): Promise<DeleteOutcome> {
+    return this.queue.run(async () => {
+      const states = await this.db.spaceState.getMany(cands.map((c) => c.sha1))
+      const eligible = new Map<string, BlobState>()
+      for (const [i, c] of cands.entries()) {
+        const st = states[i] as BlobState | undefined
+        if (st !== undefined && st.k === c.key) eligible.set(c.sha1, st)
+      }
+      if (eligible.size === 0) return { deleted: [], errors: [] }
+      // links of an unheld JSON blob go with it; a held one keeps them: its refs still reach the children
+      const linkOps = new Map<string, Op[]>()
+      for (const [sha1, st] of eligible) {
+        if (st.c !== 'u') continue
+        const children = await childrenOf(this.db, sha1)
+        if (children.length === 0) continue
+        linkOps.set(sha1, children.flatMap((c) => [
+          { type: 'del', sublevel: this.db.spaceLinks, key: linkKey(sha1, c) },
+          { type: 'del', sublevel: this.db.spaceLinkedBy, key: linkKey(c, sha1) }
+        ]))
+      }
+      const totals = structuredClone(this.totals)
+      for (const sha1 of eligible.keys()) this.watch.deleting.add(sha1)
+      let result: { deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }
+      try {
+        result = await this.store.deleteBatch([...eligible.keys()], {
+          keep: (sha1) => keep(sha1) || this.watch.isChanging(sha1),
+          extraOps: (deleted) => {
+            const ops: Op[] = []
+            for (const d of deleted) {
+              const st = eligible.get(d.sha1) as BlobState
+              ops.push({ type: 'del', sublevel: this.db.spaceState, key: d.sha1 })
+              if (st.k !== undefined) ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: st.k })
+              // the file goes after this batch; a crash in between is finished at the next open
+              ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: `intent!${d.sha1}`, value: 1 })
+              ops.push(...(linkOps.get(d.sha1) ?? []))
+              subtract(totals, st)
+            }
+            ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
+            return ops
+          }
+        })
+      } finally {
+        for (const sha1 of eligible.keys()) this.watch.deleting.delete(sha1)
+      }
+      if (result.deleted.length > 0) this.totals = totals
+      const failed = new Set(result.errors.map((e) => e.sha1))
+      const done = result.deleted.filter((d) => !failed.has(d.sha1))
+      if (done.length > 0) {
+        await this.db.level.batch(done.map((d) => ({ type: 'del', sublevel: this.db.spaceMeta, key: `intent!${d.sha1}` }) as Op))
+      }
+      return result
+    })
+  }
+
+  /** Finishes the deletions of a run that was killed between its index batch and its file removals. */
+  async recoverIntents (): Promise<number> {
+    const intents = await this.db.spaceMeta.keys({ gt: 'intent!', lt: 'intent!\uffff' }).all()
+    if (intents.length === 0) return 0
+    const sha1s = intents.map((k) => k.slice('intent!'.length))
+    const entries = await this.db.blobs.getMany(sha1s)
+    const ops: Op[] = []
+    for (const [i, sha1] of sha1s.entries()) {
+      // stored again since: the file belongs to the new entry
+      if (entries[i] === undefined) await fs.rm(this.store.pathOf(sha1), { force: true })
+      ops.push({ type: 'del', sublevel: this.db.spaceMeta, key: intents[i] })
+    }
+    await this.db.level.batch(ops)
+    return intents.length
+  }
+
+  /**
+   * Recomputes the whole index in one ordered pass: blobs, edges, pins and links share the sha1
+   * prefix, so one merge-join reads each once. Blobs held through JSON links are finished with
+   * point reads (they are few). Used at first open, after a schema change, after a crash left
+   * too many marks, and by the reconcile when counters drifted.
+   */
+  async rebuild (): Promise<ClassTotals> {
+    return this.queue.run(async () => {
+      const marked = [...this.watch.marks].filter(([, m]) => m.committed).map(([s, m]) => [s, m.seq] as [string, number])
+      await this.db.spaceEvict.clear()
+      const blobs = new Cursor<{ size: number, addedAt: number }>(this.db.blobs)
+      const edges = new Cursor<EdgeValue>(this.db.edges)
+      const pins = new Cursor(this.db.pins)
+      const parents = new Cursor(this.db.spaceLinkedBy)
+      const oldStates = new Cursor<BlobState>(this.db.spaceState)
+      const totals = emptyTotals()
+      const linked: Array<{ sha1: string, size: number, t: number, a: number, own: Hold }> = []
+      let ops: Op[] = []
+      const flush = async (): Promise<void> => {
+        if (ops.length === 0) return
+        const batch = ops
+        ops = []
+        await this.db.level.batch(batch)
+      }
+      try {
+        for (;;) {
+          const b = await blobs.next()
+          if (b === undefined) break
+          const [sha1, entry] = b
+          // states of blobs that are gone
+          for (const [k] of await takeBelow(oldStates, sha1)) ops.push({ type: 'del', sublevel: this.db.spaceState, key: k })
+          const old = (await oldStates.take(sha1))[0]?.[1]
+          let own: Hold = (await pins.take(sha1)).length > 0 ? PROTECTED : UNHELD
+          for (const [k, v] of await edges.take(sha1)) own = combine(own, edgeHold(v, this.watch.minCopies.get(k.slice(41))))
+          const a = Math.max(old?.a ?? 0, entry.addedAt, this.access.get(sha1) ?? 0)
+          if ((await parents.take(sha1)).length > 0 && own.c !== 'p') {
+            linked.push({ sha1, size: entry.size, t: entry.addedAt, a, own })
+            continue
+          }
+          this.put(ops, totals, sha1, stateFor(sha1, own, entry.size, entry.addedAt, a))
+          if (ops.length >= REBUILD_BATCH_OPS) await flush()
+        }
+        for (const [k] of await takeBelow(oldStates, '\uffff')) ops.push({ type: 'del', sublevel: this.db.spaceState, key: k })
+      } finally {
+        await Promise.all([blobs.close(), edges.close(), pins.close(), parents.close(), oldStates.close()])
+      }
+      const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies })
+      for (const l of linked) {
+        this.put(ops, totals, l.sha1, stateFor(l.sha1, combine(l.own, await holds.holdOf(l.sha1)), l.size, l.t, l.a))
+        if (ops.length >= REBUILD_BATCH_OPS) await flush()
+      }
+      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
+      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'version', value: INDEX_VERSION })
+      const settled: Array<[string, number]> = []
+      for (const [sha1, seq] of marked) {
+        if (this.watch.marks.get(sha1)?.seq !== seq) continue
+        ops.push({ type: 'del', sublevel: this.db.spaceDirty, key: sha1 })
+        settled.push([sha1, seq])
+      }
+      await flush()
+      this.totals = totals
+      for (const [sha1, seq] of settled) this.watch.settle(sha1, seq)
+      return totals
+    })
+  }
+
+  private put (ops: Op[], totals: ClassTotals, sha1: string, state: BlobState): void {
+    ops.push({ type: 'put', sublevel: this.db.spaceState, key: sha1, value: state })
+    if (state.k !== undefined) ops.push({ type: 'put', sublevel: this.db.spaceEvict, key: state.k, value: evictValue(state) })
+    add(totals, state)
+  }
+
+  async state (sha1: string): Promise<BlobState | undefined> {
+    return await this.db.spaceState.get(sha1) as BlobState | undefined
+  }
+
+  /** Recomputes the bytes per class from the states (the reconcile's check of the counters). */
+  async countTotals (): Promise<ClassTotals> {
+    const totals = emptyTotals()
+    for await (const st of this.db.spaceState.values()) add(totals, st as BlobState)
+    return totals
+  }
+}
+
+function stateFor (sha1: string, hold: Hold, size: number, t: number, a: number): BlobState {
+  const st: BlobState = { c: hold.c, s: size, t, a }
+  if (hold.p !== undefined) st.p = hold.p
+  if (hold.m !== undefined) st.m = hold.m
+  const k = evictKey(sha1, hold, a)
+  if (k !== undefined) st.k = k
+  return st
+}
+
+function evictValue (st: BlobState): EvictValue {
+  const v: EvictValue = { s: st.s, t: st.t }
+  if (st.m !== undefined) v.m = st.m
+  return v
+}
+
+function add (totals: ClassTotals, st: BlobState): void {
+  const t = totals[CLASS_NAMES[st.c]]
+  t.blobs++
+  t.bytes += st.s
+}
+
+function subtract (totals: ClassTotals, st: BlobState): void {
+  const t = totals[CLASS_NAMES[st.c]]
+  t.blobs--
+  t.bytes -= st.s
+}
+
+async function takeBelow<V> (cursor: Cursor<V>, key: string): Promise<Array<[string, V]>> {
+  const out: Array<[string, V]> = []
+  for (;;) {
+    const e = await cursor.peek()
+    if (e === undefined || e[0] >= key) return out
+    out.push(e)
+    await cursor.next()
+  }
+}
