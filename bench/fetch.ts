@@ -32,17 +32,39 @@ const GOAL_RATIO_OF_STREAM = 0.9
 const GOAL_TTFB_MS = 100
 const GOAL_BIG_PEAK_RSS_MB = 150
 
-interface Timed { seconds: number, bytes: number, firstByteMs?: number, peakRssMB?: number, peakRssCoversFetchOnly?: boolean }
+interface Timed { seconds: number, bytes: number, firstByteMs?: number, peakRssMB?: number, peakRssCoversFetchOnly?: boolean, cpu?: { receiver: number, sender: number } }
 
-function summarize (runs: Timed[]): { mibPerSec: number, runsMiBPerSec: number[], seconds: number, peakRssMB?: number } {
+/** Runs one transfer and adds the CPU seconds the receiving and the sending process spent on it. */
+async function withCpu (receiver: BenchChild, sender: BenchChild, run: () => Promise<Timed>): Promise<Timed> {
+  const [r0, s0] = await Promise.all([receiver.call<number>('cpu'), sender.call<number>('cpu')])
+  const t = await run()
+  const [r1, s1] = await Promise.all([receiver.call<number>('cpu'), sender.call<number>('cpu')])
+  return { ...t, cpu: { receiver: r1 - r0, sender: s1 - s0 } }
+}
+
+interface Summary {
+  mibPerSec: number
+  runsMiBPerSec: number[]
+  seconds: number
+  peakRssMB?: number
+  /** CPU seconds per GiB moved (user + system, all threads), median of runs. */
+  cpuSecondsPerGiB?: { receiver: number, sender: number }
+}
+
+function summarize (runs: Timed[]): Summary {
   const rates = runs.map((r) => mibPerSec(r.bytes, r.seconds))
   const peaks = runs.map((r) => r.peakRssMB).filter((p): p is number => p !== undefined)
-  const out: { mibPerSec: number, runsMiBPerSec: number[], seconds: number, peakRssMB?: number } = {
+  const out: Summary = {
     mibPerSec: round(median(rates)),
     runsMiBPerSec: rates.map((r) => round(r)),
     seconds: round(median(runs.map((r) => r.seconds)), 3)
   }
   if (peaks.length > 0) out.peakRssMB = round(Math.max(...peaks), 1)
+  const cpus = runs.filter((r) => r.cpu !== undefined)
+  if (cpus.length > 0) {
+    const perGiB = (side: 'receiver' | 'sender'): number => round(median(cpus.map((r) => (r.cpu?.[side] ?? 0) / (r.bytes / (1024 * MIB)))), 2)
+    out.cpuSecondsPerGiB = { receiver: perGiB('receiver'), sender: perGiB('sender') }
+  }
   return out
 }
 
@@ -73,7 +95,7 @@ async function main (): Promise<void> {
       const client = kids.spawn('raw-client', RAW_CHILD)
       const { port } = await server.call<{ port: number }>('listen')
       const raw: Timed[] = []
-      for (let i = 0; i < runs; i++) raw.push(await client.call<Timed>('receive', { port, bytes: size }))
+      for (let i = 0; i < runs; i++) raw.push(await withCpu(client, server, async () => client.call<Timed>('receive', { port, bytes: size })))
       result.rawTcp = summarize(raw)
       await kids.stop(server)
       await kids.stop(client)
@@ -92,27 +114,33 @@ async function main (): Promise<void> {
     for (const w of windows) {
       const name = windowName(w)
       const entry: Record<string, unknown> = { window: w }
-      if (!args.noCeilings) {
-        note(`(b) plain libp2p stream, window ${name}`)
-        const server = kids.spawn('stream-server', STREAM_CHILD)
-        const client = kids.spawn('stream-client', STREAM_CHILD)
-        const { addr } = await server.call<{ addr: string }>('start', { streamWindow: w })
-        await client.call('start', { streamWindow: w })
-        const plain: Timed[] = []
-        for (let i = 0; i < runs; i++) plain.push(await client.call<Timed>('receive', { addr, bytes: size }))
-        entry.libp2pStream = summarize(plain)
-        await kids.stop(server)
-        await kids.stop(client)
-      }
-
-      note(`Trove fetch from one peer, window ${name}`)
+      note(`window ${name}: (b) plain libp2p stream and Trove fetch from one peer, interleaved run by run`)
       for (const p of providers) p.addr = (await p.child.call<{ addr: string }>('restart', { streamWindow: w })).addr
+      let plainServer: { child: BenchChild, addr: string } | undefined
+      let plainClient: BenchChild | undefined
+      if (!args.noCeilings) {
+        const server = kids.spawn('stream-server', STREAM_CHILD)
+        plainClient = kids.spawn('stream-client', STREAM_CHILD)
+        plainServer = { child: server, addr: (await server.call<{ addr: string }>('start', { streamWindow: w })).addr }
+        await plainClient.call('start', { streamWindow: w })
+      }
+      // interleaved, so load from elsewhere on the machine hits both sides of the ratio alike
+      const plain: Timed[] = []
       const trove: Timed[] = []
       for (let i = 0; i < runs; i++) {
+        if (plainServer !== undefined && plainClient !== undefined) {
+          const [server, client] = [plainServer, plainClient]
+          plain.push(await withCpu(client, server.child, async () => client.call<Timed>('receive', { addr: server.addr, bytes: size })))
+        }
         const fetcher = await kids.trove('fetcher', { streamWindow: w, durable: args.durable, base: args.dir })
         await fetcher.child.call('dial', { addr: providers[0].addr })
-        trove.push(await fetcher.child.call<Timed>('fetch', { sha1 }))
+        trove.push(await withCpu(fetcher.child, providers[0].child, async () => fetcher.child.call<Timed>('fetch', { sha1 })))
         await kids.stop(fetcher.child)
+      }
+      if (plainServer !== undefined && plainClient !== undefined) {
+        entry.libp2pStream = summarize(plain)
+        await kids.stop(plainServer.child)
+        await kids.stop(plainClient)
       }
       entry.trove = summarize(trove)
       const t = entry.trove as { mibPerSec: number }

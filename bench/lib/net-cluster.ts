@@ -16,7 +16,7 @@ export class Children {
   constructor (private readonly profileDir?: string) {}
 
   spawn (kind: string, script: string): BenchChild {
-    const execArgv = this.profileDir !== undefined && script === TROVE_CHILD
+    const execArgv = this.profileDir !== undefined
       ? ['--cpu-prof', '--cpu-prof-dir', this.profileDir, '--cpu-prof-name', `${kind}-${++this.n}-${Date.now()}.cpuprofile`]
       : []
     const child = spawnChild(kind, script, execArgv)
