@@ -49,6 +49,8 @@ function registerClass (value: unknown): void {
 export function errorFromBody (body: unknown, status: number): TroveError {
   const e = (body as Partial<ErrorBody> | undefined)?.error
   if (e === undefined || typeof e.code !== 'string') {
+    // fastify answers requests that arrive while the node shuts down itself, in its own shape
+    if (status === 503) return new ApiUnavailableError('the Trove node is shutting down')
     return new InternalError(`the Trove API answered HTTP ${status} without an error description`)
   }
   const message = typeof e.message === 'string' ? e.message : e.code

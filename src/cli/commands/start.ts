@@ -59,6 +59,7 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
   const trove = await createTrove({ dataDir, command: 'trove start' })
   let server: ApiServer | undefined
   let networkStarted = false
+  let stopRequested: Promise<string> | undefined
   try {
     await trove.start(startOptions)
     networkStarted = true
@@ -70,6 +71,9 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
       token,
       log: (message) => { process.stderr.write(`trove: ${message}\n`) }
     })
+    // from the moment anyone can learn of this node (api.json, the start line), a signal must
+    // mean a clean shutdown; before, the default (exit at once) is right for a start that hangs
+    stopRequested = shutdownSignal()
     await writeDiscovery(dataDir, { url: server.url, pid: process.pid, startedAt: new Date().toISOString() })
   } catch (err) {
     await server?.close().catch(() => {})
@@ -91,7 +95,7 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     process.stdout.write(`trove node running on ${dataDir}: ${parts.join(', ')}\n`)
   }
 
-  const signal = await shutdownSignal()
+  const signal = await stopRequested
   if (opts.json !== true) process.stderr.write(`trove: ${signal}, shutting down\n`)
   const failures: unknown[] = []
   const step = async (fn: () => Promise<void>): Promise<void> => {
