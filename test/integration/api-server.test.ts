@@ -119,6 +119,15 @@ describe('HTTP API server', () => {
       assert.equal(named.headers['content-disposition'], "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.txt")
     })
 
+    it('stores the raw bytes whatever Content-Type the upload claims', async () => {
+      for (const type of ['application/json', 'multipart/form-data; boundary=x', 'text/plain']) {
+        const body = `{"not": "parsed", "type": "${type}"`
+        const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs`, headers: { ...f.auth, 'content-type': type }, body })
+        assert.equal(res.status, 200, type)
+        assert.equal(res.json().sha1, sha1(body), type)
+      }
+    })
+
     it('stores an empty body as the empty blob', async () => {
       const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs`, headers: f.auth })
       assert.equal(res.status, 200)
