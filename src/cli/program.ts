@@ -6,6 +6,7 @@ import { registerGetCommand } from './commands/get.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRefCommands } from './commands/refs.js'
 import { registerStartCommand } from './commands/start.js'
+import { registerSpaceCommands } from './commands/space.js'
 import { reportError, type GlobalOptions } from './output.js'
 
 export function buildProgram (): Command {
@@ -25,6 +26,7 @@ export function buildProgram (): Command {
   registerGetCommand(program, globals)
   registerRefCommands(program, globals)
   registerStartCommand(program, globals)
+  registerSpaceCommands(program, globals)
   for (const cmd of allCommands(program)) cmd.exitOverride()
   return program
 }

@@ -10,6 +10,7 @@ import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
 import { metaFromFlags, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
+import { whySpaceLines } from './space.js'
 import { emit, type GlobalOptions } from '../output.js'
 import { checkOutputPath, ignoreEpipe } from '../io.js'
 import { byteProgress } from '../progress.js'
@@ -92,11 +93,12 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       const report = await withBackend(opts, 'why', async (trove) => trove.why(uri))
       emit(opts, report, () => {
         const lines = [`${report.uri} ${report.local ? `(${formatSize(report.size ?? 0)}, stored here)` : '(not stored here)'}`]
-        if (report.reasons.length === 0) lines.push('  not held by any ref or pin: evictable cache')
+        if (report.reasons.length === 0) lines.push('  not held by any ref, pin or JSON blob: evictable cache')
         for (const r of report.reasons) {
           if (r.kind === 'pin') lines.push(`  pinned since ${r.since ?? '?'}`)
-          else lines.push(`  ref ${r.key ?? ''} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})`)
+          else if (r.kind === 'ref') lines.push(`  ref ${r.key ?? ''} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})`)
         }
+        lines.push(...whySpaceLines(report))
         return lines
       })
     })

@@ -4,6 +4,7 @@ import type { StatusReport, TransferInfo } from '../../ops.js'
 import { formatSize } from '../../units.js'
 import { withBackend } from '../backend.js'
 import { emit, type GlobalOptions } from '../output.js'
+import { statusSpaceLines } from './space.js'
 
 type Globals = () => GlobalOptions
 
@@ -36,6 +37,7 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
         `blobs: ${st.usage.blobs} (${formatSize(st.usage.bytes)})`,
         `refs: ${st.refs}`,
         `pins: ${st.pins}`,
+        ...statusSpaceLines(st),
         ...networkLines(st)
       ])
     })

@@ -1,0 +1,88 @@
+import type { Command } from 'commander'
+import type { GcReport, SpaceStatus, StatusReport, WhyReport } from '../../ops.js'
+import { ago } from '../../space/planner.js'
+import { formatSize } from '../../units.js'
+import { withBackend } from '../backend.js'
+import { emit, type GlobalOptions } from '../output.js'
+
+type Globals = () => GlobalOptions
+
+export function registerSpaceCommands (program: Command, globals: Globals): void {
+  program.command('gc')
+    .description('remove expired refs and evict down to the low watermark (without a size limit: every unreferenced blob)')
+    .option('--dry-run', 'only list what would go, in order, with size and reason')
+    .action(async (flags: { dryRun?: boolean }) => {
+      const opts = globals()
+      const report = await withBackend(opts, 'gc', async (trove) => trove.gc({ dryRun: flags.dryRun === true }))
+      emit(opts, report, () => gcLines(report))
+    })
+}
+
+export function gcLines (r: GcReport): string[] {
+  const lines: string[] = []
+  const verb = r.dryRun ? 'would evict' : 'evicted'
+  const target = r.target.mode === 'bytes' ? `target ${formatSize(r.target.bytes)}: ${r.target.why}` : r.target.why
+  lines.push(`${r.dryRun ? 'dry run: ' : ''}${verb} ${r.evicted.blobs} blob${r.evicted.blobs === 1 ? '' : 's'} (${formatSize(r.evicted.bytes)}); usage ${formatSize(r.usageBefore)} -> ${formatSize(r.usageAfter)}`)
+  lines.push(`  (${target})`)
+  for (const e of r.expiredRefs) {
+    lines.push(`${r.dryRun ? 'would remove' : 'removed'} ref ${e.key}: ${e.reason === 'expires' ? 'expired' : 'unused longer than its ttl'} ${ago(Date.now() - e.at)} ago`)
+  }
+  for (const [i, b] of r.blobs.entries()) {
+    const held = b.heldBy !== undefined && b.heldBy.length > 0 ? ` [${b.heldBy.join(', ')}]` : ''
+    lines.push(`  ${String(i + 1).padStart(3)}. ${b.uri}  ${formatSize(b.size).padStart(10)}  ${b.class}${b.priority !== undefined ? ` p${b.priority}` : ''}${held}: ${b.reason}`)
+  }
+  if (!r.dryRun && r.evicted.blobs > r.blobs.length) lines.push(`  ... and ${r.evicted.blobs - r.blobs.length} more`)
+  const s = r.skipped
+  const skipped = ([['leased', 'in use'], ['grace', 'in the grace period'], ['minCopies', 'kept for minCopies'], ['changing', 'being reclassified']] as const)
+    .filter(([k]) => s[k].blobs > 0).map(([k, label]) => `${s[k].blobs} ${label} (${formatSize(s[k].bytes)})`)
+  if (skipped.length > 0) lines.push(`skipped: ${skipped.join(', ')}`)
+  for (const e of r.errors) lines.push(`error: sha1://${e.sha1}: ${e.error}`)
+  if (!r.satisfied) lines.push(`limit not reached: ${r.blocked ?? 'nothing more can be evicted'}`)
+  if (r.compacted === true) lines.push('database compacted')
+  return lines
+}
+
+/** Lines `trove why` adds for space management: links, leases, grace, class. */
+export function whySpaceLines (report: WhyReport): string[] {
+  const lines: string[] = []
+  for (const r of report.reasons) {
+    if (r.kind === 'link') {
+      const via = (r.via ?? []).map((s) => `sha1://${s.slice(0, 12)}...`).join(' <- ')
+      lines.push(`  referenced by JSON ${via}, which is ${r.key !== undefined ? `held by ref ${r.key} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})` : 'pinned'}`)
+    } else if (r.kind === 'lease') {
+      lines.push('  in use right now (being written, fetched or served)')
+    } else if (r.kind === 'grace') {
+      lines.push(`  just stored: kept for the grace period, until ${r.until ?? '?'}`)
+    } else if (r.kind === 'minCopies') {
+      lines.push(`  a ref asks for ${r.priority ?? 1} copies; peers are known to hold ${report.space?.replicas ?? 0}`)
+    }
+  }
+  const s = report.space
+  if (s !== undefined && report.local) {
+    const used = s.lastUsed !== undefined ? `, last used ${ago(Date.now() - s.lastUsed)} ago` : ''
+    const peers = s.replicas > 0 ? `, ${s.replicas} peer(s) hold a copy` : ''
+    lines.push(`  class: ${s.class}${s.priority !== undefined ? ` (priority ${s.priority})` : ''}${used}${peers}; ${s.evictable ? 'may be evicted when space runs short' : 'not evictable now'}`)
+  }
+  return lines
+}
+
+/** Lines `trove status` adds for space management: usage, limits, classes, last runs. */
+export function statusSpaceLines (st: StatusReport): string[] {
+  const s = st.space as SpaceStatus | undefined
+  if (s === undefined) return []
+  const u = s.usage
+  const lines = [`space: ${formatSize(u.total)} in use (blobs ${formatSize(u.blobs)}, database ${formatSize(u.db)}, reserved ${formatSize(u.reserved)})${u.diskFree !== undefined ? `, ${formatSize(u.diskFree)} free on disk` : ''}`]
+  const l = s.limits
+  if (l.maxSize !== undefined) {
+    lines.push(`limits: maxSize ${formatSize(l.maxSize)}, evict above ${Math.round(l.highWatermark * 100)}% down to ${Math.round(l.lowWatermark * 100)}%${l.hardLimit !== undefined ? `, hard limit ${formatSize(l.hardLimit)}` : ''}${l.minFree > 0 ? `, keep ${formatSize(l.minFree)} free` : ''}`)
+  } else {
+    lines.push(`limits: none${l.minFree > 0 ? ` (keep ${formatSize(l.minFree)} free)` : ''}; \`trove gc\` removes unreferenced blobs`)
+  }
+  const c = s.classes
+  lines.push(`by class: pinned ${formatSize(c.pinned.bytes)}, referenced ${formatSize(c.referenced.bytes)}, unreferenced ${formatSize(c.unreferenced.bytes)}, expired ${formatSize(c.expired.bytes)}, leased ${formatSize(c.leased.bytes)}${c.pending.blobs > 0 ? `, pending ${formatSize(c.pending.bytes)}` : ''}`)
+  if (s.overLimit !== undefined) lines.push(`OVER LIMIT by ${formatSize(s.overLimit.bytesOver)} since ${s.overLimit.since}: ${s.overLimit.reason}`)
+  for (const r of s.lastRuns.slice(0, 3)) {
+    lines.push(`gc ${r.startedAt} (${r.trigger}): evicted ${r.evictedBlobs} (${formatSize(r.evictedBytes)}), ${r.expiredRefs} expired refs, ${r.durationMs} ms${r.satisfied ? '' : `; ${r.blocked ?? 'limit not reached'}`}`)
+  }
+  return lines
+}
