@@ -19,13 +19,22 @@ interface StoredRefLike {
 /** Author recorded in ref history for removals made by the sweep. */
 export const SWEEP_AUTHOR = 'trove-expiry'
 
+export interface FindOptions {
+  /**
+   * Scan every ref for a ttl instead of only those with a recorded access time. A ttl ref set
+   * by a process killed before it flushed its access times has none; the periodic reconcile
+   * finds those, so that a run costs what it removes, not what the store holds.
+   */
+  full?: boolean
+}
+
 /**
  * Refs past their `expires`, and refs with a `ttl` not used for longer than it. Expiries come
- * from the ref store's time index (a range read); ttl refs are found by a scan of the refs,
- * since a ttl counts from the last use, which only the ref store's access times know. The raw
- * ref is read, not `refs.get`, which would count as a use.
+ * from the ref store's time index (a range read); ttl refs from its access-time index (every
+ * ttl ref gets an entry when set, flushed in batches). The raw ref is read, not `refs.get`,
+ * which would count as a use.
  */
-export async function findExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now()): Promise<ExpiredRef[]> {
+export async function findExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
   const { db, refs } = components
   const out: ExpiredRef[] = []
   const seen = new Set<string>()
@@ -35,9 +44,11 @@ export async function findExpired (components: { db: TroveDb, refs: RefStore }, 
     seen.add(key)
     out.push({ key, reason: 'expires', at: Date.parse(stored.meta.expires) })
   }
-  for await (const [key, v] of db.refs.iterator()) {
-    const stored = v as StoredRefLike
-    if (stored.meta?.ttl === undefined || seen.has(key)) continue
+  const candidates = options.full === true ? db.refs.keys() : db.access.keys()
+  for await (const key of candidates) {
+    if (seen.has(key)) continue
+    const stored = await db.refs.get(key) as StoredRefLike | undefined
+    if (stored?.meta?.ttl === undefined) continue
     const at = await ttlDeadline(refs, key, stored)
     if (at !== undefined && at <= now) out.push({ key, reason: 'ttl', at })
   }
@@ -60,11 +71,11 @@ async function ttlDeadline (refs: RefStore, key: string, stored: StoredRefLike):
  * batch); their blobs lose that hold through the usual reclassification. Each ref is checked
  * again right before its removal: one set again meanwhile is no longer expired and stays.
  */
-export async function sweepExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now()): Promise<ExpiredRef[]> {
+export async function sweepExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
   const { db, refs } = components
   await refs.flushAccess()
   const removed: ExpiredRef[] = []
-  const expired = await findExpired(components, now)
+  const expired = await findExpired(components, now, options)
   for (let i = 0; i < expired.length; i += EXPIRY_BATCH) {
     for (const e of expired.slice(i, i + EXPIRY_BATCH)) {
       const stored = await db.refs.get(e.key) as StoredRefLike | undefined

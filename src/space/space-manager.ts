@@ -474,7 +474,7 @@ export class SpaceManager {
       usageAfter: usage,
       evicted: { blobs: 0, bytes: 0 },
       blobs: [],
-      expiredRefs: await findExpired({ db: this.db, refs: this.refs }),
+      expiredRefs: await this.refs.flushAccess().then(async () => findExpired({ db: this.db, refs: this.refs })),
       skipped: skips,
       errors: [],
       satisfied: true
@@ -518,6 +518,8 @@ export class SpaceManager {
    */
   async reconcile (): Promise<boolean> {
     await this.refreshDisk()
+    // ttl refs whose access time was never flushed (a killed process) are found by a full scan here
+    await sweepExpired({ db: this.db, refs: this.refs }, Date.now(), { full: true })
     await this.index.drain()
     const t = this.index.totals
     const classified = t.protected.bytes + t.referenced.bytes + t.unreferenced.bytes

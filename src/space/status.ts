@@ -64,6 +64,7 @@ export async function spaceStatus (c: StatusComponents): Promise<SpaceStatus> {
 /** Bytes held only by refs that are past their expiry or ttl (the sweep will release them). */
 async function expiredBytes (c: StatusComponents): Promise<ClassBytes> {
   const out: ClassBytes = { blobs: 0, bytes: 0 }
+  await c.refs.flushAccess()
   const expired = await findExpired({ db: c.db, refs: c.refs })
   if (expired.length === 0) return out
   const keys = new Set(expired.map((e) => e.key))
