@@ -1,10 +1,12 @@
 import { createReadStream } from 'node:fs'
+import http from 'node:http'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, type TroveError } from '../errors.js'
+import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError } from '../errors.js'
 import type { AddOptions, AddResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
@@ -31,7 +33,6 @@ export interface ApiClientInit {
 interface RequestOptions {
   query?: Record<string, string | undefined>
   json?: unknown
-  body?: AsyncIterable<Uint8Array>
   headers?: Record<string, string>
   signal?: AbortSignal
   by?: string
@@ -70,22 +71,19 @@ export class ApiClient implements TroveOps {
       query.ref = options.ref
       if (options.refMeta !== undefined) query.meta = JSON.stringify(options.refMeta)
     }
-    const res = await this.request('POST', '/blobs', {
+    return await this.upload('/blobs', {
       query,
       body: countBytes(createReadStream(file, { highWaterMark: IO_CHUNK_SIZE }), options.onProgress),
-      headers: { 'content-type': 'application/octet-stream' },
       signal: options.signal,
       by: options.by
-    })
-    return await res.json() as AddResult
+    }) as AddResult
   }
 
   /** Streams content (any async iterable of bytes) into the node; the answer is like addFile's. */
   async add (source: AsyncIterable<Uint8Array>, options: { name?: string, pin?: boolean, signal?: AbortSignal } = {}): Promise<AddResult> {
     const query: Record<string, string | undefined> = { name: options.name }
     if (options.pin === true) query.pin = '1'
-    const res = await this.request('POST', '/blobs', { query, body: source, headers: { 'content-type': 'application/octet-stream' }, signal: options.signal })
-    return await res.json() as AddResult
+    return await this.upload('/blobs', { query, body: source, signal: options.signal }) as AddResult
   }
 
   async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
@@ -209,29 +207,16 @@ export class ApiClient implements TroveOps {
 
   /** One request; a non-2xx answer becomes the TroveError it describes. */
   private async request (method: string, route: string, options: RequestOptions = {}): Promise<Response> {
-    const url = new URL(this.url + API_PREFIX + route)
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v)
-    const headers: Record<string, string> = { ...options.headers }
-    if (method !== 'GET' && method !== 'HEAD') {
-      if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-      headers[AUTHOR_HEADER] = options.by ?? this.by
-    }
-    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: options.signal }
+    const init: RequestInit = { method, headers: this.headers(method, options), signal: options.signal }
     if (options.json !== undefined) {
-      headers['content-type'] = 'application/json'
+      (init.headers as Record<string, string>)['content-type'] = 'application/json'
       init.body = JSON.stringify(options.json)
-    } else if (options.body !== undefined) {
-      // a streamed request body: sent as it is read, never held in memory
-      init.body = Readable.from(options.body) as unknown as NonNullable<RequestInit['body']>
-      init.duplex = 'half'
     }
     let res: Response
     try {
-      res = await fetch(url, init)
+      res = await fetch(this.urlOf(route, options.query), init)
     } catch (err) {
-      if (options.signal?.aborted === true) throw options.signal.reason ?? err
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      throw new ApiUnavailableError(`cannot reach the Trove node at ${this.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err })
+      throw this.networkError(err, options.signal)
     }
     if (res.ok || res.status === 304) return res
     let body: unknown
@@ -242,6 +227,68 @@ export class ApiClient implements TroveOps {
     }
     if (body === undefined && method === 'HEAD') throw headError(res.status)
     throw errorFromBody(body, res.status)
+  }
+
+  /**
+   * A streamed POST, over node:http rather than fetch: undici's fetch keeps every chunk of a
+   * streamed request body in memory until the request ends (nodejs/undici#4058), so a 10 GB
+   * upload would need 10 GB of RAM. node:http writes with backpressure and holds one chunk.
+   */
+  private async upload (route: string, options: RequestOptions & { body: AsyncIterable<Uint8Array> }): Promise<unknown> {
+    const headers = { ...this.headers('POST', options), 'content-type': 'application/octet-stream' }
+    return new Promise((resolve, reject) => {
+      let answered = false
+      const req = http.request(this.urlOf(route, options.query), { method: 'POST', headers, signal: options.signal })
+      req.once('response', (res) => {
+        answered = true
+        const parts: Buffer[] = []
+        res.on('data', (chunk: Buffer) => parts.push(chunk))
+        res.once('error', (err) => { reject(this.networkError(err, options.signal)) })
+        res.once('end', () => {
+          let body: unknown
+          try {
+            body = JSON.parse(Buffer.concat(parts).toString('utf8'))
+          } catch {
+            body = undefined
+          }
+          const status = res.statusCode ?? 0
+          if (status >= 200 && status < 300 && body !== undefined) resolve(body)
+          else reject(errorFromBody(body, status))
+          // answered before the whole body went out (a refusal): stop sending
+          if (!req.writableFinished) req.destroy()
+        })
+      })
+      req.once('error', (err) => {
+        // a refusal (401, 400) may arrive before the upload is through; the answer wins then
+        if (!answered) reject(this.networkError(err, options.signal))
+      })
+      pipeline(Readable.from(options.body), req).catch((err: unknown) => {
+        if (!answered) req.destroy(err as Error)
+      })
+    })
+  }
+
+  private urlOf (route: string, query: Record<string, string | undefined> = {}): URL {
+    const url = new URL(this.url + API_PREFIX + route)
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v)
+    return url
+  }
+
+  private headers (method: string, options: RequestOptions): Record<string, string> {
+    const headers: Record<string, string> = { ...options.headers }
+    if (method !== 'GET' && method !== 'HEAD') {
+      if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+      headers[AUTHOR_HEADER] = options.by ?? this.by
+    }
+    return headers
+  }
+
+  private networkError (err: unknown, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted === true) return signal.reason ?? err
+    if (err instanceof TroveError) return err
+    const e = err as { cause?: { code?: string, message?: string }, code?: string, message?: string }
+    const why = e.cause?.code ?? e.cause?.message ?? e.code ?? e.message
+    return new ApiUnavailableError(`cannot reach the Trove node at ${this.url}: ${String(why)}`, { cause: err })
   }
 }
 

@@ -52,6 +52,26 @@ describe('ApiClient against a running API', () => {
     await assert.rejects(client.addFile(f.dir), FileNotFoundError)
   })
 
+  it('an aborted upload stops and the node stores nothing', { timeout: 30_000 }, async () => {
+    const tmp = path.join(f.dir, 'tmp')
+    const usage = f.trove.store.getUsage()
+    const controller = new AbortController()
+    let release: () => void = () => {}
+    const stalled = new Promise<void>((resolve) => { release = resolve })
+    async function * slowSource (): AsyncGenerator<Uint8Array> {
+      yield randomBytes(1024 * 1024)
+      await stalled // the rest never comes before the abort
+    }
+    const upload = client.add(slowSource(), { signal: controller.signal })
+    // conditions, not timings: wait until the node is ingesting, abort, wait until it cleaned up
+    while ((await fs.readdir(tmp)).length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    controller.abort()
+    await assert.rejects(upload, { name: 'AbortError' })
+    release()
+    while ((await fs.readdir(tmp)).length > 0) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepEqual(f.trove.store.getUsage(), usage)
+  })
+
   it('addFile pins and records a ref in one call', async () => {
     const other = path.join(f.dir, 'other.txt')
     await fs.writeFile(other, 'other')
