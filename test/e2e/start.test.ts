@@ -112,8 +112,8 @@ describe('trove start', () => {
       () => ['pin', 'sha1://123']
     ]
     for (const step of steps) {
-      const a = await embedded.run(step('embedded'))
-      const b = await served.run(step('served'))
+      // independent data directories: the two runs of a step can go side by side
+      const [a, b] = await Promise.all([embedded.run(step('embedded')), served.run(step('served'))])
       assert.deepEqual(outcome(b), outcome(a), `trove ${step('served').join(' ')}`)
     }
     const hist = await served.runJson(['ref', 'history', 'lab/mouse7/run7'])
