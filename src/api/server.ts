@@ -54,7 +54,9 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : init.port ?? 0
-  ctx.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  // bound to every address: local clients reach it (and pass the Host check) via loopback
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  ctx.url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`
 
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
