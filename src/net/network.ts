@@ -9,7 +9,7 @@ import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import { Fetcher, type FetchManyOptions, type FetchManyResult } from '../transfer/fetcher.js'
 import { ProviderTable } from '../transfer/providers.js'
 import { PeerScores } from '../transfer/scores.js'
-import { sha1ToCid } from '../uri.js'
+import { dhtKey } from './dht-key.js'
 import { loadOrCreateKey } from './identity.js'
 import { createNetwork, type NetworkInit, type TroveLibp2p } from './libp2p.js'
 
@@ -117,7 +117,7 @@ export class TroveNetwork {
     while (!this.stopped && this.providing < DHT_PROVIDE_CONCURRENCY && this.provideQueue.length > 0) {
       const sha1 = this.provideQueue.shift() as string
       this.providing++
-      void this.libp2p.contentRouting.provide(sha1ToCid(sha1), { signal: AbortSignal.timeout(60_000) })
+      void this.libp2p.contentRouting.provide(dhtKey(sha1), { signal: AbortSignal.timeout(60_000) })
         .catch(() => {})
         .finally(() => {
           this.providing--

@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { TroveLibp2p } from '../net/libp2p.js'
 import type { HaveAnswer, HaveProtocol } from '../protocols/have/index.js'
-import { sha1ToCid } from '../uri.js'
+import { dhtKey } from '../net/dht-key.js'
 import { DHT_MAX_PROVIDERS, FIND_RETRY_MS } from './constants.js'
 import type { ProviderTable } from './providers.js'
 import type { PeerScores } from './scores.js'
@@ -89,7 +89,7 @@ async function askPeers (c: FindComponents, peers: PeerId[], sha1: string, signa
 async function dhtProviders (c: FindComponents, sha1: string, signal: AbortSignal, skip: Set<string>): Promise<PeerId[]> {
   const out: PeerId[] = []
   try {
-    for await (const prov of c.libp2p.contentRouting.findProviders(sha1ToCid(sha1), { signal })) {
+    for await (const prov of c.libp2p.contentRouting.findProviders(dhtKey(sha1), { signal })) {
       const id = prov.id.toString()
       if (id === c.libp2p.peerId.toString() || skip.has(id) || c.scores.isBanned(id)) continue
       skip.add(id)
