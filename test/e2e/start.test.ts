@@ -1,58 +1,12 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CLI_BIN, cliSandbox, type CliResult, type CliSandbox } from '../helpers/cli.js'
-
-/** A node that has not printed its start line by then is hung; the test fails instead of stalling. */
-const START_TIMEOUT_MS = 30_000
-
-interface RunningNode {
-  child: ChildProcessWithoutNullStreams
-  started: { apiUrl: string, dataDir: string, pid: number, peerId?: string, multiaddrs?: string[] }
-  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
-  stderr: () => string
-}
-
-/** `trove start` on the sandbox's data directory, on free ports, without mDNS. */
-async function startNode (t: CliSandbox, extra: string[] = []): Promise<RunningNode> {
-  const child = spawn(process.execPath, [CLI_BIN, '--data', t.data, '--json', 'start', '--api', '127.0.0.1:0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], {
-    env: { ...process.env, HOME: t.home, TROVE_DATA: undefined },
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
-  let out = ''
-  let err = ''
-  child.stderr.on('data', (b: Buffer) => { err += b.toString() })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
-  })
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`trove start printed nothing; stderr: ${err}`)) }, START_TIMEOUT_MS)
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString()
-      const nl = out.indexOf('\n')
-      if (nl >= 0) {
-        clearTimeout(timer)
-        resolve(out.slice(0, nl))
-      }
-    })
-    void exited.then(({ code }) => {
-      clearTimeout(timer)
-      reject(new Error(`trove start exited (${String(code)}) before starting; stdout: ${out} stderr: ${err}`))
-    })
-  })
-  return { child, started: JSON.parse(line), exited, stderr: () => err }
-}
-
-async function stopNode (node: RunningNode | undefined): Promise<void> {
-  if (node === undefined || node.child.exitCode !== null || node.child.signalCode !== null) return
-  node.child.kill('SIGKILL')
-  await node.exited
-}
+import { cliSandbox, type CliResult, type CliSandbox } from '../helpers/cli.js'
+import { startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.js'
 
 function sha1 (text: string): string {
   return createHash('sha1').update(text).digest('hex')
@@ -66,20 +20,20 @@ function outcome (r: CliResult): { code: number | null, stdout: string, stderr: 
 describe('trove start', () => {
   let embedded: CliSandbox
   let served: CliSandbox
-  let node: RunningNode | undefined
+  let node: Daemon | undefined
 
   before(async () => {
     embedded = await cliSandbox()
     served = await cliSandbox()
   })
   after(async () => {
-    await stopNode(node)
+    await stopDaemon(node)
     await embedded.cleanup()
     await served.cleanup()
   })
 
   it('serves the CLI through its API with the same output as embedded mode, then stops cleanly on SIGTERM', async () => {
-    node = await startNode(served)
+    node = await startDaemon(served)
     const info = JSON.parse(await fs.readFile(path.join(served.data, 'api.json'), 'utf8'))
     assert.equal(info.url, node.started.apiUrl)
     assert.equal(info.pid, node.child.pid)
@@ -131,8 +85,8 @@ describe('trove start', () => {
   })
 
   it('two SIGINTs make one clean shutdown', async () => {
-    await stopNode(node)
-    node = await startNode(served)
+    await stopDaemon(node)
+    node = await startDaemon(served)
     node.child.kill('SIGINT')
     node.child.kill('SIGINT')
     const exit = await node.exited
@@ -144,7 +98,7 @@ describe('trove start', () => {
   })
 
   it('a busy API port fails with ADDRESS_IN_USE and leaves nothing behind', async () => {
-    await stopNode(node)
+    await stopDaemon(node)
     const blocker = net.createServer()
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
     const port = (blocker.address() as net.AddressInfo).port
@@ -160,7 +114,7 @@ describe('trove start', () => {
   })
 
   it('a leftover api.json of a dead node is ignored', async () => {
-    await stopNode(node)
+    await stopDaemon(node)
     const deadPid = 2 ** 22 + 4242 // above Linux's pid_max
     await fs.writeFile(path.join(served.data, 'api.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: deadPid, startedAt: new Date().toISOString() }))
     const st = await served.runJson(['status'])
