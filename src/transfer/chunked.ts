@@ -8,6 +8,7 @@ import { CHUNKS_IN_FLIGHT_PER_PEER, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL 
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
 import { chunkRange, type Manifest } from './manifest.js'
+import { OrderedHasher } from './ordered-hash.js'
 import type { PeerScores } from './scores.js'
 
 export interface ChunkedComponents {
@@ -35,7 +36,8 @@ export interface ChunkedOptions {
  * final size: each chunk is verified against the manifest as it arrives and written in place;
  * the set of verified chunks is saved so an interrupted download resumes. A provider whose
  * bytes do not verify, or that stalls or breaks the protocol, is dropped from this transfer and
- * penalised; its chunk goes to another provider.
+ * penalised; its chunk goes to another provider. The whole blob is hashed in order as chunks
+ * land, and the download fails with HashMismatchError unless it is the blob asked for.
  */
 export async function fetchChunked (c: ChunkedComponents, partialPath: string, manifest: Manifest, manifestSha1: string, candidates: Candidate[], options: ChunkedOptions): Promise<void> {
   const { sha1, size } = manifest
@@ -43,6 +45,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
   try {
     await fh.truncate(size)
     const done = await resumeState(c, fh, sha1, manifest, manifestSha1)
+    const whole = new OrderedHasher(fh, manifest, done)
     const todo: number[] = []
     for (let i = 0; i < manifest.chunks.length; i++) if (!done.has(i)) todo.push(i)
     let bytes = [...done].reduce((n, i) => n + chunkRange(manifest, i).length, 0)
@@ -73,6 +76,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
           if (actual !== manifest.chunks[index]) throw new HashMismatchError(`chunk ${index} from ${peer} hashes to ${actual}, expected ${manifest.chunks[index]}`)
           await writeAt(fh, buf, offset)
           done.add(index)
+          whole.offer(index, buf)
           bytes += length
           options.onBytes(bytes, active)
           await c.db.partials.put(sha1, { size, manifest: manifestSha1, done: [...done] } satisfies PartialState)
@@ -127,7 +131,13 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
       const aborted = results.find((r) => r.status === 'rejected')
       if (aborted !== undefined) throw (aborted as PromiseRejectedResult).reason
     }
-    await fh.sync()
+    // every chunk matched the manifest; the manifest itself came from a peer, so the blob as a
+    // whole must still hash to what was asked for (no fsync here: adoptFile makes it durable
+    // when the store is, and a crash before that is caught by resumeState re-hashing chunks)
+    const actual = await whole.digest()
+    if (actual !== sha1) {
+      throw new HashMismatchError(`the chunks of sha1://${sha1} all match manifest sha1://${manifestSha1}, but together hash to ${actual}: the manifest is false`)
+    }
   } finally {
     await fh.close()
   }

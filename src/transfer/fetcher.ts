@@ -211,7 +211,8 @@ export class Fetcher {
       }
     })
     info.state = 'verifying'
-    await this.c.store.adoptFile(partialPath, sha1)
+    // fetchChunked verified every chunk and hashed the whole file in order as it arrived
+    await this.c.store.adoptFile(partialPath, sha1, { hashed: true })
     await this.c.db.level.batch([
       { type: 'put', sublevel: this.c.db.manifests, key: sha1, value: manifestSha1 },
       { type: 'del', sublevel: this.c.db.partials, key: sha1 }
