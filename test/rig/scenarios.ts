@@ -215,12 +215,13 @@ async function evictSmall (rig: Rig): Promise<string | Skip> {
   await rig.cliJson(name, small, 'add --pin', ['add', '--pin', pinnedFile])
   const count = Math.ceil(EVICT_OVERFILL * limit / EVICT_FILE_BYTES)
   const uris: string[] = []
+  const files: string[] = []
   for (let i = 0; i < count; i++) {
-    const f = rig.file(`evict-${i}.bin`)
-    uris.push(`sha1://${await randomFile(f, EVICT_FILE_BYTES)}`)
-    await rig.cliJson(name, source, `add ${i + 1}/${count} on ${source}`, ['add', f])
-    await fs.rm(f)
+    files.push(rig.file(`evict-${i}.bin`))
+    uris.push(`sha1://${await randomFile(files[i], EVICT_FILE_BYTES)}`)
   }
+  await rig.cliJson(name, source, `add ${count} files on ${source}`, ['add', ...files])
+  for (const f of files) await fs.rm(f)
   const out = rig.file('evict.out')
   for (const [i, uri] of uris.entries()) {
     await rig.cliJson(name, small, `get ${i + 1}/${count} (${formatSize((i + 1) * EVICT_FILE_BYTES)} fetched into ${formatSize(limit)})`, ['get', uri, '-o', out])
