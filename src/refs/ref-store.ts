@@ -144,7 +144,11 @@ export class RefStore {
         for (const h of cur.hashes) if (!keep.has(h)) ops.push({ type: 'del', sublevel: this.db.edges, key: edgeKey(h, key) })
         if (cur.expiresMs !== undefined) ops.push({ type: 'del', sublevel: this.db.expiry, key: expiryKey(cur.expiresMs, key) })
       }
-      for (const h of hashes) ops.push({ type: 'put', sublevel: this.db.edges, key: edgeKey(h, key), value: edge })
+      // an edge the previous version already wrote with the same strength is left alone: rewriting
+      // it would change nothing but would make the space index reclassify the blob
+      const same = cur !== undefined && priorityOf(cur.meta) === edge.priority && (cur.meta.pin === true) === edge.pin
+      const had = new Set(same ? cur.hashes : [])
+      for (const h of hashes) if (!had.has(h)) ops.push({ type: 'put', sublevel: this.db.edges, key: edgeKey(h, key), value: edge })
       if (record.expiresMs !== undefined) ops.push({ type: 'put', sublevel: this.db.expiry, key: expiryKey(record.expiresMs, key), value: '' })
       if (normalized.ttl !== undefined) {
         // a fresh set counts as an access, so a ttl runs from now
