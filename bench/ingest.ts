@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { benchArgs } from './lib/args.js'
 import { canDropCaches, dropCaches } from './lib/cache.js'
 import { runChecked, runMeasured } from './lib/child.js'
-import { note, printResult, round } from './lib/output.js'
+import { machineInfo, note, printResult, round } from './lib/output.js'
 import { sha1CeilingMiBPerSec } from './lib/sha1-ceiling.js'
 import { benchTempDir } from './lib/tmp.js'
 import { median, mibPerSec, MIB } from './lib/timing.js'
@@ -133,7 +133,7 @@ async function main (): Promise<void> {
       sameHash: baselineSha1 !== undefined && baselineSha1 === troveSha1,
       goals: { ratio: `<=${GOAL_RATIO}`, peakRssMB: `<${GOAL_PEAK_RSS_MB}` },
       met: { ratio: ratio <= GOAL_RATIO, peakRssMB: peakRssMB !== undefined && peakRssMB < GOAL_PEAK_RSS_MB },
-      node: process.version
+      machine: machineInfo()
     })
   } finally {
     await tmp.cleanup()

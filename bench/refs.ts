@@ -9,7 +9,7 @@ import path from 'node:path'
 import { createTrove } from '../src/index.js'
 import { benchArgs } from './lib/args.js'
 import { runLoad, type LoadResult } from './lib/load.js'
-import { note, printResult, round } from './lib/output.js'
+import { machineInfo, note, printResult, round } from './lib/output.js'
 import { sha1CeilingMiBPerSec } from './lib/sha1-ceiling.js'
 import { benchTempDir } from './lib/tmp.js'
 
@@ -90,7 +90,7 @@ async function main (): Promise<void> {
       ceiling: { sha1MiBPerSec: round(sha1, 1) },
       goals: { setsPerSec: `>=${GOAL_SETS_PER_SEC}`, getsPerSec: `>=${GOAL_GETS_PER_SEC}` },
       met: { setsPerSec: sets.perSec >= GOAL_SETS_PER_SEC, getsPerSec: gets.perSec >= GOAL_GETS_PER_SEC },
-      node: process.version
+      machine: machineInfo()
     })
   } finally {
     await trove.close()
