@@ -10,6 +10,9 @@ import { peakRssMB, resetPeakRss, serveIpc } from './net-ipc.js'
 import { benchTempDir } from './tmp.js'
 import { secondsSince } from './timing.js'
 
+/** Same as BATCH_STORE_CONCURRENCY in src/transfer/batch.ts. */
+const LOCAL_PUT_CONCURRENCY = 32
+
 let trove: Trove | undefined
 let tmp: { dir: string, cleanup: () => Promise<void> } | undefined
 
@@ -62,8 +65,16 @@ serveIpc({
   addSmall: async (args: { seed: number, count: number, size: number }) => {
     const begin = process.hrtime.bigint()
     const block = smallBlock(args.seed, args.size)
-    const sha1s: string[] = []
-    for (let i = 0; i < args.count; i++) sha1s.push((await node().store.putBytes(smallBlob(args.seed, i, args.size, block))).sha1)
+    const sha1s: string[] = new Array(args.count)
+    // as many puts at once as the fetcher's batch path runs, so this is a fair ceiling for it
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < args.count) {
+        const i = next++
+        sha1s[i] = (await node().store.putBytes(smallBlob(args.seed, i, args.size, block))).sha1
+      }
+    }
+    await Promise.all(Array.from({ length: LOCAL_PUT_CONCURRENCY }, worker))
     return { sha1s, seconds: secondsSince(begin) }
   },
   dial: async (args: { addr: string }) => {

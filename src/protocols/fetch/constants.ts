@@ -15,3 +15,9 @@ export const FETCH_OPEN_TIMEOUT_MS = 10_000
 /** Concurrent fetch streams per connection: a few chunk workers plus a small-blob session. */
 export const FETCH_MAX_INBOUND_STREAMS = 16
 export const FETCH_MAX_OUTBOUND_STREAMS = 16
+/**
+ * Fetch sessions this node keeps open to one peer at once; further callers wait for one to close.
+ * Half the peer's inbound limit: the peer still counts our streams while they close, and over
+ * its limit it resets new ones (bench/small with 64 concurrent gets hit exactly that).
+ */
+export const FETCH_SESSIONS_PER_PEER = FETCH_MAX_OUTBOUND_STREAMS / 2

@@ -5,8 +5,9 @@ import type { BlobStore } from '../../store/blob-store.js'
 import { bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
+import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
-import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_REQUESTS_PER_STREAM } from './constants.js'
+import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_REQUESTS_PER_STREAM } from './constants.js'
 import { FetchRequest, FetchResponse } from './fetch.js'
 
 export { FETCH_PROTOCOL } from './constants.js'
@@ -35,6 +36,7 @@ export class FetchProtocol {
   readonly stallTimeoutMs: number
   /** Bytes served to peers since start (for status). */
   bytesServed = 0
+  private readonly slots = new PeerSlots(FETCH_SESSIONS_PER_PEER)
 
   constructor (private readonly components: FetchComponents, init: FetchInit = {}) {
     this.stallTimeoutMs = init.stallTimeoutMs ?? FETCH_STALL_TIMEOUT_MS
@@ -112,12 +114,16 @@ export class FetchProtocol {
 
   /** Opens a session on which requests run one after another (or pipelined with `many`). */
   async open (peer: PeerId, options: { signal?: AbortSignal } = {}): Promise<FetchSession> {
+    // waiting for a slot is not part of the open deadline: it lasts as long as others' transfers
+    const release = await this.slots.acquire(peer.toString(), options.signal)
     const signal = deadline(FETCH_OPEN_TIMEOUT_MS, options.signal)
     try {
       const stream = await this.components.libp2p.dialProtocol(peer, FETCH_PROTOCOL, { signal })
       stream.inactivityTimeout = this.stallTimeoutMs
-      return new FetchSession(stream, peer)
+      stream.addEventListener('close', release, { once: true })
+      return new FetchSession(stream, peer, release)
     } catch (err) {
+      release()
       throw timeoutError(err, `opening a fetch stream to ${peer.toString()}`, signal)
     }
   }
@@ -135,7 +141,8 @@ export class FetchSession {
   private readonly reader: StreamReader
   private closed = false
 
-  constructor (readonly stream: Stream, readonly peer: PeerId) {
+  /** `release` frees this session's slot among those open to the peer (see FETCH_SESSIONS_PER_PEER). */
+  constructor (readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}) {
     this.reader = new StreamReader(stream)
   }
 
@@ -238,6 +245,7 @@ export class FetchSession {
   abort (err: unknown): void {
     this.closed = true
     abortStream(this.stream, err)
+    this.release()
   }
 
   async close (): Promise<void> {
@@ -247,6 +255,8 @@ export class FetchSession {
       await this.stream.close({ signal: AbortSignal.timeout(FETCH_OPEN_TIMEOUT_MS) })
     } catch (err) {
       abortStream(this.stream, err)
+    } finally {
+      this.release()
     }
   }
 }

@@ -1,0 +1,80 @@
+/**
+ * Small-blob bench: 10,000 blobs of 4 KiB held by one Trove process, fetched by a second one on
+ * loopback. Goal: >= 5,000 blobs/s. Uses `trove.fetchMany` (pipelined batches) when the Trove
+ * class has it, and measures `ensureLocal` with bounded concurrency beside it. The ceiling in the
+ * same run is the store itself: how fast the provider process put the same blobs locally.
+ *
+ *   node dist/bench/small.js [--count 10000] [--blob-size 4KiB] [--concurrency 16,64] [--durable] [--dir DIR]
+ */
+import { netBenchArgs } from './lib/net-args.js'
+import { Children, ensureBuilt } from './lib/net-cluster.js'
+import type { SmallReport } from './lib/net-trove-child.js'
+import { note, printResult, round } from './lib/output.js'
+
+const DEFAULT_COUNT = 10_000
+const DEFAULT_BLOB_BYTES = 4096
+/** ensureLocal callers at once: one stream round trip each, so concurrency hides latency. */
+const DEFAULT_CONCURRENCY = [16, 64]
+const GOAL_BLOBS_PER_SEC = 5_000
+
+async function main (): Promise<void> {
+  const args = netBenchArgs()
+  const count = args.count ?? DEFAULT_COUNT
+  const blobSize = args.blobSize ?? DEFAULT_BLOB_BYTES
+  const concurrency = args.concurrency ?? DEFAULT_CONCURRENCY
+  await ensureBuilt()
+  const kids = new Children(args.profile)
+  const result: Record<string, unknown> = { bench: 'small', count, blobBytes: blobSize, durable: args.durable }
+  try {
+    const provider = await kids.trove('provider', { durable: args.durable, base: args.dir })
+    const methods: Array<{ method: 'fetchMany' | 'ensureLocal', concurrency: number }> = []
+    const probe = await kids.trove('fetcher', { durable: args.durable, base: args.dir })
+    const hasFetchMany = await probe.child.call<boolean>('hasFetchMany')
+    await kids.stop(probe.child)
+    result.fetchMany = hasFetchMany ? 'present' : 'absent: Trove has no fetchMany; only ensureLocal is measured'
+    if (hasFetchMany) methods.push({ method: 'fetchMany', concurrency: 1 })
+    for (const c of concurrency) methods.push({ method: 'ensureLocal', concurrency: c })
+
+    const runs: Record<string, unknown> = {}
+    for (const [i, m] of methods.entries()) {
+      // fresh content per method so no run finds blobs a previous one left anywhere
+      note(`provider stores ${count} blobs of ${blobSize} bytes`)
+      const added = await provider.child.call<{ sha1s: string[], seconds: number }>('addSmall', { seed: 100 + i, count, size: blobSize })
+      const fetcher = await kids.trove('fetcher', { durable: args.durable, base: args.dir })
+      await fetcher.child.call('dial', { addr: provider.addr })
+      const name = m.method === 'ensureLocal' ? `ensureLocal x${m.concurrency}` : m.method
+      note(`fetching with ${name}`)
+      let r: SmallReport
+      try {
+        r = await fetcher.child.call<SmallReport>('fetchSmall', { sha1s: added.sha1s, concurrency: m.concurrency, method: m.method })
+      } catch (err) {
+        // a failure is a result too: report it and go on with the other methods
+        runs[name] = { error: (err as Error).message.split('\n')[0] }
+        continue
+      } finally {
+        await kids.stop(fetcher.child)
+      }
+      const perSec = r.count / r.seconds
+      runs[r.method] = {
+        blobsPerSec: round(perSec, 0),
+        seconds: round(r.seconds, 3),
+        mibPerSec: round(r.count * blobSize / (1024 * 1024) / r.seconds),
+        peakRssMB: r.peakRssMB !== undefined ? round(r.peakRssMB, 1) : undefined,
+        goalBlobsPerSec: GOAL_BLOBS_PER_SEC,
+        meetsGoal: perSec >= GOAL_BLOBS_PER_SEC,
+        // the provider's own local puts of the same blobs: the store's ceiling on this machine
+        localPutBlobsPerSec: round(count / added.seconds, 0),
+        ratioOfLocalPut: round(perSec / (count / added.seconds), 3)
+      }
+    }
+    result.runs = runs
+  } finally {
+    await kids.stopAll()
+  }
+  printResult(result)
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})
