@@ -88,15 +88,16 @@ async function main (): Promise<void> {
     let rssSource: string | undefined
     let baselineSha1: string | undefined
     let troveSha1: string | undefined
-    for (let i = 0; i < runs; i++) {
-      // alternate the two so drift in the machine's load hits both alike
+    const runBaseline = async (): Promise<number> => {
       const dest = path.join(tmp.dir, 'copy.bin')
       await prepare()
       const b = await runChecked('bash', ['-c', BASELINE_SCRIPT, 'baseline', file, dest])
       baseline.push(b.seconds)
       baselineSha1 = b.stdout.split(/\s/)[0]
       await fs.rm(dest, { force: true })
-
+      return b.seconds
+    }
+    const runTrove = async (i: number): Promise<number> => {
       const data = path.join(tmp.dir, `data-${i}`)
       await runChecked(process.execPath, [troveBin, '--data', data, 'init'])
       await prepare()
@@ -106,7 +107,21 @@ async function main (): Promise<void> {
       rssSource = t.rssSource
       troveSha1 = parseAddSha1(t.stdout)
       await fs.rm(data, { recursive: true, force: true })
-      note(`run ${i + 1}/${runs}: baseline ${b.seconds.toFixed(2)} s, trove ${t.seconds.toFixed(2)} s, peak RSS ${t.peakRssMB?.toFixed(1) ?? '?'} MB`)
+      return t.seconds
+    }
+    for (let i = 0; i < runs; i++) {
+      // alternate which goes first, so drift in the machine's load and the cost of freeing the
+      // previous run's copy hit both alike
+      let b: number
+      let t: number
+      if (i % 2 === 0) {
+        b = await runBaseline()
+        t = await runTrove(i)
+      } else {
+        t = await runTrove(i)
+        b = await runBaseline()
+      }
+      note(`run ${i + 1}/${runs}: baseline ${b.toFixed(2)} s, trove ${t.toFixed(2)} s, peak RSS ${rss.at(-1)?.toFixed(1) ?? '?'} MB`)
     }
 
     const baselineSeconds = median(baseline)
