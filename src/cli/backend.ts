@@ -4,8 +4,8 @@ import { DISCOVERY_TIMEOUT_MS } from '../api/constants.js'
 import { isPidAlive, readDiscovery } from '../api/discovery.js'
 import { readApiToken } from '../api/token.js'
 import { resolveDataDir } from '../datadir.js'
-import { createTrove } from '../node.js'
 import type { TroveOps } from '../ops.js'
+import { openWaitingForLock } from './lock-wait.js'
 import type { GlobalOptions } from './output.js'
 
 /**
@@ -17,7 +17,7 @@ export async function openBackend (opts: GlobalOptions, command: string): Promis
   const dataDir = resolveDataDir(opts.data)
   const client = await connectToNode(dataDir)
   if (client !== undefined) return client
-  return createTrove({ dataDir, command: `trove ${command}` })
+  return openWaitingForLock(dataDir, `trove ${command}`, async () => connectToNode(dataDir))
 }
 
 /**

@@ -15,6 +15,11 @@ import { createNetwork, type NetworkInit, type TroveLibp2p } from './libp2p.js'
 
 /** DHT provide records published at once: providing is a network walk, so it runs in the background. */
 export const DHT_PROVIDE_CONCURRENCY = 4
+/** One provide walk may take this long before it is abandoned (and retried). */
+export const DHT_PROVIDE_TIMEOUT_MS = 60_000
+/** A failed provide is retried after 5 s, 10 s, 20 s, ... up to this many attempts in all. */
+export const DHT_PROVIDE_ATTEMPTS = 6
+export const DHT_PROVIDE_RETRY_MS = 5_000
 /** Blobs waiting to be provided on the DHT at most; past this the oldest wait for the next restart. */
 export const MAX_PROVIDE_QUEUE = 100_000
 
@@ -41,7 +46,7 @@ export class TroveNetwork {
   announce!: AnnounceProtocol
   fetcher!: Fetcher
   private unsubscribe: (() => void) | undefined
-  private readonly provideQueue: string[] = []
+  private readonly provideQueue: Array<{ sha1: string, attempt: number }> = []
   private providing = 0
   private stopped = false
 
@@ -107,18 +112,24 @@ export class TroveNetwork {
     for await (const info of this.c.store.list()) this.queueProvide(info.sha1)
   }
 
-  private queueProvide (sha1: string): void {
+  private queueProvide (sha1: string, attempt = 0): void {
     if (this.provideQueue.length >= MAX_PROVIDE_QUEUE) return
-    this.provideQueue.push(sha1)
+    this.provideQueue.push({ sha1, attempt })
     this.pumpProvide()
   }
 
   private pumpProvide (): void {
     while (!this.stopped && this.providing < DHT_PROVIDE_CONCURRENCY && this.provideQueue.length > 0) {
-      const sha1 = this.provideQueue.shift() as string
+      const { sha1, attempt } = this.provideQueue.shift() as { sha1: string, attempt: number }
       this.providing++
-      void this.libp2p.contentRouting.provide(dhtKey(sha1), { signal: AbortSignal.timeout(60_000) })
-        .catch(() => {})
+      void this.libp2p.contentRouting.provide(dhtKey(sha1), { signal: AbortSignal.timeout(DHT_PROVIDE_TIMEOUT_MS) })
+        .catch(() => {
+          // typically no DHT peers yet (a node that added before it joined): try again later,
+          // with back-off, so content added early still becomes findable
+          if (this.stopped || attempt + 1 >= DHT_PROVIDE_ATTEMPTS) return
+          const retry = setTimeout(() => this.queueProvide(sha1, attempt + 1), DHT_PROVIDE_RETRY_MS * 2 ** attempt)
+          retry.unref()
+        })
         .finally(() => {
           this.providing--
           this.pumpProvide()

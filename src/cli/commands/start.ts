@@ -8,9 +8,10 @@ import type { ApiServer } from '../../api/server.js'
 import { ensureApiToken } from '../../api/token.js'
 import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { createTrove } from '../../node.js'
+import type { Trove } from '../../node.js'
 import type { StartOptions } from '../../ops.js'
 import { parseDuration, parseSize } from '../../units.js'
+import { openWaitingForLock } from '../lock-wait.js'
 import type { GlobalOptions } from '../output.js'
 
 type Globals = () => GlobalOptions
@@ -56,7 +57,8 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
   const startOptions = await startOptionsFrom(config, flags, given)
   const api = apiAddress(config, flags.api)
 
-  const trove = await createTrove({ dataDir, command: 'trove start' })
+  // a one-shot command holding the directory is waited out; another node is an error at once
+  const trove = await openWaitingForLock(dataDir, 'trove start') as Trove
   let server: ApiServer | undefined
   let networkStarted = false
   let stopRequested: Promise<string> | undefined
