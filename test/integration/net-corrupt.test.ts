@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { describe, it } from 'node:test'
@@ -9,8 +10,21 @@ import { tempDir } from '../helpers/tmp.js'
 /** Six chunks: chunk 3 exists and is a whole chunk. */
 const SIZE = 6 * CHUNK_SIZE
 const BAD_CHUNK = 3
+/** Under the chunked threshold: fetched whole from one provider at a time. */
+const SMALL_SIZE = 1024 * 1024
 
-describe('network: a provider with a corrupt chunk', () => {
+/** Writes garbage into a stored blob file at `offset`, bypassing the store (bit rot, a bad disk). */
+async function corrupt (file: string, offset: number): Promise<void> {
+  await fs.chmod(file, 0o644)
+  const fh = await fs.open(file, 'r+')
+  try {
+    await fh.write(Buffer.from('this is not what was stored'), 0, undefined, offset)
+  } finally {
+    await fh.close()
+  }
+}
+
+describe('network: providers with corrupt blobs', () => {
   it('drops the provider on a hash mismatch, penalises it and completes from an honest one', async () => {
     const src = await tempDir('trove-src-')
     let nodes: TestNode[] = []
@@ -26,12 +40,7 @@ describe('network: a provider with a corrupt chunk', () => {
       const sha1 = r1.sha1
 
       // garbage written into the bad provider's blob file, bypassing its store
-      const blobFile = bad.trove.store.pathOf(sha1)
-      await fs.chmod(blobFile, 0o644)
-      const fh = await fs.open(blobFile, 'r+')
-      await fh.write(Buffer.from('this is not what the manifest says'), 0, undefined, BAD_CHUNK * CHUNK_SIZE + 12_345)
-      await fh.close()
-      assert.notEqual(await sha1OfFile(blobFile), sha1)
+      await corrupt(bad.trove.store.pathOf(sha1), BAD_CHUNK * CHUNK_SIZE + 12_345)
 
       await connect(fetcher, bad)
       const badId = bad.trove.peerId as string
@@ -53,6 +62,33 @@ describe('network: a provider with a corrupt chunk', () => {
     } finally {
       await stopNodes(nodes)
       await src.cleanup()
+    }
+  })
+
+  it('a small blob with bad bytes from its only provider is refused, then fetched from an honest one', async () => {
+    let nodes: TestNode[] = []
+    try {
+      nodes = await spawnNodes(3, { topology: 'none', findTimeoutMs: 2_000 })
+      const [honest, bad, fetcher] = nodes
+      const content = randomBytes(SMALL_SIZE)
+      const [r1, r2] = await Promise.all([honest.trove.add([content]), bad.trove.add([content])])
+      assert.equal(r1.sha1, r2.sha1)
+      const sha1 = r1.sha1
+      await corrupt(bad.trove.store.pathOf(sha1), SMALL_SIZE / 2)
+
+      await connect(fetcher, bad)
+      const badId = bad.trove.peerId as string
+      await assert.rejects(fetcher.trove.ensureLocal(`sha1://${sha1}`), { name: 'TransferFailedError' })
+      assert.equal(await fetcher.trove.store.has(sha1), false, 'nothing unverified was stored')
+      assert.ok(fetcher.trove.network!.scores.faults(badId) >= FAULT_BAD_DATA)
+      assert.deepEqual(fetcher.trove.transfers(), [])
+
+      await connect(fetcher, honest)
+      const info = await fetcher.trove.ensureLocal(`sha1://${sha1}`)
+      assert.equal(info.sha1, sha1)
+      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(sha1)), sha1)
+    } finally {
+      await stopNodes(nodes)
     }
   })
 })
