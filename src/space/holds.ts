@@ -27,6 +27,8 @@ export function edgeHold (edge: EdgeValue, minCopies: number | undefined): Hold 
 export interface HoldSource {
   db: TroveDb
   minCopies: Map<string, number>
+  /** false when the store has no links at all: parents need not be looked up. */
+  links?: boolean
 }
 
 /**
@@ -86,6 +88,7 @@ export class HoldComputer {
   }
 
   async parents (sha1: string): Promise<string[]> {
+    if (this.src.links === false) return []
     return this.src.db.spaceLinkedBy.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
       .then((keys) => keys.map((k) => k.slice(sha1.length + 1)))
   }
@@ -94,4 +97,9 @@ export class HoldComputer {
 export async function childrenOf (db: TroveDb, sha1: string): Promise<string[]> {
   const keys = await db.spaceLinks.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
   return keys.map((k) => k.slice(sha1.length + 1))
+}
+
+/** Whether any JSON blob references another (one key read): most stores have few or none. */
+export async function anyLinks (db: TroveDb): Promise<boolean> {
+  return (await db.spaceLinks.keys({ limit: 1 }).all()).length > 0
 }

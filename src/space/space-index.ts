@@ -6,7 +6,7 @@ import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import type { AccessTracker } from './access-tracker.js'
 import { RECLASSIFY_BATCH, REBUILD_THRESHOLD } from './constants.js'
 import { Cursor } from './cursor.js'
-import { HoldComputer, UNHELD, PROTECTED, childrenOf, combine, edgeHold } from './holds.js'
+import { HoldComputer, UNHELD, PROTECTED, anyLinks, childrenOf, combine, edgeHold } from './holds.js'
 import { extractLinks, linkKey, looksLikeJson, mayHoldLinks } from './links.js'
 import { CLASS_NAMES, emptyTotals, evictKey, sameHold, type BlobState, type ClassTotals, type EvictValue, type Hold } from './state.js'
 import type { WriteWatch } from './watch.js'
@@ -93,11 +93,20 @@ export class SpaceIndex {
     return this.queue.run(fn)
   }
 
-  /** Reclassifies every blob marked so far (and what that propagates to). */
+  /**
+   * Reclassifies every blob marked so far. Marks made meanwhile (writers go on during a run,
+   * and propagation through links marks children) are left for the background: until then
+   * those blobs count as changing, which no run evicts.
+   */
   async drain (): Promise<void> {
-    while (!this.closed && this.watch.readyCount > 0) {
-      await this.queue.run(async () => { await this.pass() })
-    }
+    // marks propagated from these (children of JSON blobs) carry their origin, so they are included
+    const upTo = this.watch.lastSeq
+    while (!this.closed && await this.queue.run(async () => this.pass(upTo))) {}
+  }
+
+  /** Reclassifies in the background until no committed mark is left. */
+  private async drainAll (): Promise<void> {
+    while (!this.closed && await this.queue.run(async () => this.pass(Infinity))) {}
   }
 
   schedule (): void {
@@ -105,7 +114,7 @@ export class SpaceIndex {
     this.draining = (async () => {
       await new Promise((resolve) => setImmediate(resolve))
       try {
-        await this.drain()
+        await this.drainAll()
         this.lastError = undefined
       } catch (err) {
         this.lastError = `reclassify: ${(err as Error).message}`
@@ -116,13 +125,15 @@ export class SpaceIndex {
     })
   }
 
-  /** One batch of marked blobs: recompute their holds and move them in the eviction index. */
-  private async pass (): Promise<void> {
-    const marked = this.watch.ready(RECLASSIFY_BATCH)
-    if (marked.length === 0) return
+  /** One batch of marked blobs: recompute their holds and move them in the eviction index. False when none was left. */
+  private async pass (upTo: number): Promise<boolean> {
+    const marked = this.watch.ready(RECLASSIFY_BATCH, upTo)
+    if (marked.length === 0) return false
     const sha1s = marked.map(([s]) => s)
     const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])
-    const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies })
+    const links = await anyLinks(this.db)
+    const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies, links })
+    const children = async (sha1: string): Promise<string[]> => links ? childrenOf(this.db, sha1) : []
     const totals = structuredClone(this.totals)
     const ops: Op[] = []
     const propagate = new Set<string>()
@@ -135,16 +146,16 @@ export class SpaceIndex {
           if (old.k !== undefined) ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: old.k })
           subtract(totals, old)
         }
-        const children = await childrenOf(this.db, sha1)
-        if (children.length === 0) continue
+        const kids = await children(sha1)
+        if (kids.length === 0) continue
         if ((await holds.holdOf(sha1)).c === 'u') {
           // nothing holds this JSON blob and it is not here: what it referenced is only cache now
-          for (const c of children) {
+          for (const c of kids) {
             ops.push({ type: 'del', sublevel: this.db.spaceLinks, key: linkKey(sha1, c) })
             ops.push({ type: 'del', sublevel: this.db.spaceLinkedBy, key: linkKey(c, sha1) })
           }
         }
-        for (const c of children) propagate.add(c)
+        for (const c of kids) propagate.add(c)
         continue
       }
       const hold = await holds.holdOf(sha1)
@@ -158,7 +169,7 @@ export class SpaceIndex {
         }
         changed = true
       } else if (changed) {
-        for (const c of await childrenOf(this.db, sha1)) propagate.add(c)
+        for (const c of await children(sha1)) propagate.add(c)
       }
       if (!changed) continue
       const a = Math.max(old?.a ?? 0, entry.addedAt, this.access.get(sha1) ?? 0)
@@ -170,8 +181,9 @@ export class SpaceIndex {
       add(totals, state)
     }
     const childMarks: Array<[string, number]> = []
+    const origin = Math.min(...marked.map(([sha1, seq]) => this.watch.marks.get(sha1)?.origin ?? seq))
     for (const c of propagate) {
-      const { op, seq } = this.watch.markOp(c)
+      const { op, seq } = this.watch.markOp(c, origin)
       ops.push(op)
       childMarks.push([c, seq])
     }
@@ -187,6 +199,7 @@ export class SpaceIndex {
     this.totals = totals
     for (const [sha1, seq] of settled) this.watch.settle(sha1, seq)
     this.watch.commitMarks(childMarks)
+    return true
   }
 
   private async readLinks (sha1: string, size: number): Promise<string[]> {
@@ -261,8 +274,9 @@ export class SpaceIndex {
       if (eligible.size === 0) return { deleted: [], errors: [] }
       // links of an unheld JSON blob go with it; a held one keeps them: its refs still reach the children
       const linkOps = new Map<string, Op[]>()
+      const links = await anyLinks(this.db)
       for (const [sha1, st] of eligible) {
-        if (st.c !== 'u') continue
+        if (st.c !== 'u' || !links) continue
         const children = await childrenOf(this.db, sha1)
         if (children.length === 0) continue
         linkOps.set(sha1, children.flatMap((c) => [

@@ -5,6 +5,8 @@ export interface Mark {
   seq: number
   /** false while the write that made it has not committed: the change may not be readable yet. */
   committed: boolean
+  /** For a mark made by propagation through links: the seq of the change it came from. */
+  origin?: number
 }
 
 type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -60,11 +62,16 @@ export class WriteWatch {
     return this.marks.has(sha1)
   }
 
-  /** Committed marks, oldest first, up to `limit`. */
-  ready (limit: number): Array<[string, number]> {
+  /** The newest mark so far: a drain processes marks up to here, not the ones writers keep adding. */
+  get lastSeq (): number {
+    return this.seq
+  }
+
+  /** Committed marks (up to seq `upTo`), oldest first, up to `limit`. */
+  ready (limit: number, upTo = Infinity): Array<[string, number]> {
     const out: Array<[string, number]> = []
     for (const [sha1, m] of this.marks) {
-      if (!m.committed) continue
+      if (!m.committed || (m.origin ?? m.seq) > upTo) continue
       out.push([sha1, m.seq])
       if (out.length === limit) break
     }
@@ -85,9 +92,9 @@ export class WriteWatch {
   }
 
   /** Marks a blob from inside the space index's own batch (link propagation). */
-  markOp (sha1: string): { op: Op, seq: number } {
+  markOp (sha1: string, origin?: number): { op: Op, seq: number } {
     const seq = this.nextSeq()
-    this.marks.set(sha1, { seq, committed: false })
+    this.marks.set(sha1, { seq, committed: false, origin })
     return { op: { type: 'put', sublevel: this.db.spaceDirty, key: sha1, value: seq }, seq }
   }
 
