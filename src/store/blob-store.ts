@@ -45,6 +45,8 @@ export interface PutOptions {
   chunkSize?: number
   /** The content will be pinned: the space guard lets it past the hard limit. */
   pinned?: boolean
+  /** The caller reserved space for this write already (a download): the guard does not count it again. */
+  reserved?: boolean
 }
 
 /**
@@ -191,7 +193,7 @@ export class BlobStore {
 
   /** Writes what `fill` pushes into a temp file, then checks and commits it under its hash. */
   private async ingest (fill: (out: TempWriter) => Promise<void>, options: PutOptions): Promise<PutResult> {
-    const ticket = this.space?.beginWrite({ pinned: options.pinned === true })
+    const ticket = options.reserved === true ? undefined : this.space?.beginWrite({ pinned: options.pinned === true })
     let stored: string | undefined
     try {
       const result = await this.ingestGuarded(fill, options, ticket)

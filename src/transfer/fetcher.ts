@@ -175,6 +175,8 @@ export class Fetcher {
         session = await this.c.fetch.open(cand.peer, { signal: options.signal })
         await this.c.store.put(session.get({ sha1 }, { signal: options.signal }), {
           expectedSha1: sha1,
+          // space was reserved for the whole blob before the download started
+          reserved: this.c.reserve !== undefined,
           signal: options.signal,
           onProgress: (n) => onBytes(n, 1)
         })
