@@ -32,7 +32,7 @@ const GOAL_RATIO_OF_STREAM = 0.9
 const GOAL_TTFB_MS = 100
 const GOAL_BIG_PEAK_RSS_MB = 150
 
-interface Timed { seconds: number, bytes: number, firstByteMs?: number, peakRssMB?: number, peakRssCoversFetchOnly?: boolean, cpu?: { receiver: number, sender: number } }
+interface Timed { seconds: number, bytes: number, firstByteMs?: number, peakRssMB?: number, peakRssCoversFetchOnly?: boolean, rssBeforeMB?: number, cpu?: { receiver: number, sender: number } }
 
 /** Runs one transfer and adds the CPU seconds the receiving and the sending process spent on it. */
 async function withCpu (receiver: BenchChild, sender: BenchChild, run: () => Promise<Timed>): Promise<Timed> {
@@ -47,6 +47,8 @@ interface Summary {
   runsMiBPerSec: number[]
   seconds: number
   peakRssMB?: number
+  /** RSS of the idle receiving process just before the transfer. */
+  rssBeforeMB?: number
   /** CPU seconds per GiB moved (user + system, all threads), median of runs. */
   cpuSecondsPerGiB?: { receiver: number, sender: number }
 }
@@ -60,6 +62,8 @@ function summarize (runs: Timed[]): Summary {
     seconds: round(median(runs.map((r) => r.seconds)), 3)
   }
   if (peaks.length > 0) out.peakRssMB = round(Math.max(...peaks), 1)
+  const before = runs.map((r) => r.rssBeforeMB).filter((p): p is number => p !== undefined)
+  if (before.length > 0) out.rssBeforeMB = round(Math.max(...before), 1)
   const cpus = runs.filter((r) => r.cpu !== undefined)
   if (cpus.length > 0) {
     const perGiB = (side: 'receiver' | 'sender'): number => round(median(cpus.map((r) => (r.cpu?.[side] ?? 0) / (r.bytes / (1024 * MIB)))), 2)

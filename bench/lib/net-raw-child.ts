@@ -37,6 +37,7 @@ serveIpc({
     return { port: (server.address() as net.AddressInfo).port }
   },
   receive: async (args: { port: number, bytes: number }) => {
+    const rssBeforeMB = process.memoryUsage.rss() / (1024 * 1024)
     const reset = resetPeakRss()
     const begin = process.hrtime.bigint()
     const hash = createHash('sha1')
@@ -57,7 +58,7 @@ serveIpc({
       sock.once('error', reject)
     })
     hash.digest()
-    return { seconds: secondsSince(begin), bytes: got, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset }
+    return { seconds: secondsSince(begin), bytes: got, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset, rssBeforeMB }
   }
 }, async () => {
   await new Promise<void>((resolve) => server !== undefined ? server.close(() => resolve()) : resolve())

@@ -45,6 +45,7 @@ serveIpc({
   },
   receive: async (args: { addr: string, bytes: number }) => {
     if (libp2p === undefined) throw new Error('start first')
+    const rssBeforeMB = process.memoryUsage.rss() / (1024 * 1024)
     const reset = resetPeakRss()
     const begin = process.hrtime.bigint()
     const stream = await libp2p.dialProtocol(multiaddr(args.addr), PROTOCOL)
@@ -69,7 +70,7 @@ serveIpc({
     await stream.close()
     await done
     hash.digest()
-    return { seconds: secondsSince(begin), bytes: got, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset }
+    return { seconds: secondsSince(begin), bytes: got, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset, rssBeforeMB }
   }
 }, async () => {
   await libp2p?.stop()

@@ -36,6 +36,8 @@ export interface FetchReport {
   /** Peak RSS of this process during the fetch (VmHWM reset just before it). */
   peakRssMB?: number
   peakRssCoversFetchOnly: boolean
+  /** RSS of the started, idle node just before the fetch: the part of the peak the fetch did not cause. */
+  rssBeforeMB: number
 }
 
 export interface SmallReport {
@@ -84,6 +86,7 @@ serveIpc({
     return { peers: libp2p.getPeers().length }
   },
   fetch: async (args: { sha1: string }): Promise<FetchReport> => {
+    const rssBeforeMB = process.memoryUsage.rss() / (1024 * 1024)
     const reset = resetPeakRss()
     const begin = process.hrtime.bigint()
     let firstByteMs: number | undefined
@@ -91,7 +94,7 @@ serveIpc({
       onProgress: (p) => { if (firstByteMs === undefined && p.bytes > 0) firstByteMs = secondsSince(begin) * 1000 }
     })
     const seconds = secondsSince(begin)
-    return { seconds, bytes: info.size, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset }
+    return { seconds, bytes: info.size, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset, rssBeforeMB }
   },
   fetchSmall: async (args: { sha1s: string[], concurrency: number, method: 'fetchMany' | 'ensureLocal' }): Promise<SmallReport> => {
     const t = node() as Trove & { fetchMany?: (sha1s: string[], options?: unknown) => Promise<unknown> }
