@@ -19,6 +19,9 @@ export class Children {
     const execArgv = this.profileDir !== undefined
       ? ['--cpu-prof', '--cpu-prof-dir', this.profileDir, '--cpu-prof-name', `${kind}-${++this.n}-${Date.now()}.cpuprofile`]
       : []
+    // extra V8/Node flags for the Trove processes when investigating (e.g. --trace-gc)
+    const extra = process.env.TROVE_BENCH_NODE_FLAGS
+    if (extra !== undefined && script === TROVE_CHILD) execArgv.push(...extra.split(/\s+/).filter((f) => f !== ''))
     const child = spawnChild(kind, script, execArgv)
     this.live.add(child)
     child.child.once('exit', () => this.live.delete(child))
