@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import * as varint from 'uint8-varint'
-import { ProtocolError } from './errors.js'
+import { PeerTimeoutError, ProtocolError } from './errors.js'
 
 /** Pause the remote once this much is buffered unread; resume below half of it. */
 export const READ_HIGH_WATER = 8 * 1024 * 1024
@@ -19,7 +19,12 @@ export class StreamReader {
   private wake: (() => void) | undefined
   private paused = false
 
-  constructor (private readonly stream: Stream, private readonly highWater = READ_HIGH_WATER) {
+  /**
+   * `stallTimeoutMs`: a wait for bytes that sees none arrive for this long aborts the stream with
+   * PeerTimeoutError. libp2p 3 streams keep an `inactivityTimeout` field but never enforce it, so
+   * without this a peer that goes quiet with the stream open would hold its reader for ever.
+   */
+  constructor (private readonly stream: Stream, private readonly highWater = READ_HIGH_WATER, private readonly stallTimeoutMs?: number) {
     stream.addEventListener('message', (evt) => {
       this.buf.append(evt.data)
       if (!this.paused && this.buf.byteLength > this.highWater && stream.readStatus === 'readable') {
@@ -109,9 +114,25 @@ export class StreamReader {
         this.stream.resume()
       }
       await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => reject(signal?.reason)
+        const onAbort = (): void => {
+          clearTimeout(stall)
+          reject(signal?.reason)
+        }
+        const stall = this.stallTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort)
+            this.wake = undefined
+            const err = new PeerTimeoutError(`no data from the peer for ${this.stallTimeoutMs} ms`)
+            this.error = err
+            try {
+              this.stream.abort(err)
+            } catch {}
+            reject(err)
+          }, this.stallTimeoutMs)
         signal?.addEventListener('abort', onAbort, { once: true })
         this.wake = () => {
+          clearTimeout(stall)
           signal?.removeEventListener('abort', onAbort)
           resolve()
         }
@@ -127,9 +148,23 @@ export class StreamReader {
   }
 }
 
-/** Sends bytes, waiting for the muxer to drain when its buffer is full (back-pressure). */
-export async function send (stream: Stream, data: Uint8Array | Uint8ArrayList, signal?: AbortSignal): Promise<void> {
-  if (!stream.send(data)) await stream.onDrain({ signal })
+/**
+ * Sends bytes, waiting for the muxer to drain when its buffer is full (back-pressure). With
+ * `stallTimeoutMs`, a peer that takes nothing for that long fails the send with PeerTimeoutError.
+ */
+export async function send (stream: Stream, data: Uint8Array | Uint8ArrayList, signal?: AbortSignal, stallTimeoutMs?: number): Promise<void> {
+  if (stream.send(data)) return
+  if (stallTimeoutMs === undefined) {
+    await stream.onDrain({ signal })
+    return
+  }
+  const stall = AbortSignal.timeout(stallTimeoutMs)
+  try {
+    await stream.onDrain({ signal: signal !== undefined ? AbortSignal.any([signal, stall]) : stall })
+  } catch (err) {
+    if (stall.aborted && signal?.aborted !== true) throw new PeerTimeoutError(`the peer took no data for ${stallTimeoutMs} ms`, { cause: err })
+    throw err
+  }
 }
 
 /** Prefixes a control message with its varint length. */

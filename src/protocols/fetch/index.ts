@@ -55,7 +55,7 @@ export class FetchProtocol {
 
   private async serve (stream: Stream): Promise<void> {
     stream.inactivityTimeout = this.stallTimeoutMs
-    const reader = new StreamReader(stream)
+    const reader = new StreamReader(stream, undefined, this.stallTimeoutMs)
     try {
       for (let served = 0; ; served++) {
         const msg = await reader.readMessage(MAX_FETCH_REQUEST_BYTES)
@@ -71,7 +71,7 @@ export class FetchProtocol {
 
   private async answer (stream: Stream, req: FetchRequest): Promise<void> {
     const reply = async (status: FetchResponse.Status, message: string, size = 0): Promise<void> => {
-      await send(stream, frame(FetchResponse.encode({ status, size: BigInt(size), length: 0n, message })))
+      await send(stream, frame(FetchResponse.encode({ status, size: BigInt(size), length: 0n, message })), undefined, this.stallTimeoutMs)
     }
     if (req.hash.byteLength !== 20) {
       await reply(FetchResponse.Status.BAD_REQUEST, 'hash must be 20 bytes')
@@ -101,10 +101,10 @@ export class FetchProtocol {
       await reply(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
       return
     }
-    await send(stream, frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' })))
+    await send(stream, frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' })), undefined, this.stallTimeoutMs)
     try {
       for await (const chunk of source) {
-        await send(stream, chunk as Uint8Array)
+        await send(stream, chunk as Uint8Array, undefined, this.stallTimeoutMs)
         this.bytesServed += (chunk as Uint8Array).byteLength
       }
     } finally {
@@ -121,7 +121,7 @@ export class FetchProtocol {
       const stream = await this.components.libp2p.dialProtocol(peer, FETCH_PROTOCOL, { signal })
       stream.inactivityTimeout = this.stallTimeoutMs
       stream.addEventListener('close', release, { once: true })
-      return new FetchSession(stream, peer, release)
+      return new FetchSession(stream, peer, release, this.stallTimeoutMs)
     } catch (err) {
       release()
       throw timeoutError(err, `opening a fetch stream to ${peer.toString()}`, signal)
@@ -142,8 +142,8 @@ export class FetchSession {
   private closed = false
 
   /** `release` frees this session's slot among those open to the peer (see FETCH_SESSIONS_PER_PEER). */
-  constructor (readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}) {
-    this.reader = new StreamReader(stream)
+  constructor (readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}, stallTimeoutMs?: number) {
+    this.reader = new StreamReader(stream, undefined, stallTimeoutMs)
   }
 
   /**
