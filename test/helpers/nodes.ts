@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createTrove, type Trove } from '../../src/node.js'
+import type { ChildNodeConfig, ChildNodeReady } from './node-process.js'
 import type { StartOptions } from '../../src/ops.js'
 import { tempDir } from './tmp.js'
 
@@ -107,4 +109,50 @@ export async function sha1OfFile (file: string): Promise<string> {
   const hash = createHash('sha1')
   for await (const piece of createReadStream(file)) hash.update(piece as Buffer)
   return hash.digest('hex')
+}
+
+export interface ChildNode extends ChildNodeReady {
+  child: ChildProcess
+  /** SIGKILLs the process (if still running) and removes its data directory. */
+  kill: () => Promise<void>
+}
+
+/** Time a child node has to start and add its files. */
+const CHILD_START_MS = 60_000
+
+/**
+ * Starts a node in a child process (temp data dir, mDNS off), adding `add` files before it
+ * reports ready. Freeze it with `child.kill('SIGSTOP')`; always `kill()` it.
+ */
+export async function spawnChildNode (options: { start?: StartOptions, add?: string[] } = {}): Promise<ChildNode> {
+  const tmp = await tempDir('trove-child-')
+  const config: ChildNodeConfig = { dataDir: tmp.dir, start: options.start, add: options.add }
+  const script = new URL('./node-process.js', import.meta.url)
+  const child = spawn(process.execPath, [script.pathname, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
+    }
+    await tmp.cleanup()
+  }
+  try {
+    const ready = await new Promise<ChildNodeReady>((resolve, reject) => {
+      let out = ''
+      let err = ''
+      const timer = setTimeout(() => reject(new Error(`child node did not start: ${err}`)), CHILD_START_MS)
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+        const nl = out.indexOf('\n')
+        if (nl >= 0) { clearTimeout(timer); resolve(JSON.parse(out.slice(0, nl)) as ChildNodeReady) }
+      })
+      child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`child node exited with ${code}: ${err}`)) })
+    })
+    return { ...ready, child, kill }
+  } catch (err) {
+    await kill()
+    throw err
+  }
 }
