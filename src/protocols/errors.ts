@@ -1,4 +1,6 @@
 import { TroveError } from '../errors.js'
+// every protocol module imports this file, so the encoder fix applies before any message is sent
+import './uint64-fix.js'
 
 /** A peer broke a protocol's rules (bad framing, oversized or undecodable message). */
 export class ProtocolError extends TroveError {

@@ -165,6 +165,20 @@ describe('protocol specs', () => {
     assert.equal(exampleHex(exampleBlock(await spec('announce.md'))), expected)
   })
 
+  it('uint64 fields survive the wire across the whole safe range (protons-runtime 7.1.2 broke 2^31..2^32)', () => {
+    const values = [0n, 1n, 127n, 128n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 31n + 4194304n, 3n * 2n ** 30n, 2n ** 32n - 1n, 2n ** 32n, 6n * 2n ** 30n, BigInt(Number.MAX_SAFE_INTEGER), 2n ** 64n - 1n]
+    for (const v of values) {
+      const req = FetchRequest.decode(FetchRequest.encode({ hash: helloSha1, offset: v, length: v }))
+      assert.equal(req.offset, v, `offset ${v}`)
+      assert.equal(req.length, v, `length ${v}`)
+      const res = HaveResponse.decode(HaveResponse.encode({ entries: [{ hash: helloSha1, have: true, size: v }] }))
+      assert.equal(res.entries[0].size, v, `size ${v}`)
+    }
+    // the bytes are the standard varint, as any other protobuf implementation writes it
+    const bytes = FetchRequest.encode({ hash: helloSha1, offset: 2n ** 31n, length: 0n })
+    assert.equal(Buffer.from(bytes.subarray(22)).toString('hex'), '10' + '8080808008')
+  })
+
   it('the README DHT example keys are what the code derives', async () => {
     const text = await spec('README.md')
     const sha1 = helloSha1.toString('hex')
