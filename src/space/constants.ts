@@ -34,6 +34,8 @@ export const BACKOFF_MAX_MS = 5 * 60_000
 export const DELETE_BATCH = 256
 /** Dirty marks reclassified per pass; bounds the memory and the length of one batch. */
 export const RECLASSIFY_BATCH = 512
+/** Smaller background passes while a run deletes: each run batch waits behind at most one of them. */
+export const RECLASSIFY_BATCH_DURING_RUN = 32
 /** Above this many pending marks at open, rebuilding the whole index in one scan is cheaper. */
 export const REBUILD_THRESHOLD = 200_000
 /** Access times are flushed to LevelDB at most this often: a read must not cost a write. */

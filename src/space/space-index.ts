@@ -4,7 +4,7 @@ import type { EdgeValue } from '../refs/ref-store.js'
 import { SerialQueue } from '../serial.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import type { AccessTracker } from './access-tracker.js'
-import { RECLASSIFY_BATCH, REBUILD_THRESHOLD } from './constants.js'
+import { RECLASSIFY_BATCH, RECLASSIFY_BATCH_DURING_RUN, REBUILD_THRESHOLD } from './constants.js'
 import { Cursor } from './cursor.js'
 import { HoldComputer, UNHELD, PROTECTED, anyLinks, childrenOf, combine, edgeHold } from './holds.js'
 import { extractLinks, linkKey, looksLikeJson, mayHoldLinks } from './links.js'
@@ -48,6 +48,11 @@ export interface DeleteOutcome {
 export class SpaceIndex {
   totals: ClassTotals = emptyTotals()
   lastError: string | undefined
+  /**
+   * Set while a run deletes: background passes shrink so that each of the run's batches, which
+   * queue behind one pass, waits little. Writers keep making marks; the run must still progress.
+   */
+  runActive = false
   private readonly db: TroveDb
   private readonly store: BlobStore
   private readonly watch: WriteWatch
@@ -106,7 +111,7 @@ export class SpaceIndex {
 
   /** Reclassifies in the background until no committed mark is left. */
   private async drainAll (): Promise<void> {
-    while (!this.closed && await this.queue.run(async () => this.pass(Infinity))) {}
+    while (!this.closed && await this.queue.run(async () => this.pass(Infinity, this.runActive ? RECLASSIFY_BATCH_DURING_RUN : RECLASSIFY_BATCH))) {}
   }
 
   schedule (): void {
@@ -126,8 +131,8 @@ export class SpaceIndex {
   }
 
   /** One batch of marked blobs: recompute their holds and move them in the eviction index. False when none was left. */
-  private async pass (upTo: number): Promise<boolean> {
-    const marked = this.watch.ready(RECLASSIFY_BATCH, upTo)
+  private async pass (upTo: number, limit = RECLASSIFY_BATCH): Promise<boolean> {
+    const marked = this.watch.ready(limit, upTo)
     if (marked.length === 0) return false
     const sha1s = marked.map(([s]) => s)
     const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])

@@ -336,7 +336,14 @@ export class SpaceManager {
         errors: [],
         satisfied: true
       }
-      if (target.mode === 'unreferenced' || target.bytes > 0) await this.evict(target, skips, report)
+      if (target.mode === 'unreferenced' || target.bytes > 0) {
+        this.index.runActive = true
+        try {
+          await this.evict(target, skips, report)
+        } finally {
+          this.index.runActive = false
+        }
+      }
       await this.refreshDisk()
       report.usageAfter = this.usage().total
       report.satisfied = target.mode === 'unreferenced' || report.evicted.bytes >= target.bytes
