@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises'
-import { ApiClient } from '../api/client.js'
+import type { ApiClient } from '../api/client.js'
 import { DISCOVERY_TIMEOUT_MS } from '../api/constants.js'
 import { isPidAlive, readDiscovery } from '../api/discovery.js'
 import { readApiToken } from '../api/token.js'
@@ -31,6 +31,8 @@ export async function connectToNode (dataDir: string, timeoutMs = DISCOVERY_TIME
   if (info === undefined || !isPidAlive(info.pid)) return undefined
   // without the token reads still work; writes then fail with UNAUTHORIZED, which says why
   const token = await readApiToken(dataDir).catch(() => undefined)
+  // loaded only when a node runs: the HTTP client's modules cost an embedded command memory and start-up time
+  const { ApiClient } = await import('../api/client.js')
   const client = new ApiClient({ url: info.url, token })
   try {
     const status = await client.status({ signal: AbortSignal.timeout(timeoutMs) })

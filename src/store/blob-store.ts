@@ -230,7 +230,7 @@ export class BlobStore {
     const release = this.leases.acquire(sha1)
     try {
       const result = await this.commit(tmp, sha1, size)
-      if (chunker !== undefined) result.chunks = chunker.digest()
+      if (chunker !== undefined) result.chunks = await chunker.digest()
       return result
     } catch (err) {
       await fs.rm(tmp, { force: true })
@@ -444,7 +444,8 @@ class TempWriter {
     const room = this.init.beforeWrite?.(this.size + chunk.length)
     if (room !== undefined) await room
     this.hash.update(chunk)
-    this.init.chunker?.update(chunk)
+    const chunked = this.init.chunker?.update(chunk)
+    if (chunked !== undefined) await chunked
     await this.pending
     this.pending = writeAll(this.fh, chunk, this.size)
     // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
