@@ -144,9 +144,8 @@ export class Fetcher {
         info.bytes = bytes
         options.onProgress?.({ bytes, total: size, peers })
       }
-      const manifestSha1 = candidates.find((c) => c.manifest !== undefined)?.manifest
-      if (size > CHUNKED_THRESHOLD && manifestSha1 !== undefined) {
-        await this.chunked(sha1, size, manifestSha1, candidates, info, onBytes, options)
+      if (size > CHUNKED_THRESHOLD && candidates.some((c) => c.manifest !== undefined)) {
+        await this.chunkedByAnyManifest(sha1, size, candidates, info, onBytes, options)
       } else {
         await this.whole(sha1, candidates, info, onBytes, options)
       }
@@ -196,6 +195,38 @@ export class Fetcher {
     throw new TransferFailedError(`every provider of sha1://${sha1} failed: ${failures.join('; ')}`)
   }
 
+  /**
+   * Chunked download by the manifest most providers offer (least-faulted first on a tie). A
+   * manifest is only a peer's word: one that is invalid, or whose chunks all verify but together
+   * do not hash to the blob, is false. Its offerers are penalised and left out, its resume state
+   * is dropped (or every later attempt would resume into the same failure) and the next manifest
+   * offered is tried; the download fails only when no candidate is left.
+   */
+  private async chunkedByAnyManifest (sha1: string, size: number, candidates: Candidate[], info: TransferInfo, onBytes: (b: number, p: number) => void, options: FetchOptions): Promise<void> {
+    let pool = candidates
+    for (;;) {
+      const manifestSha1 = mostOfferedManifest(this.order(pool))
+      if (manifestSha1 === undefined) {
+        await this.whole(sha1, pool, info, onBytes, options)
+        return
+      }
+      try {
+        await this.chunked(sha1, size, manifestSha1, pool, info, onBytes, options)
+        return
+      } catch (err) {
+        const name = (err as Error).name
+        if (options.signal?.aborted === true || (name !== 'HashMismatchError' && name !== 'InvalidArgumentError')) throw err
+        for (const c of pool) {
+          if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), FAULT_BAD_DATA, `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
+        }
+        await this.c.db.partials.del(sha1)
+        await fs.rm(path.join(this.c.layout.root, 'partial', `${sha1}.part`), { force: true })
+        pool = pool.filter((c) => c.manifest !== manifestSha1)
+        if (pool.length === 0) throw err
+      }
+    }
+  }
+
   private async chunked (sha1: string, size: number, manifestSha1: string, candidates: Candidate[], info: TransferInfo, onBytes: (b: number, p: number) => void, options: FetchOptions): Promise<void> {
     const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
     if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
@@ -203,13 +234,17 @@ export class Fetcher {
     const partialDir = path.join(this.c.layout.root, 'partial')
     await fs.mkdir(partialDir, { recursive: true })
     const partialPath = path.join(partialDir, `${sha1}.part`)
-    info.peers = candidates.map((c) => c.peer.toString())
-    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores }, partialPath, manifest, manifestSha1, this.order(candidates), {
+    // a peer that offered another manifest disputes this one: were this one false, its honest
+    // chunks would fail to verify and it would be penalised for our mistake
+    const agrees = (c: Candidate): boolean => c.size === size && (c.manifest === undefined || c.manifest === manifestSha1)
+    const agreeing = candidates.filter(agrees)
+    info.peers = agreeing.map((c) => c.peer.toString())
+    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores }, partialPath, manifest, manifestSha1, this.order(agreeing), {
       signal: options.signal ?? new AbortController().signal,
       onBytes,
       moreCandidates: async (exclude) => {
         const again = await findCandidates(this.components(), sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
-        return again.candidates.filter((c) => c.size === size)
+        return again.candidates.filter(agrees)
       }
     })
     info.state = 'verifying'
@@ -232,6 +267,15 @@ export class Fetcher {
   private components (): Parameters<typeof findCandidates>[0] {
     return { libp2p: this.c.libp2p, have: this.c.have, providers: this.c.providers, scores: this.c.scores, dht: this.dht }
   }
+}
+
+/** The manifest offered by the most candidates; on a tie, the one offered first in `ordered`. */
+function mostOfferedManifest (ordered: Candidate[]): string | undefined {
+  const counts = new Map<string, number>()
+  for (const c of ordered) if (c.manifest !== undefined) counts.set(c.manifest, (counts.get(c.manifest) ?? 0) + 1)
+  let best: string | undefined
+  for (const [m, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = m
+  return best
 }
 
 function mostCommonSize (cands: Candidate[]): number {
