@@ -42,6 +42,8 @@ export interface SpaceInit {
 export interface GcOptions {
   dryRun?: boolean
   trigger?: GcTrigger
+  /** Evict (at least) this many bytes in eviction order, whatever the watermarks say. */
+  freeBytes?: number
 }
 
 type Target = GcReport['target']
@@ -278,7 +280,8 @@ export class SpaceManager {
 
   async gc (options: GcOptions = {}): Promise<GcReport> {
     if (options.dryRun === true) return this.dryRun()
-    return this.runs.run(async () => this.runInner(options.trigger ?? 'manual'))
+    const explicit: Target | undefined = options.freeBytes !== undefined ? { mode: 'bytes', bytes: options.freeBytes, why: `asked to free ${formatSize(options.freeBytes)}` } : undefined
+    return this.runs.run(async () => this.runInner(options.trigger ?? 'manual', explicit))
   }
 
   /** What the next run aims for. */
