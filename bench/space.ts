@@ -118,15 +118,6 @@ async function build (root: string, n: number): Promise<Built> {
   return { trove, dataDir, held, buildSeconds, rebuildSeconds, files: toFile.length }
 }
 
-/** Sets limits so that a run must free `bytes` (target = usage above the low watermark). */
-async function aimAt (trove: Trove, bytes: number): Promise<void> {
-  // the database grows with every write and shrinks with compactions: measure it now
-  await trove.space.refreshDisk()
-  const total = trove.space.usage().total
-  const low = 0.8
-  trove.space.configure({ lowWatermark: low, highWatermark: 0.99, maxSize: Math.ceil((total - bytes) / low), hardLimit: '1000TB' })
-}
-
 async function planSeconds (trove: Trove, bytes: number): Promise<{ seconds: number, blobs: number }> {
   const t0 = process.hrtime.bigint()
   let freed = 0
@@ -170,10 +161,9 @@ async function main (): Promise<void> {
       const t = b.trove
       note(`built in ${round(b.buildSeconds)} s, space index rebuilt in ${round(b.rebuildSeconds)} s`)
       const tenth = Math.floor(n / 10) * BLOB_SIZE
-      await aimAt(t, tenth)
       const plan = await planSeconds(t, tenth)
       const d0 = process.hrtime.bigint()
-      const dry = await t.gc({ dryRun: true })
+      const dry = await t.space.gc({ dryRun: true, freeBytes: tenth })
       const drySeconds = secondsSince(d0)
       note(`plan of 10%: ${plan.blobs} blobs in ${round(plan.seconds, 3)} s (dry run with reasons ${round(drySeconds, 3)} s)`)
       const runs: Array<{ evicted: number, seconds: number, usPerBlob: number }> = []

@@ -279,8 +279,8 @@ export class SpaceManager {
   }
 
   async gc (options: GcOptions = {}): Promise<GcReport> {
-    if (options.dryRun === true) return this.dryRun()
     const explicit: Target | undefined = options.freeBytes !== undefined ? { mode: 'bytes', bytes: options.freeBytes, why: `asked to free ${formatSize(options.freeBytes)}` } : undefined
+    if (options.dryRun === true) return this.dryRun(explicit)
     return this.runs.run(async () => this.runInner(options.trigger ?? 'manual', explicit))
   }
 
@@ -467,11 +467,11 @@ export class SpaceManager {
   }
 
   /** What a run would do now, without doing it: the expiry sweep's refs and the blobs in order. */
-  private async dryRun (): Promise<GcReport> {
+  private async dryRun (explicit?: Target): Promise<GcReport> {
     const t0 = Date.now()
     await this.index.drain()
     await this.refreshDisk()
-    const target = this.targetFor('manual')
+    const target = explicit ?? this.targetFor('manual')
     const skips = emptySkips()
     const usage = this.usage().total
     const report: GcReport = {
