@@ -9,6 +9,14 @@
  *
  *   node dist/bench/fetch.js [--size 1GiB] [--runs 3] [--windows 256KiB,16MiB] [--providers 3]
  *                            [--big [--big-size 4GiB]] [--durable] [--dir DIR] [--profile DIR]
+ *                            [--no-ceilings]
+ *
+ * Rates are medians of runs; the plain-stream and Trove runs alternate so load from elsewhere on
+ * the machine hits both sides of the ratio alike. CPU seconds per GiB (user + system, all
+ * threads) of both processes are reported beside the rates: on a shared machine they are the
+ * steadier figure. --profile DIR writes a V8 CPU profile of every child process;
+ * TROVE_BENCH_NODE_FLAGS="--max-semi-space-size=1" (for example) passes Node flags to the Trove
+ * processes. Stores are not fsynced unless --durable, so the disk does not decide the figures.
  */
 import type { BenchChild } from './lib/net-ipc.js'
 import { netBenchArgs } from './lib/net-args.js'
