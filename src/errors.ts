@@ -14,7 +14,10 @@ export class TroveError extends Error {
   }
 }
 
-function kind (name: string, code: string, status: number): new (message: string, options?: { cause?: unknown }) => TroveError {
+export type TroveErrorClass = new (message: string, options?: { cause?: unknown }) => TroveError
+
+/** Makes an error class for one failure kind: a stable `name`, `code` and HTTP status. */
+export function errorKind (name: string, code: string, status: number): TroveErrorClass {
   const cls = class extends TroveError {
     constructor (message: string, options?: { cause?: unknown }) {
       super(message, code, status, options)
@@ -25,21 +28,21 @@ function kind (name: string, code: string, status: number): new (message: string
   return cls
 }
 
-export const InvalidUriError = kind('InvalidUriError', 'INVALID_URI', 400)
-export const InvalidKeyError = kind('InvalidKeyError', 'INVALID_KEY', 400)
-export const InvalidJsonError = kind('InvalidJsonError', 'INVALID_JSON', 400)
-export const InvalidArgumentError = kind('InvalidArgumentError', 'INVALID_ARGUMENT', 400)
-export const BlobNotFoundError = kind('BlobNotFoundError', 'BLOB_NOT_FOUND', 404)
-export const RefNotFoundError = kind('RefNotFoundError', 'REF_NOT_FOUND', 404)
-export const VersionNotFoundError = kind('VersionNotFoundError', 'VERSION_NOT_FOUND', 404)
-export const FileNotFoundError = kind('FileNotFoundError', 'FILE_NOT_FOUND', 400)
-export const DataDirLockedError = kind('DataDirLockedError', 'DATA_DIR_LOCKED', 409)
-export const DataDirMissingError = kind('DataDirMissingError', 'DATA_DIR_MISSING', 400)
-export const SchemaVersionError = kind('SchemaVersionError', 'SCHEMA_VERSION', 500)
-export const StorageFullError = kind('StorageFullError', 'STORAGE_FULL', 507)
-export const HashMismatchError = kind('HashMismatchError', 'HASH_MISMATCH', 502)
-export const RangeNotSatisfiableError = kind('RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416)
-export const AbortError = kind('AbortError', 'ABORTED', 499)
+export const InvalidUriError = errorKind('InvalidUriError', 'INVALID_URI', 400)
+export const InvalidKeyError = errorKind('InvalidKeyError', 'INVALID_KEY', 400)
+export const InvalidJsonError = errorKind('InvalidJsonError', 'INVALID_JSON', 400)
+export const InvalidArgumentError = errorKind('InvalidArgumentError', 'INVALID_ARGUMENT', 400)
+export const BlobNotFoundError = errorKind('BlobNotFoundError', 'BLOB_NOT_FOUND', 404)
+export const RefNotFoundError = errorKind('RefNotFoundError', 'REF_NOT_FOUND', 404)
+export const VersionNotFoundError = errorKind('VersionNotFoundError', 'VERSION_NOT_FOUND', 404)
+export const FileNotFoundError = errorKind('FileNotFoundError', 'FILE_NOT_FOUND', 400)
+export const DataDirLockedError = errorKind('DataDirLockedError', 'DATA_DIR_LOCKED', 409)
+export const DataDirMissingError = errorKind('DataDirMissingError', 'DATA_DIR_MISSING', 400)
+export const SchemaVersionError = errorKind('SchemaVersionError', 'SCHEMA_VERSION', 500)
+export const StorageFullError = errorKind('StorageFullError', 'STORAGE_FULL', 507)
+export const HashMismatchError = errorKind('HashMismatchError', 'HASH_MISMATCH', 502)
+export const RangeNotSatisfiableError = errorKind('RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416)
+export const AbortError = errorKind('AbortError', 'ABORTED', 499)
 
 export function isTroveError (err: unknown): err is TroveError {
   return err instanceof TroveError

@@ -1,20 +1,10 @@
 import * as errors from '../errors.js'
-import { TroveError } from '../errors.js'
+import { TroveError, errorKind, type TroveErrorClass } from '../errors.js'
 import * as protocolErrors from '../protocols/errors.js'
 import * as transferErrors from '../transfer/errors.js'
 
-type ErrorClass = new (message: string, options?: { cause?: unknown }) => TroveError
-
-function kind (name: string, code: string, status: number): ErrorClass {
-  const cls = class extends TroveError {
-    constructor (message: string, options?: { cause?: unknown }) {
-      super(message, code, status, options)
-      this.name = name
-    }
-  }
-  Object.defineProperty(cls, 'name', { value: name })
-  return cls
-}
+type ErrorClass = TroveErrorClass
+const kind = errorKind
 
 /** Failures that only exist over HTTP. Codes are stable like those of src/errors.ts. */
 export const ForbiddenHostError = kind('ForbiddenHostError', 'FORBIDDEN_HOST', 403)

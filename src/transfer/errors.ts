@@ -1,17 +1,7 @@
-import { TroveError } from '../errors.js'
+import { errorKind } from '../errors.js'
 
 /** No peer could be found that holds the blob within the time allowed. */
-export class NoProvidersError extends TroveError {
-  constructor (message: string) {
-    super(message, 'NO_PROVIDERS', 404)
-    this.name = 'NoProvidersError'
-  }
-}
+export const NoProvidersError = errorKind('NoProvidersError', 'NO_PROVIDERS', 404)
 
 /** Providers were found but every one of them failed; the message names each and why. */
-export class TransferFailedError extends TroveError {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, 'TRANSFER_FAILED', 502, options)
-    this.name = 'TransferFailedError'
-  }
-}
+export const TransferFailedError = errorKind('TransferFailedError', 'TRANSFER_FAILED', 502)
