@@ -176,9 +176,7 @@ export class Trove implements TroveOps {
       if (v.pinned === true || v.pin === true) report.pinned = true
       if (v.priority !== undefined && v.pin !== true) report.priority = Math.max(report.priority ?? v.priority, v.priority)
     }
-    if (space.leased) reasons.push({ kind: 'lease' })
-    if (space.graceUntil !== undefined) reasons.push({ kind: 'grace', until: new Date(space.graceUntil).toISOString() })
-    if (space.minCopies !== undefined && space.replicas < space.minCopies) reasons.push({ kind: 'minCopies', priority: space.minCopies })
+    // leases, the grace period and minCopies keep a blob for now, not for good: they are in `space`
     report.kept = reasons.length > 0
     report.space = space
     return report

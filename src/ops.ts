@@ -27,12 +27,8 @@ export interface AddResult {
 }
 
 export interface WhyReason {
-  /**
-   * pin / ref: held directly; link: held through JSON blobs that reference it (`via`, nearest
-   * first); lease: in use right now; grace: just stored, nothing holds it yet; minCopies: a ref
-   * asks for more copies than peers are known to hold.
-   */
-  kind: 'pin' | 'ref' | 'link' | 'lease' | 'grace' | 'minCopies'
+  /** pin / ref: held directly; link: held through JSON blobs that reference it (`via`, nearest first). */
+  kind: 'pin' | 'ref' | 'link'
   /** The ref key (for kinds "ref" and "link"). */
   key?: string
   priority?: number
@@ -40,8 +36,6 @@ export interface WhyReason {
   since?: string
   /** JSON blobs between this blob and the holder (kind "link"). */
   via?: string[]
-  /** ISO time the grace period ends (kind "grace"). */
-  until?: string
 }
 
 export interface WhyReport {
@@ -55,7 +49,7 @@ export interface WhyReport {
   /** Highest priority among the refs that hold it (absent when none do). */
   priority?: number
   reasons: WhyReason[]
-  /** Space management's view: class, last use, replicas, whether it could be evicted now. */
+  /** Space management's view: class, last use, replicas, lease, grace period, whether it could be evicted now. */
   space?: SpaceExplanation
 }
 

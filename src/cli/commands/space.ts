@@ -49,15 +49,12 @@ export function whySpaceLines (report: WhyReport): string[] {
     if (r.kind === 'link') {
       const via = (r.via ?? []).map((s) => `sha1://${s.slice(0, 12)}...`).join(' <- ')
       lines.push(`  referenced by JSON ${via}, which is ${r.key !== undefined ? `held by ref ${r.key} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})` : 'pinned'}`)
-    } else if (r.kind === 'lease') {
-      lines.push('  in use right now (being written, fetched or served)')
-    } else if (r.kind === 'grace') {
-      lines.push(`  just stored: kept for the grace period, until ${r.until ?? '?'}`)
-    } else if (r.kind === 'minCopies') {
-      lines.push(`  a ref asks for ${r.priority ?? 1} copies; peers are known to hold ${report.space?.replicas ?? 0}`)
     }
   }
   const s = report.space
+  if (s?.leased === true) lines.push('  in use right now (being written, fetched or served)')
+  if (s?.graceUntil !== undefined) lines.push(`  just stored: kept for the grace period, until ${new Date(s.graceUntil).toISOString()}`)
+  if (s?.minCopies !== undefined && s.replicas < s.minCopies) lines.push(`  a ref asks for ${s.minCopies} copies; peers are known to hold ${s.replicas}`)
   if (s !== undefined && report.local) {
     const used = s.lastUsed !== undefined ? `, last used ${ago(Date.now() - s.lastUsed)} ago` : ''
     const peers = s.replicas > 0 ? `, ${s.replicas} peer(s) hold a copy` : ''
