@@ -246,6 +246,8 @@ export class Trove implements TroveOps {
     await network.start()
     this.network = network
     this.fetcher = async (sha1, opts) => network.fetch(sha1, opts)
+    // eviction prefers what peers are known to hold, and minCopies counts those copies
+    this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
     if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
   }
 
@@ -255,6 +257,7 @@ export class Trove implements TroveOps {
     if (network === undefined) return
     this.network = undefined
     this.fetcher = undefined
+    this.space.setReplicaSource(undefined)
     await network.stop()
   }
 
