@@ -45,8 +45,12 @@ async function main (): Promise<void> {
       const name = m.method === 'ensureLocal' ? `ensureLocal x${m.concurrency}` : m.method
       note(`fetching with ${name}`)
       let r: SmallReport
+      let cpu = { receiver: 0, sender: 0 }
       try {
+        const [r0, s0] = await Promise.all([fetcher.child.call<number>('cpu'), provider.child.call<number>('cpu')])
         r = await fetcher.child.call<SmallReport>('fetchSmall', { sha1s: added.sha1s, concurrency: m.concurrency, method: m.method })
+        const [r1, s1] = await Promise.all([fetcher.child.call<number>('cpu'), provider.child.call<number>('cpu')])
+        cpu = { receiver: r1 - r0, sender: s1 - s0 }
       } catch (err) {
         // a failure is a result too: report it and go on with the other methods
         runs[name] = { error: (err as Error).message.split('\n')[0] }
@@ -64,7 +68,10 @@ async function main (): Promise<void> {
         meetsGoal: perSec >= GOAL_BLOBS_PER_SEC,
         // the provider's own local puts of the same blobs: the store's ceiling on this machine
         localPutBlobsPerSec: round(count / added.seconds, 0),
-        ratioOfLocalPut: round(perSec / (count / added.seconds), 3)
+        ratioOfLocalPut: round(perSec / (count / added.seconds), 3),
+        // CPU milliseconds per blob of each process (user + system, all threads): steadier than
+        // the rate on a machine with other load
+        cpuMsPerBlob: { receiver: round(cpu.receiver * 1000 / count, 3), sender: round(cpu.sender * 1000 / count, 3) }
       }
     }
     result.runs = runs
