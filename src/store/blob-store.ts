@@ -305,16 +305,7 @@ export class BlobStore {
 
   /** A stream of the blob's bytes (or a range of them). */
   async read (sha1: string, options: ReadOptions = {}): Promise<Readable> {
-    const info = await this.stat(sha1)
-    if (info === undefined) throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
-    const offset = options.offset ?? 0
-    const length = options.length ?? Math.max(0, info.size - offset)
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-      throw new InvalidArgumentError('range offset and length must be non-negative integers')
-    }
-    if (offset > info.size || offset + length > info.size) {
-      throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
-    }
+    const { offset, length } = await this.checkRange(sha1, options)
     // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
     if (length === 0) return Readable.from([])
     const release = this.leases.acquire(sha1)
@@ -329,10 +320,46 @@ export class BlobStore {
     return stream
   }
 
+  /**
+   * The blob's bytes (or a range) in one buffer, for small reads: one positioned read instead of
+   * a stream, which costs several times more per blob when thousands of small blobs are served.
+   */
   async readBytes (sha1: string, options: ReadOptions = {}): Promise<Buffer> {
-    const parts: Buffer[] = []
-    for await (const chunk of await this.read(sha1, options)) parts.push(chunk as Buffer)
-    return Buffer.concat(parts)
+    const { offset, length } = await this.checkRange(sha1, options)
+    const buf = Buffer.allocUnsafe(length)
+    if (length === 0) return buf
+    const release = this.leases.acquire(sha1)
+    try {
+      for (const listener of this.readListeners) listener(sha1)
+      const fh = await fs.open(this.pathOf(sha1), 'r')
+      try {
+        let filled = 0
+        while (filled < length) {
+          const { bytesRead } = await fh.read(buf, filled, length - filled, offset + filled)
+          if (bytesRead === 0) throw new BlobNotFoundError(`blob file of sha1://${sha1} is shorter than its index says (run trove verify)`)
+          filled += bytesRead
+        }
+      } finally {
+        await fh.close()
+      }
+      return buf
+    } finally {
+      release()
+    }
+  }
+
+  private async checkRange (sha1: string, options: ReadOptions): Promise<{ offset: number, length: number }> {
+    const info = await this.stat(sha1)
+    if (info === undefined) throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
+    const offset = options.offset ?? 0
+    const length = options.length ?? Math.max(0, info.size - offset)
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new InvalidArgumentError('range offset and length must be non-negative integers')
+    }
+    if (offset > info.size || offset + length > info.size) {
+      throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
+    }
+    return { offset, length }
   }
 
   /**

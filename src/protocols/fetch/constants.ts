@@ -21,3 +21,8 @@ export const FETCH_MAX_OUTBOUND_STREAMS = 16
  * its limit it resets new ones (bench/small with 64 concurrent gets hit exactly that).
  */
 export const FETCH_SESSIONS_PER_PEER = FETCH_MAX_OUTBOUND_STREAMS / 2
+/**
+ * Answers up to this size are read with one positioned read and sent with their header in one
+ * write; larger ones stream. Small enough that a burst of such answers holds little memory.
+ */
+export const SMALL_ANSWER_BYTES = 256 * 1024
