@@ -124,6 +124,8 @@ describe('bad input: clear errors that change nothing', () => {
       await expectError(t, ['ref', 'ls', 'bad prefix'], 'INVALID_KEY', FAILURE_EXIT, JSON_ONLY)
       const fresh = await t.file('fresh.txt', 'not yet stored\n')
       await expectError(t, ['add', fresh, '--pin', '--ref', 'bad key'], 'INVALID_KEY')
+      // ref meta flags without --ref would be silently dropped: refused before anything is stored
+      await expectError(t, ['add', fresh, '--pin', '--priority', '5'], 'INVALID_ARGUMENT', USAGE_EXIT)
     })
   })
 

@@ -38,6 +38,10 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       }
       // a bad --ref key must fail before anything is stored or pinned, not after
       if (flags.ref !== undefined) assertKey(flags.ref)
+      if (flags.ref === undefined && (flags.priority !== undefined || flags.expires !== undefined || flags.ttl !== undefined)) {
+        // they describe the ref --ref makes; silently dropping them would leave the files less protected than asked
+        throw new InvalidArgumentError('--priority, --expires and --ttl apply to the ref made by --ref KEY; give --ref too')
+      }
       const refMeta = flags.ref !== undefined ? await metaFromFlags({ priority: flags.priority, expires: flags.expires, ttl: flags.ttl }) : undefined
       const results = await withBackend(opts, 'add', async (trove) => {
         const out: AddResult[] = []

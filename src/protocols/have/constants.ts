@@ -10,3 +10,5 @@ export const HAVE_TIMEOUT_MS = 5_000
 /** Concurrent have streams per connection, each way. */
 export const HAVE_MAX_INBOUND_STREAMS = 16
 export const HAVE_MAX_OUTBOUND_STREAMS = 16
+/** Have queries this node runs to one peer at once: below the peer's inbound limit, so none is reset. */
+export const HAVE_QUERIES_PER_PEER = 8

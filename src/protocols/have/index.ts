@@ -5,8 +5,9 @@ import type { BlobStore } from '../../store/blob-store.js'
 import type { TroveLibp2p } from '../../net/libp2p.js'
 import { ProtocolError } from '../errors.js'
 import { abortStream, deadline, timeoutError } from '../deadline.js'
+import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
-import { HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
+import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
 import { HaveRequest, HaveResponse } from './have.js'
 
 export { HAVE_PROTOCOL } from './constants.js'
@@ -31,6 +32,7 @@ export interface HaveInit {
 /** `/trove/have/1.0.0`: asks a peer which of a batch of blobs it holds (see protocols/have.md). */
 export class HaveProtocol {
   private readonly timeoutMs: number
+  private readonly slots = new PeerSlots(HAVE_QUERIES_PER_PEER)
 
   constructor (private readonly components: HaveComponents, init: HaveInit = {}) {
     this.timeoutMs = init.timeoutMs ?? HAVE_TIMEOUT_MS
@@ -77,6 +79,8 @@ export class HaveProtocol {
   /** Asks one peer about up to MAX_HAVE_HASHES blobs; answers in request order. */
   async query (peer: PeerId, sha1s: string[], options: { signal?: AbortSignal } = {}): Promise<HaveAnswer[]> {
     if (sha1s.length > MAX_HAVE_HASHES) throw new RangeError(`at most ${MAX_HAVE_HASHES} hashes per have request`)
+    // a burst of queries waits here rather than overrunning the peer's stream limit (a reset)
+    const release = await this.slots.acquire(peer.toString(), options.signal)
     const signal = deadline(this.timeoutMs, options.signal)
     let stream
     try {
@@ -99,6 +103,8 @@ export class HaveProtocol {
     } catch (err) {
       abortStream(stream, err)
       throw timeoutError(err, `have request to ${peer.toString()}`, signal)
+    } finally {
+      release()
     }
   }
 }
