@@ -15,7 +15,7 @@ export const PayloadTooLargeError = kind('PayloadTooLargeError', 'PAYLOAD_TOO_LA
 export const UnsupportedMediaTypeError = kind('UnsupportedMediaTypeError', 'UNSUPPORTED_MEDIA_TYPE', 415)
 export const InternalError = kind('InternalError', 'INTERNAL', 500)
 export const ApiUnavailableError = kind('ApiUnavailableError', 'API_UNAVAILABLE', 503)
-export const AddressInUseError = kind('AddressInUseError', 'ADDRESS_IN_USE', 500)
+export { AddressInUseError } from '../errors.js'
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
@@ -26,7 +26,7 @@ export interface ErrorBody {
 const BY_CODE = new Map<string, ErrorClass>()
 for (const value of [...Object.values(errors), ...Object.values(transferErrors), ...Object.values(protocolErrors)]) registerClass(value)
 for (const cls of [ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError,
-  UnsupportedMediaTypeError, InternalError, ApiUnavailableError, AddressInUseError]) registerClass(cls)
+  UnsupportedMediaTypeError, InternalError, ApiUnavailableError]) registerClass(cls)
 
 function registerClass (value: unknown): void {
   if (typeof value !== 'function' || value === TroveError || !(value.prototype instanceof TroveError)) return

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from '../datadir.js'
+import { AddressInUseError } from '../errors.js'
 import type { TroveDb } from '../db.js'
 import type { FetchOptions, PeerInfo, TransferInfo } from '../ops.js'
 import { AnnounceProtocol } from '../protocols/announce/index.js'
@@ -54,7 +55,8 @@ export class TroveNetwork {
 
   async start (): Promise<void> {
     const privateKey = await loadOrCreateKey(this.c.layout.key)
-    this.libp2p = await createNetwork({ ...this.init, privateKey })
+    // createLibp2p already listens, so a taken port fails here
+    this.libp2p = await createNetwork({ ...this.init, privateKey }).catch((err: unknown) => { throw listenError(err, this.init.listen) })
     const base = { libp2p: this.libp2p, store: this.c.store, db: this.c.db }
     this.have = new HaveProtocol(base)
     this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: this.init.stallTimeoutMs })
@@ -76,7 +78,12 @@ export class TroveNetwork {
       this.announce.announce(info.sha1, info.size)
       if (this.init.dht === true) this.queueProvide(info.sha1)
     })
-    await this.libp2p.start()
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      throw listenError(err, this.init.listen)
+    }
   }
 
   get peerId (): PeerId {
@@ -145,4 +152,12 @@ export class TroveNetwork {
     await this.announce.stop().catch(() => {})
     await this.libp2p.stop()
   }
+}
+
+/** A taken listen port becomes a one-line ADDRESS_IN_USE error instead of libp2p's stack trace. */
+function listenError (err: unknown, listen: string[]): unknown {
+  const text = String((err as Error)?.message ?? err)
+  if (!text.includes('EADDRINUSE')) return err
+  const addr = /(\/ip[46]\/[^\s:]+\/tcp\/\d+)/.exec(text)?.[1] ?? listen.join(' ')
+  return new AddressInUseError(`cannot listen on ${addr}: the address is already in use (another trove node? choose another with --listen)`, { cause: err })
 }

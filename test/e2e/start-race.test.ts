@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cliSandbox, type CliSandbox } from '../helpers/cli.js'
 import { startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.js'
@@ -34,6 +37,23 @@ describe('a CLI command racing a starting node', () => {
       const refs = await other.runJson<Array<{ key: string }>>(['ref', 'ls'])
       assert.deepEqual(refs.json.map((r) => r.key), ['lab/p0', 'lab/p1', 'lab/p2', 'lab/p3'])
     } finally {
+      await other.cleanup()
+    }
+  })
+
+  it('a taken listen port is one clear ADDRESS_IN_USE error, and the directory is free again', async () => {
+    const other = await cliSandbox()
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as net.AddressInfo).port
+      const r = await other.runJson<{ error: { code: string } }>(['start', '--api', '127.0.0.1:0', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+      assert.equal(r.code, 1)
+      assert.equal(r.json.error.code, 'ADDRESS_IN_USE')
+      assert.equal(existsSync(path.join(other.data, 'api.json')), false)
+      assert.equal((await other.run(['status'])).code, 0)
+    } finally {
+      server.close()
       await other.cleanup()
     }
   })
