@@ -382,3 +382,25 @@ describe('BlobStore', () => {
     }
   })
 })
+
+describe('BlobStore group commit', () => {
+  it('many writes finishing together are all indexed, counted once each, and survive reopen', async () => {
+    const t = await openTempTrove()
+    try {
+      const before = t.trove.store.getUsage()
+      const contents = Array.from({ length: 300 }, (_, i) => Buffer.from(`blob ${i} ${randomBytes(8).toString('hex')}`))
+      // a few duplicates inside the same burst must still count once
+      const burst = [...contents, contents[0], contents[1], contents[2]]
+      const results = await Promise.all(burst.map(async (c) => t.trove.store.putBytes(c)))
+      assert.equal(results.filter((r) => r.added).length, contents.length)
+      const bytes = contents.reduce((n, c) => n + c.length, 0)
+      assert.deepEqual(t.trove.store.getUsage(), { bytes: before.bytes + bytes, blobs: before.blobs + contents.length })
+      await t.reopen()
+      for (const c of contents) assert.deepEqual(await collect(await t.trove.store.read(sha1Of(c))), c)
+      assert.deepEqual(t.trove.store.getUsage(), { bytes: before.bytes + bytes, blobs: before.blobs + contents.length })
+      assert.deepEqual(await fs.readdir(t.trove.layout.tmp), [])
+    } finally {
+      await t.cleanup()
+    }
+  })
+})
