@@ -7,3 +7,7 @@ export type { RefRecord, HistoryEntry, ListOptions, ListPage, PinRecord, Holder 
 export type { RefMeta } from './refs/meta.js'
 export type { BlobInfo, PutResult, Usage } from './store/blob-store.js'
 export type { VerifyReport } from './store/verify.js'
+export { NoProvidersError, TransferFailedError } from './transfer/errors.js'
+export { ProtocolError, PeerTimeoutError } from './protocols/errors.js'
+export type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
+export type { GcReport } from './space/report.js'
