@@ -15,7 +15,7 @@ const NOOP: ByteProgress = { update: () => {}, stop: () => {} }
 export function byteProgress (label: string, total: number | undefined, options: { json?: boolean, minBytes?: number } = {}): ByteProgress {
   if (options.json === true || process.stderr.isTTY !== true) return NOOP
   if (total !== undefined && total < (options.minBytes ?? PROGRESS_MIN_BYTES)) return NOOP
-  const started = Date.now()
+  let base: { bytes: number, at: number } | undefined
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% {done}/{size} {rate}`,
@@ -27,8 +27,12 @@ export function byteProgress (label: string, total: number | undefined, options:
   bar.start(size, 0, { done: formatSize(0), size: total !== undefined ? formatSize(size) : '?', rate: '' })
   return {
     update (bytes: number) {
-      const secs = Math.max((Date.now() - started) / 1000, 0.001)
-      bar.update(bytes, { done: formatSize(bytes), rate: `${formatSize(bytes / secs)}/s` })
+      // the rate counts from the first update: a bar shown for a transfer already under way
+      // (a polled network fetch) must not credit bytes moved before it existed to its first instant
+      base ??= { bytes, at: Date.now() }
+      const secs = (Date.now() - base.at) / 1000
+      const rate = secs > 0.05 ? `${formatSize((bytes - base.bytes) / secs)}/s` : ''
+      bar.update(bytes, { done: formatSize(bytes), rate })
     },
     stop () {
       bar.stop()
