@@ -46,6 +46,17 @@ export class StreamReader {
     return this.buf.byteLength
   }
 
+  /** Whether a whole length-prefixed message is already buffered (so reading it will not wait). */
+  hasMessage (): boolean {
+    if (this.buf.byteLength === 0) return false
+    try {
+      const length = varint.decode(this.buf.subarray(0, Math.min(this.buf.byteLength, 10)))
+      return this.buf.byteLength >= varint.encodingLength(length) + length
+    } catch {
+      return false
+    }
+  }
+
   /** Reads one varint-length-prefixed message of at most maxLength bytes; undefined at a clean end. */
   async readMessage (maxLength: number, signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
     let length: number | undefined

@@ -26,3 +26,8 @@ export const FETCH_SESSIONS_PER_PEER = FETCH_MAX_OUTBOUND_STREAMS / 2
  * write; larger ones stream. Small enough that a burst of such answers holds little memory.
  */
 export const SMALL_ANSWER_BYTES = 256 * 1024
+/**
+ * Requests already received that are answered together at most. With SMALL_ANSWER_BYTES this
+ * bounds what one batch holds in memory (32 x 256 KiB = 8 MiB).
+ */
+export const MAX_BATCHED_ANSWERS = 32

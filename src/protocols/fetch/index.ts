@@ -8,7 +8,7 @@ import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
-import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
+import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_BATCHED_ANSWERS, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
 import { FetchRequest, FetchResponse } from './fetch.js'
 
 export { FETCH_PROTOCOL } from './constants.js'
@@ -58,11 +58,18 @@ export class FetchProtocol {
     stream.inactivityTimeout = this.stallTimeoutMs
     const reader = new StreamReader(stream, undefined, this.stallTimeoutMs)
     try {
-      for (let served = 0; ; served++) {
+      for (let served = 0; ;) {
         const msg = await reader.readMessage(MAX_FETCH_REQUEST_BYTES)
         if (msg === undefined) break
-        if (served >= MAX_REQUESTS_PER_STREAM) throw new ProtocolError('too many requests on one stream')
-        await this.answer(stream, FetchRequest.decode(msg))
+        // requests a pipelining client already sent are answered together: their look-ups and
+        // reads overlap and their small answers leave in one send (bench/small)
+        const batch = [FetchRequest.decode(msg)]
+        while (batch.length < MAX_BATCHED_ANSWERS && reader.hasMessage()) {
+          batch.push(FetchRequest.decode(await reader.readMessage(MAX_FETCH_REQUEST_BYTES) as Uint8ArrayList))
+        }
+        served += batch.length
+        if (served > MAX_REQUESTS_PER_STREAM) throw new ProtocolError('too many requests on one stream')
+        await this.answerAll(stream, batch)
       }
       await stream.close()
     } catch (err) {
@@ -70,67 +77,84 @@ export class FetchProtocol {
     }
   }
 
-  private async answer (stream: Stream, req: FetchRequest): Promise<void> {
-    const reply = async (status: FetchResponse.Status, message: string, size = 0): Promise<void> => {
-      await send(stream, frame(FetchResponse.encode({ status, size: BigInt(size), length: 0n, message })), undefined, this.stallTimeoutMs)
+  /** Answers requests in order; complete small answers are gathered into few sends. */
+  private async answerAll (stream: Stream, reqs: FetchRequest[]): Promise<void> {
+    const answers = await Promise.all(reqs.map(async (req) => this.prepare(req)))
+    let pending = new Uint8ArrayList()
+    const flush = async (): Promise<void> => {
+      if (pending.byteLength === 0) return
+      const out = pending
+      pending = new Uint8ArrayList()
+      await send(stream, out, undefined, this.stallTimeoutMs)
     }
-    if (req.hash.byteLength !== 20) {
-      await reply(FetchResponse.Status.BAD_REQUEST, 'hash must be 20 bytes')
-      return
+    for (const answer of answers) {
+      if (answer instanceof Uint8ArrayList) {
+        pending.append(answer)
+        if (pending.byteLength >= SMALL_ANSWER_BYTES) await flush()
+        continue
+      }
+      await flush()
+      await answer(stream)
     }
+    await flush()
+  }
+
+  /**
+   * An answer ready to send (a status, or a small blob with its header), or, for a large range,
+   * the function that streams it: its file is only opened when its turn comes.
+   */
+  private async prepare (req: FetchRequest): Promise<Uint8ArrayList | ((stream: Stream) => Promise<void>)> {
+    const status = (code: FetchResponse.Status, message: string, size = 0): Uint8ArrayList =>
+      frame(FetchResponse.encode({ status: code, size: BigInt(size), length: 0n, message }))
+    if (req.hash.byteLength !== 20) return status(FetchResponse.Status.BAD_REQUEST, 'hash must be 20 bytes')
     const sha1 = bytesToSha1(req.hash)
     const info = await this.components.store.stat(sha1)
-    if (info === undefined) {
-      await reply(FetchResponse.Status.NOT_FOUND, 'not stored here')
-      return
-    }
+    if (info === undefined) return status(FetchResponse.Status.NOT_FOUND, 'not stored here')
     const offset = Number(req.offset)
     const length = req.length === 0n ? info.size - offset : Number(req.length)
     if (offset > info.size || length < 0 || offset + length > info.size) {
-      await reply(FetchResponse.Status.RANGE_NOT_SATISFIABLE, `blob has ${info.size} bytes`, info.size)
-      return
+      return status(FetchResponse.Status.RANGE_NOT_SATISFIABLE, `blob has ${info.size} bytes`, info.size)
     }
+    const header = (): Uint8ArrayList => frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' }))
     if (length <= SMALL_ANSWER_BYTES) {
-      // one positioned read and one send: thousands of small blobs cost little each (bench/small)
-      let bytes: Buffer
+      // one positioned read: thousands of small blobs cost little each (bench/small)
       try {
-        bytes = await this.components.store.readBytes(sha1, { offset, length })
+        const answer = header()
+        answer.append(await this.components.store.readBytes(sha1, { offset, length }))
+        this.bytesServed += length
+        return answer
       } catch (err) {
-        await reply(err instanceof BlobNotFoundError ? FetchResponse.Status.NOT_FOUND : FetchResponse.Status.INTERNAL_ERROR, err instanceof BlobNotFoundError ? 'not stored here' : 'read failed')
+        // deleted between stat and read
+        return err instanceof BlobNotFoundError
+          ? status(FetchResponse.Status.NOT_FOUND, 'not stored here')
+          : status(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
+      }
+    }
+    return async (stream) => {
+      let source
+      try {
+        source = await this.components.store.read(sha1, { offset, length })
+      } catch (err) {
+        const answer = err instanceof BlobNotFoundError
+          ? status(FetchResponse.Status.NOT_FOUND, 'not stored here')
+          : status(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
+        await send(stream, answer, undefined, this.stallTimeoutMs)
         return
       }
-      const answer = frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' }))
-      answer.append(bytes)
-      await send(stream, answer, undefined, this.stallTimeoutMs)
-      this.bytesServed += length
-      return
-    }
-    let source
-    try {
-      source = await this.components.store.read(sha1, { offset, length })
-    } catch (err) {
-      // deleted between stat and read
-      if (err instanceof BlobNotFoundError) {
-        await reply(FetchResponse.Status.NOT_FOUND, 'not stored here')
-        return
+      // the header goes out with the first bytes in one send
+      let first: Uint8ArrayList | undefined = header()
+      try {
+        for await (const chunk of source) {
+          const bytes = chunk as Uint8Array
+          if (first !== undefined) first.append(bytes)
+          await send(stream, first ?? bytes, undefined, this.stallTimeoutMs)
+          first = undefined
+          this.bytesServed += bytes.byteLength
+        }
+        if (first !== undefined) await send(stream, first, undefined, this.stallTimeoutMs)
+      } finally {
+        source.destroy()
       }
-      await reply(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
-      return
-    }
-    // the header goes out with the first bytes in one send: a small blob's answer is then one
-    // muxer frame and one socket write instead of two (bench/small)
-    let header: Uint8ArrayList | undefined = frame(FetchResponse.encode({ status: FetchResponse.Status.OK, size: BigInt(info.size), length: BigInt(length), message: '' }))
-    try {
-      for await (const chunk of source) {
-        const bytes = chunk as Uint8Array
-        if (header !== undefined) header.append(bytes)
-        await send(stream, header ?? bytes, undefined, this.stallTimeoutMs)
-        header = undefined
-        this.bytesServed += bytes.byteLength
-      }
-      if (header !== undefined) await send(stream, header, undefined, this.stallTimeoutMs)
-    } finally {
-      source.destroy()
     }
   }
 
