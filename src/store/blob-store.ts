@@ -6,6 +6,7 @@ import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
+import { writeFully } from '../fs-util.js'
 import { SerialQueue } from '../serial.js'
 import { assertSha1Hex } from '../uri.js'
 import { ChunkHasher } from './chunk-hasher.js'
@@ -72,6 +73,8 @@ export interface DeleteBatchOptions {
 }
 
 export interface ReadOptions {
+  /** The caller's fresh stat of this blob: saves a second index look-up (the fetch responder has one). */
+  info?: BlobInfo
   offset?: number
   /** Bytes to read from offset; to the end when absent. */
   length?: number
@@ -395,7 +398,7 @@ export class BlobStore {
   }
 
   private async checkRange (sha1: string, options: ReadOptions): Promise<{ offset: number, length: number }> {
-    const info = await this.stat(sha1)
+    const info = options.info ?? await this.stat(sha1)
     if (info === undefined) throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
     const offset = options.offset ?? 0
     const length = options.length ?? Math.max(0, info.size - offset)
@@ -520,7 +523,7 @@ class TempWriter {
     const chunked = this.init.chunker?.update(chunk)
     if (chunked !== undefined) await chunked
     await this.pending
-    this.pending = writeAll(this.fh, chunk, this.size)
+    this.pending = writeFully(this.fh, chunk, this.size)
     // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
     // unhandled rejection, which would kill the process while we wait for the source
     this.pending.catch(() => {})
@@ -574,14 +577,6 @@ interface PendingCommit {
   size: number
   resolve: (info: BlobInfo | undefined) => void
   reject: (err: unknown) => void
-}
-
-async function writeAll (fh: fs.FileHandle, chunk: Uint8Array, position: number): Promise<void> {
-  let offset = 0
-  while (offset < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, offset, chunk.length - offset, position + offset)
-    offset += bytesWritten
-  }
 }
 
 async function syncDir (dir: string): Promise<void> {

@@ -75,12 +75,13 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
   }
   await Promise.allSettled([...shares.values()].map(async ({ peer, reqs }) => {
     const session = await c.fetch.open(peer, { signal: options.signal })
-    let parts: Buffer[] = []
+    let parts: Uint8Array[] = []
     try {
       await session.many(reqs, SMALL_BLOBS_IN_FLIGHT, {
         sinkFor: () => {
           parts = []
-          return (chunk) => { parts.push(Buffer.from(chunk)) }
+          // the reader hands out received buffers it never reuses: keep them, concat copies once
+          return (chunk) => { parts.push(chunk) }
         },
         done: async (req) => {
           const p = storeOne(req.sha1, Buffer.concat(parts), peer.toString())

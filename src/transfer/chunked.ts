@@ -2,6 +2,7 @@ import { createHash, webcrypto } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { TroveDb } from '../db.js'
 import { HashMismatchError } from '../errors.js'
+import { writeFully } from '../fs-util.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
 import type { BlobStore } from '../store/blob-store.js'
 import { CHUNKS_IN_FLIGHT_PER_PEER, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL } from './constants.js'
@@ -73,7 +74,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
           // the chunk is hashed on the libuv thread pool (WebCrypto) while it is written: the
           // main thread, which also decrypts every byte, is what limits a download (bench/fetch).
           // Writing before the verdict is harmless: only verified chunks count as done.
-          const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-1', buf), writeAt(fh, buf, offset)])
+          const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-1', buf), writeFully(fh, buf, offset)])
           const actual = Buffer.from(digest).toString('hex')
           if (actual !== manifest.chunks[index]) throw new HashMismatchError(`chunk ${index} from ${peer} hashes to ${actual}, expected ${manifest.chunks[index]}`)
           done.add(index)
@@ -157,14 +158,6 @@ async function resumeState (c: ChunkedComponents, fh: fs.FileHandle, sha1: strin
     if (bytesRead === length && createHash('sha1').update(buf).digest('hex') === manifest.chunks[i]) done.add(i)
   }
   return done
-}
-
-async function writeAt (fh: fs.FileHandle, buf: Buffer, position: number): Promise<void> {
-  let off = 0
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off)
-    off += bytesWritten
-  }
 }
 
 async function exists (file: string): Promise<boolean> {

@@ -120,7 +120,7 @@ export class FetchProtocol {
       // one positioned read: thousands of small blobs cost little each (bench/small)
       try {
         const answer = header()
-        answer.append(await this.components.store.readBytes(sha1, { offset, length }))
+        answer.append(await this.components.store.readBytes(sha1, { offset, length, info }))
         this.bytesServed += length
         return answer
       } catch (err) {
@@ -133,7 +133,7 @@ export class FetchProtocol {
     return async (stream) => {
       let source
       try {
-        source = await this.components.store.read(sha1, { offset, length })
+        source = await this.components.store.read(sha1, { offset, length, info })
       } catch (err) {
         const answer = err instanceof BlobNotFoundError
           ? status(FetchResponse.Status.NOT_FOUND, 'not stored here')
