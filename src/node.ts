@@ -216,7 +216,7 @@ export class Trove implements TroveOps {
     const sha1 = toSha1(uri)
     const info = await this.store.stat(sha1)
     if (info !== undefined) return info
-    if (this.fetcher !== undefined) return this.fetcher(sha1, options)
+    if (this.network !== undefined) return this.network.fetch(sha1, options)
     throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
   }
 
@@ -245,7 +245,6 @@ export class Trove implements TroveOps {
     })
     await network.start()
     this.network = network
-    this.fetcher = async (sha1, opts) => network.fetch(sha1, opts)
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
     if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
@@ -256,7 +255,6 @@ export class Trove implements TroveOps {
     const network = this.network
     if (network === undefined) return
     this.network = undefined
-    this.fetcher = undefined
     this.space.setReplicaSource(undefined)
     await network.stop()
   }
@@ -301,9 +299,6 @@ export class Trove implements TroveOps {
     }
     return result
   }
-
-  /** Set by the network layer when the node starts; fetches a blob from peers into the store. */
-  fetcher?: (sha1: string, options: FetchOptions) => Promise<BlobInfo>
 
   async close (): Promise<void> {
     if (this.closed) return
