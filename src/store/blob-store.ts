@@ -10,13 +10,13 @@ import { writeFully } from '../fs-util.js'
 import { SerialQueue } from '../serial.js'
 import { assertSha1Hex } from '../uri.js'
 import { ChunkHasher } from './chunk-hasher.js'
+import { copyAndHash } from './file-copy.js'
 import { IO_CHUNK_SIZE, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
 
 /**
- * Read size when storing a local file. The copy holds COPY_BUFFERS of them whatever the file
- * size; 2 MiB halves the calls of 1 MiB while keeping `trove add` of any size well under 100 MB
- * peak RSS (bench/ingest.ts: 1 MiB 82 MB, 2 MiB 85 MB, 4 MiB 91 MB for 1 GiB, same speed within noise).
+ * Read size of the hash pass over a local file's copy. Two buffers of it whatever the file size;
+ * 2 MiB halves the calls of 1 MiB and keeps `trove add` of any size well under 100 MB peak RSS.
  */
 const COPY_CHUNK_SIZE = 2 * 1024 * 1024
 
@@ -178,11 +178,26 @@ export class BlobStore {
     } catch (err) {
       throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
     }
-    try {
-      return await this.ingest(async (out) => { await copyInto(src, out, this.copyChunkSize) }, options)
-    } finally {
-      await src.close()
-    }
+    // opened only to report an unreadable file as such, not as a failed write
+    await src.close()
+    return this.withTicket(options, async (ticket) => {
+      options.signal?.throwIfAborted()
+      const tmp = this.tempPath()
+      const chunker = options.chunkSize !== undefined ? new ChunkHasher(options.chunkSize) : undefined
+      let copied: { sha1: string, size: number }
+      try {
+        const room = ticket?.grow(stats.size)
+        if (room !== undefined) await room
+        copied = await copyAndHash(file, tmp, { chunkSize: this.copyChunkSize, chunker, signal: options.signal, onProgress: options.onProgress, durable: this.durable })
+        // the file grew while it was copied: the space check sees its real size (and may refuse it)
+        const more = copied.size > stats.size ? ticket?.grow(copied.size) : undefined
+        if (more !== undefined) await more
+      } catch (err) {
+        await fs.rm(tmp, { force: true })
+        throw this.writeError(err, tmp)
+      }
+      return this.finishIngest(tmp, copied.sha1, copied.size, chunker, options)
+    })
   }
 
   async putBytes (bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
@@ -198,10 +213,15 @@ export class BlobStore {
 
   /** Writes what `fill` pushes into a temp file, then checks and commits it under its hash. */
   private async ingest (fill: (out: TempWriter) => Promise<void>, options: PutOptions): Promise<PutResult> {
+    return this.withTicket(options, async (ticket) => await this.ingestGuarded(fill, options, ticket))
+  }
+
+  /** Runs a write under a space ticket (unless the caller reserved its space already). */
+  private async withTicket (options: PutOptions, write: (ticket: WriteTicket | undefined) => Promise<PutResult>): Promise<PutResult> {
     const ticket = options.reserved === true ? undefined : this.space?.beginWrite({ pinned: options.pinned === true })
     let stored: string | undefined
     try {
-      const result = await this.ingestGuarded(fill, options, ticket)
+      const result = await write(ticket)
       stored = result.sha1
       return result
     } finally {
@@ -209,10 +229,14 @@ export class BlobStore {
     }
   }
 
+  private tempPath (): string {
+    return path.join(this.layout.tmp, `${randomUUID()}.part`)
+  }
+
   private async ingestGuarded (fill: (out: TempWriter) => Promise<void>, options: PutOptions, ticket: WriteTicket | undefined): Promise<PutResult> {
-    const { signal, onProgress, expectedSha1 } = options
+    const { signal, onProgress } = options
     signal?.throwIfAborted()
-    const tmp = path.join(this.layout.tmp, `${randomUUID()}.part`)
+    const tmp = this.tempPath()
     const fh = await fs.open(tmp, 'wx', 0o644).catch((err: unknown) => { throw this.writeError(err, tmp) })
     const chunker = options.chunkSize !== undefined ? new ChunkHasher(options.chunkSize) : undefined
     const out = new TempWriter(fh, { durable: this.durable, signal, onProgress, chunker, beforeWrite: ticket?.grow })
@@ -226,11 +250,14 @@ export class BlobStore {
       await fs.rm(tmp, { force: true })
       throw this.writeError(err, tmp)
     }
-    const size = out.size
-    const sha1 = out.digest()
-    if (expectedSha1 !== undefined && sha1 !== expectedSha1) {
+    return this.finishIngest(tmp, out.digest(), out.size, chunker, options)
+  }
+
+  /** A hashed, durable temp file: checks it against what was expected and commits it. */
+  private async finishIngest (tmp: string, sha1: string, size: number, chunker: ChunkHasher | undefined, options: PutOptions): Promise<PutResult> {
+    if (options.expectedSha1 !== undefined && sha1 !== options.expectedSha1) {
       await fs.rm(tmp, { force: true })
-      throw new HashMismatchError(`content hashes to ${sha1}, expected ${expectedSha1}`)
+      throw new HashMismatchError(`content hashes to ${sha1}, expected ${options.expectedSha1}`)
     }
     const release = this.leases.acquire(sha1)
     try {
@@ -544,30 +571,6 @@ class TempWriter {
 
   digest (): string {
     return this.hash.digest('hex')
-  }
-}
-
-/** Buffers the file copy cycles through: one being read, one hashed, one being written. */
-const COPY_BUFFERS = 3
-
-/**
- * Feeds a file to a TempWriter through a small ring of reused buffers, reading the next chunk
- * while the current one is hashed and the previous one written. Reusing buffers keeps memory
- * flat and avoids faulting in fresh pages for every chunk, which costs more than the copy.
- */
-async function copyInto (src: fs.FileHandle, out: TempWriter, chunkSize: number): Promise<void> {
-  const buffers = Array.from({ length: COPY_BUFFERS }, () => Buffer.allocUnsafeSlow(chunkSize))
-  let position = 0
-  let next = src.read(buffers[0], 0, chunkSize, 0)
-  for (let i = 0; ; i++) {
-    const { bytesRead } = await next
-    if (bytesRead === 0) return
-    const chunk = buffers[i % COPY_BUFFERS].subarray(0, bytesRead)
-    position += bytesRead
-    // push(i - 1) returned, so the write of chunk i - 2 is done and its buffer is free
-    next = src.read(buffers[(i + 1) % COPY_BUFFERS], 0, chunkSize, position)
-    next.catch(() => {})
-    await out.push(chunk)
   }
 }
 
