@@ -11,7 +11,7 @@ import { benchTempDir } from './tmp.js'
 import { secondsSince } from './timing.js'
 
 /** Same as BATCH_STORE_CONCURRENCY in src/transfer/batch.ts. */
-const LOCAL_PUT_CONCURRENCY = 32
+const LOCAL_PUT_CONCURRENCY = 64
 
 let trove: Trove | undefined
 let tmp: { dir: string, cleanup: () => Promise<void> } | undefined

@@ -13,12 +13,17 @@ import { ChunkHasher } from './chunk-hasher.js'
 import { copyAndHash } from './file-copy.js'
 import { IO_CHUNK_SIZE, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
+import { SMALL_IO_MAX_BYTES, smallFileIo } from './small-io.js'
 
 /**
  * Read size of the hash pass over a local file's copy. Two buffers of it whatever the file size;
  * 2 MiB halves the calls of 1 MiB and keeps `trove add` of any size well under 100 MB peak RSS.
  */
 const COPY_CHUNK_SIZE = 2 * 1024 * 1024
+/** First bytes kept of each recently stored in-memory blob (see recentHead). */
+export const RECENT_HEAD_BYTES = 64
+/** Recently stored blobs whose first bytes are kept: ~0.2 KB each, so at most ~1 MB. */
+const RECENT_HEADS = 4096
 
 export interface BlobInfo {
   sha1: string
@@ -120,6 +125,7 @@ export class BlobStore {
   private readonly pendingCommits: PendingCommit[] = []
   private commitScheduled = false
   private usage: Usage = { bytes: 0, blobs: 0 }
+  private readonly recentHeads = new Map<string, Buffer>()
 
   constructor (components: BlobStoreComponents, init: BlobStoreInit = {}) {
     this.db = components.db
@@ -158,6 +164,22 @@ export class BlobStore {
   async stat (sha1: string): Promise<BlobInfo | undefined> {
     const entry = await this.db.blobs.get(assertSha1Hex(sha1)) as Omit<BlobInfo, 'sha1'> | undefined
     return entry === undefined ? undefined : { sha1, ...entry }
+  }
+
+  /** Several stats in one index look-up (a fetch responder's batch of requests). */
+  /**
+   * The first RECENT_HEAD_BYTES (or fewer: the whole blob) of a blob stored a moment ago from
+   * memory, if still remembered. Content is addressed by its hash, so this never goes stale: space
+   * management sniffs new blobs for JSON links with it instead of opening each file again.
+   */
+  recentHead (sha1: string): Uint8Array | undefined {
+    return this.recentHeads.get(sha1)
+  }
+
+  async statMany (sha1s: string[]): Promise<Array<BlobInfo | undefined>> {
+    for (const sha1 of sha1s) assertSha1Hex(sha1)
+    const entries = await this.db.blobs.getMany(sha1s) as Array<Omit<BlobInfo, 'sha1'> | undefined>
+    return entries.map((entry, i) => entry === undefined ? undefined : { sha1: sha1s[i], ...entry })
   }
 
   async has (sha1: string): Promise<boolean> {
@@ -201,7 +223,30 @@ export class BlobStore {
   }
 
   async putBytes (bytes: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
-    return this.put([bytes], options)
+    if (bytes.byteLength > SMALL_IO_MAX_BYTES || options.chunkSize !== undefined) return this.put([bytes], options)
+    return this.withTicket(options, async (ticket) => {
+      options.signal?.throwIfAborted()
+      // whole in memory: hash first, so bytes that are not what was asked for never touch the disk
+      const sha1 = createHash('sha1').update(bytes).digest('hex')
+      if (options.expectedSha1 !== undefined && sha1 !== options.expectedSha1) {
+        throw new HashMismatchError(`content hashes to ${sha1}, expected ${options.expectedSha1}`)
+      }
+      const room = ticket?.grow(bytes.byteLength)
+      if (room !== undefined) await room
+      const tmp = this.tempPath()
+      try {
+        // one batched hand-off to the small-file worker instead of open, write, fsync, close each
+        await smallFileIo.write(tmp, bytes, this.durable)
+      } catch (err) {
+        throw this.writeError(err, tmp)
+      }
+      options.onProgress?.(bytes.byteLength)
+      // before the commit, which is what makes space management look at the blob
+      if (this.recentHeads.size >= RECENT_HEADS) this.recentHeads.delete(this.recentHeads.keys().next().value as string)
+      // a copy: a view would keep the caller's whole buffer alive
+      this.recentHeads.set(sha1, Buffer.from(bytes.subarray(0, RECENT_HEAD_BYTES)))
+      return this.finishIngest(tmp, sha1, bytes.byteLength, undefined, options)
+    })
   }
 
   /** Streams content into the store. A concurrent or repeated write of the same content is success. */
@@ -342,7 +387,7 @@ export class BlobStore {
       const seen = new Set<string>()
       await Promise.all(batch.map(async (c, i) => {
         if (existing[i] !== undefined || seen.has(c.sha1)) {
-          await fs.rm(c.tmp, { force: true })
+          await smallFileIo.remove(c.tmp)
           c.resolve(undefined)
           return
         }
@@ -352,7 +397,8 @@ export class BlobStore {
       const renamed: PendingCommit[] = []
       await Promise.all(fresh.map(async (c) => {
         try {
-          await fs.rename(c.tmp, this.pathOf(c.sha1))
+          // a batch's renames go to the worker together: one hand-off instead of one each
+          await smallFileIo.rename(c.tmp, this.pathOf(c.sha1))
           renamed.push(c)
         } catch (err) {
           c.reject(err)
@@ -402,11 +448,22 @@ export class BlobStore {
    */
   async readBytes (sha1: string, options: ReadOptions = {}): Promise<Buffer> {
     const { offset, length } = await this.checkRange(sha1, options)
-    const buf = Buffer.allocUnsafe(length)
-    if (length === 0) return buf
+    if (length === 0) return Buffer.alloc(0)
     const release = this.leases.acquire(sha1)
     try {
       for (const listener of this.readListeners) listener(sha1)
+      if (length <= SMALL_IO_MAX_BYTES) {
+        // reads asked for together (a fetch responder's batch) go to the worker in one hand-off
+        try {
+          return await smallFileIo.read(this.pathOf(sha1), offset, length)
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code
+          if (code === 'SHORT_READ') throw new BlobNotFoundError(`blob file of sha1://${sha1} is shorter than its index says (run trove verify)`)
+          if (code === 'ENOENT') throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
+          throw err
+        }
+      }
+      const buf = Buffer.allocUnsafe(length)
       const fh = await fs.open(this.pathOf(sha1), 'r')
       try {
         let filled = 0

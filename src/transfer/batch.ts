@@ -7,8 +7,14 @@ import type { BlobStore } from '../store/blob-store.js'
 import { FAULT_BAD_DATA, FAULT_PROTOCOL, SMALL_BLOB_MAX, SMALL_BLOBS_IN_FLIGHT } from './constants.js'
 import type { PeerScores } from './scores.js'
 
-/** Stores of small fetched blobs running at once: fsyncs overlap instead of queueing one by one. */
-export const BATCH_STORE_CONCURRENCY = 32
+/**
+ * Stores of small fetched blobs running at once: fsyncs overlap instead of queueing one by one,
+ * and the store's small-file worker and group commit get batches of this order. 64 keeps up
+ * with 5,000+ blobs/s while a batch commits (bench/small).
+ */
+export const BATCH_STORE_CONCURRENCY = 64
+/** Bytes of fetched blobs held in memory while their stores run (blobs are up to SMALL_BLOB_MAX). */
+export const BATCH_STORE_BYTES = 16 * 1024 * 1024
 
 export interface BatchComponents {
   libp2p: TroveLibp2p
@@ -62,7 +68,8 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
   let bytes = 0
   const total = holders.size
   const stores = new Set<Promise<void>>()
-  const storeOne = async (sha1: string, data: Buffer, peer: string): Promise<void> => {
+  let storing = 0
+  const storeOne = async (sha1: string, data: Uint8Array, peer: string): Promise<void> => {
     try {
       await c.store.putBytes(data, { expectedSha1: sha1, signal: options.signal })
       leftover.delete(sha1)
@@ -84,11 +91,17 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
           return (chunk) => { parts.push(chunk) }
         },
         done: async (req) => {
-          const p = storeOne(req.sha1, Buffer.concat(parts), peer.toString())
+          // most small blobs arrive in one piece: stored as it is, not copied first
+          const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+          const p = storeOne(req.sha1, data, peer.toString())
           stores.add(p)
-          void p.finally(() => stores.delete(p))
+          storing += data.byteLength
+          void p.finally(() => {
+            stores.delete(p)
+            storing -= data.byteLength
+          })
           // bound the blobs held in memory while their stores run
-          if (stores.size >= BATCH_STORE_CONCURRENCY) await Promise.race(stores)
+          while (stores.size >= BATCH_STORE_CONCURRENCY || storing >= BATCH_STORE_BYTES) await Promise.race(stores)
         },
         onMissing: () => {}
       }, { signal: options.signal })

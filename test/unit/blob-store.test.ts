@@ -6,6 +6,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BlobInfo } from '../../src/store/blob-store.js'
+import { smallFileIo } from '../../src/store/small-io.js'
 import { tempDir } from '../helpers/tmp.js'
 import { collect, fakeSha1, openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
@@ -401,6 +402,63 @@ describe('BlobStore group commit', () => {
       assert.deepEqual(await fs.readdir(t.trove.layout.tmp), [])
     } finally {
       await t.cleanup()
+    }
+  })
+})
+
+describe('BlobStore small in-memory blobs (batched through the small-file worker)', () => {
+  it('a wrong expectedSha1 is refused before anything is written', async () => {
+    const t = await openTempTrove()
+    try {
+      const data = randomBytes(4096)
+      await assert.rejects(t.trove.store.putBytes(data, { expectedSha1: fakeSha1(7) }), { name: 'HashMismatchError', code: 'HASH_MISMATCH' })
+      assert.deepEqual(await tmpFiles(t), [])
+      assert.equal(await t.trove.store.has(sha1Of(data)), false)
+      assert.deepEqual(t.trove.store.getUsage(), { bytes: 0, blobs: 0 })
+    } finally {
+      await t.cleanup()
+    }
+  })
+
+  it('hundreds of concurrent small reads each get their own bytes; a file gone behind the index is BlobNotFoundError', async () => {
+    const t = await openTempTrove()
+    try {
+      const contents = Array.from({ length: 400 }, (_, i) => randomBytes(100 + i * 13))
+      await Promise.all(contents.map(async (c) => t.trove.store.putBytes(c)))
+      const reads = await Promise.all(contents.map(async (c) => t.trove.store.readBytes(sha1Of(c))))
+      for (const [i, c] of contents.entries()) assert.deepEqual(reads[i], c)
+      const ranged = await Promise.all(contents.map(async (c) => t.trove.store.readBytes(sha1Of(c), { offset: 50, length: 40 })))
+      for (const [i, c] of contents.entries()) assert.deepEqual(ranged[i], c.subarray(50, 90))
+      assert.deepEqual(t.trove.store.recentHead(sha1Of(contents[0])), contents[0].subarray(0, 64))
+      await fs.rm(t.trove.store.pathOf(sha1Of(contents[1])))
+      await assert.rejects(t.trove.store.readBytes(sha1Of(contents[1])), { name: 'BlobNotFoundError' })
+      await fs.truncate(t.trove.store.pathOf(sha1Of(contents[2])), 10)
+      await assert.rejects(t.trove.store.readBytes(sha1Of(contents[2])), { name: 'BlobNotFoundError' })
+    } finally {
+      await t.cleanup()
+    }
+  })
+})
+
+describe('SmallFileIo', () => {
+  it('creates files exclusively, reads ranges, renames and removes; failures carry the system code', async () => {
+    const dir = await tempDir('trove-small-io-')
+    try {
+      const a = path.join(dir.dir, 'a')
+      const b = path.join(dir.dir, 'b')
+      await Promise.all([smallFileIo.write(a, Buffer.from('hello world'), false), smallFileIo.write(b, Buffer.from('other'), true)])
+      await assert.rejects(smallFileIo.write(a, Buffer.from('clobber'), false), { code: 'EEXIST' })
+      assert.equal(await fs.readFile(a, 'utf8'), 'hello world')
+      assert.equal((await smallFileIo.read(a, 6, 5)).toString(), 'world')
+      await assert.rejects(smallFileIo.read(a, 6, 6), { code: 'SHORT_READ' })
+      await assert.rejects(smallFileIo.read(path.join(dir.dir, 'missing'), 0, 1), { code: 'ENOENT' })
+      await smallFileIo.rename(a, path.join(dir.dir, 'c'))
+      assert.equal(await fs.readFile(path.join(dir.dir, 'c'), 'utf8'), 'hello world')
+      await smallFileIo.remove(b)
+      await smallFileIo.remove(b)
+      assert.deepEqual((await fs.readdir(dir.dir)).sort(), ['c'])
+    } finally {
+      await dir.cleanup()
     }
   })
 })

@@ -2,7 +2,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { BlobNotFoundError, RangeNotSatisfiableError } from '../../errors.js'
 import type { TroveLibp2p } from '../../net/libp2p.js'
-import type { BlobStore } from '../../store/blob-store.js'
+import type { BlobInfo, BlobStore } from '../../store/blob-store.js'
 import { bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
@@ -79,7 +79,11 @@ export class FetchProtocol {
 
   /** Answers requests in order; complete small answers are gathered into few sends. */
   private async answerAll (stream: Stream, reqs: FetchRequest[]): Promise<void> {
-    const answers = await Promise.all(reqs.map(async (req) => this.prepare(req)))
+    // one index look-up for the batch instead of one per request
+    const valid = reqs.filter((req) => req.hash.byteLength === 20).map((req) => bytesToSha1(req.hash))
+    const infos = new Map<string, BlobInfo>()
+    for (const info of await this.components.store.statMany(valid)) if (info !== undefined) infos.set(info.sha1, info)
+    const answers = await Promise.all(reqs.map(async (req) => this.prepare(req, infos)))
     let pending = new Uint8ArrayList()
     const flush = async (): Promise<void> => {
       if (pending.byteLength === 0) return
@@ -103,12 +107,12 @@ export class FetchProtocol {
    * An answer ready to send (a status, or a small blob with its header), or, for a large range,
    * the function that streams it: its file is only opened when its turn comes.
    */
-  private async prepare (req: FetchRequest): Promise<Uint8ArrayList | ((stream: Stream) => Promise<void>)> {
+  private async prepare (req: FetchRequest, infos: Map<string, BlobInfo>): Promise<Uint8ArrayList | ((stream: Stream) => Promise<void>)> {
     const status = (code: FetchResponse.Status, message: string, size = 0): Uint8ArrayList =>
       frame(FetchResponse.encode({ status: code, size: BigInt(size), length: 0n, message }))
     if (req.hash.byteLength !== 20) return status(FetchResponse.Status.BAD_REQUEST, 'hash must be 20 bytes')
     const sha1 = bytesToSha1(req.hash)
-    const info = await this.components.store.stat(sha1)
+    const info = infos.get(sha1)
     if (info === undefined) return status(FetchResponse.Status.NOT_FOUND, 'not stored here')
     const offset = Number(req.offset)
     const length = req.length === 0n ? info.size - offset : Number(req.length)
