@@ -12,7 +12,9 @@
  * exist only for blobs early in the eviction order (those the runs delete); the rest are index
  * entries only. Nothing is fsynced (durable: false).
  *
- * Usage: node dist/bench/space.js [--sizes 100000,1000000] [--dir /tmp]
+ * Usage: node dist/bench/space.js [--sizes 100000,1000000] [--dir /tmp] [--parts plan,runs,rate]
+ * (`--parts` leaves out the dry run or the runs while working on one measurement; published
+ * figures come from the default, all of them.)
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -130,10 +132,11 @@ async function planSeconds (trove: Trove, bytes: number): Promise<{ seconds: num
   return { seconds: secondsSince(t0), blobs }
 }
 
-async function refSetRate (trove: Trove, held: string[], untilDone: Promise<unknown> | undefined, label: string): Promise<{ sets: number, seconds: number, perSec: number }> {
+async function refSetRate (trove: Trove, held: string[], untilDone: Promise<unknown> | undefined, label: string): Promise<{ sets: number, seconds: number, perSec: number, cpuSeconds: number }> {
   let stop = false
   let sets = 0
   const t0 = process.hrtime.bigint()
+  const c0 = process.cpuUsage()
   if (untilDone !== undefined) void untilDone.finally(() => { stop = true })
   else setTimeout(() => { stop = true }, RATE_IDLE_MS)
   const worker = async (w: number): Promise<void> => {
@@ -146,12 +149,14 @@ async function refSetRate (trove: Trove, held: string[], untilDone: Promise<unkn
   }
   await Promise.all(Array.from({ length: RATE_CONCURRENCY }, async (_, w) => worker(w)))
   const seconds = secondsSince(t0)
-  return { sets, seconds: round(seconds, 3), perSec: round(sets / seconds, 0) }
+  const cpu = process.cpuUsage(c0)
+  return { sets, seconds: round(seconds, 3), perSec: round(sets / seconds, 0), cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2) }
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { sizes: { type: 'string' }, dir: { type: 'string' } } })
+  const { values } = parseArgs({ options: { sizes: { type: 'string' }, dir: { type: 'string' }, parts: { type: 'string' } } })
   const sizes = (values.sizes ?? '100000,1000000').split(',').map((s) => Number(s))
+  const parts = new Set((values.parts ?? 'plan,runs,rate').split(','))
   const tmp = await benchTempDir('trove-bench-space-', values.dir)
   const results: unknown[] = []
   try {
@@ -163,24 +168,40 @@ async function main (): Promise<void> {
       const tenth = Math.floor(n / 10) * BLOB_SIZE
       const plan = await planSeconds(t, tenth)
       const d0 = process.hrtime.bigint()
-      const dry = await t.space.gc({ dryRun: true, freeBytes: tenth })
+      const dry = parts.has('plan') ? await t.space.gc({ dryRun: true, freeBytes: tenth }) : { blobs: [] }
       const drySeconds = secondsSince(d0)
       note(`plan of 10%: ${plan.blobs} blobs in ${round(plan.seconds, 3)} s (dry run with reasons ${round(drySeconds, 3)} s)`)
-      const runs: Array<{ evicted: number, seconds: number, usPerBlob: number }> = []
-      for (const k of n >= 1_000_000 ? [1000, 10_000, 100_000] : [1000, 10_000]) {
+      const runs: Array<{ evicted: number, seconds: number, usPerBlob: number, cpuUsPerBlob: number }> = []
+      for (const k of !parts.has('runs') ? [] : n >= 1_000_000 ? [1000, 10_000, 100_000] : [1000, 10_000]) {
         const r0 = process.hrtime.bigint()
+        const c0 = process.cpuUsage()
         const report = await t.space.gc({ freeBytes: k * BLOB_SIZE })
         const s = secondsSince(r0)
-        runs.push({ evicted: report.evicted.blobs, seconds: round(s, 3), usPerBlob: round(s * 1e6 / Math.max(1, report.evicted.blobs), 1) })
+        const cpu = process.cpuUsage(c0)
+        runs.push({ evicted: report.evicted.blobs, seconds: round(s, 3), usPerBlob: round(s * 1e6 / Math.max(1, report.evicted.blobs), 1), cpuUsPerBlob: round((cpu.user + cpu.system) / Math.max(1, report.evicted.blobs), 1) })
         note(`run evicting ${report.evicted.blobs}: ${round(s, 3)} s`)
       }
-      const idle = await refSetRate(t, b.held, undefined, 'idle')
+      // the rate workload adds refs to the same held blobs, so sets slowly get dearer (more edges
+      // per blob to reclassify): the idle rate is measured before and after the run, and the run
+      // is compared with their mean, the idle rate of the store as it was during the run
+      const idleBefore = await refSetRate(t, b.held, undefined, 'idle')
       const r0 = process.hrtime.bigint()
       const run = t.space.gc({ freeBytes: Math.floor(t.store.getUsage().blobs / 10) * BLOB_SIZE })
       const during = await refSetRate(t, b.held, run, 'gc')
       const report = await run
       const runSeconds = secondsSince(r0)
-      note(`ref sets: idle ${idle.perSec}/s, during a run evicting ${report.evicted.blobs} blobs ${during.perSec}/s`)
+      const idleAfter = await refSetRate(t, b.held, undefined, 'idle2')
+      const idle = (idleBefore.perSec + idleAfter.perSec) / 2
+      note(`ref sets: idle ${idleBefore.perSec}/s before, ${idleAfter.perSec}/s after; during a run evicting ${report.evicted.blobs} blobs ${during.perSec}/s`)
+      // CPU of the process (all threads) beyond what the sets cost while idle: the run's own
+      const cpuPerSet = (idleBefore.cpuSeconds + idleAfter.cpuSeconds) / (idleBefore.sets + idleAfter.sets)
+      const runCpuSeconds = during.cpuSeconds - during.sets * cpuPerSet
+      note(`CPU: ${round(cpuPerSet * 1e6, 1)} us per idle set; the run's own ~${round(runCpuSeconds, 2)} s = ${round(runCpuSeconds * 1e6 / Math.max(1, report.evicted.blobs), 1)} us per evicted blob`)
+      // a large run's compaction waits for a pause in writes: time it once the writers stopped
+      const c0 = process.hrtime.bigint()
+      await t.space.compacted()
+      const compactWaitSeconds = secondsSince(c0)
+      note(`compactions ${t.space.metrics.compactions}, last ${t.space.metrics.lastCompactionMs} ms (waited ${round(compactWaitSeconds, 2)} s for it); run yielded ${t.space.metrics.yieldedMs} ms to writers`)
       results.push({
         blobs: n,
         refs: n / 10,
@@ -189,11 +210,15 @@ async function main (): Promise<void> {
         plan10pct: { blobs: plan.blobs, plannerSeconds: round(plan.seconds, 3), dryRunSeconds: round(drySeconds, 3), dryRunListed: dry.blobs.length },
         runs,
         refSetRate: {
-          idlePerSec: idle.perSec,
+          idlePerSec: round(idle, 0),
+          idleBeforePerSec: idleBefore.perSec,
+          idleAfterPerSec: idleAfter.perSec,
           duringGcPerSec: during.perSec,
-          ratio: round(during.perSec / idle.perSec, 2),
-          gcRun: { evicted: report.evicted.blobs, seconds: round(runSeconds, 2) }
-        }
+          ratio: round(during.perSec / idle, 2),
+          cpuUsPerIdleSet: round(cpuPerSet * 1e6, 1),
+          gcRun: { evicted: report.evicted.blobs, seconds: round(runSeconds, 2), yieldedToWritersSeconds: round(t.space.metrics.yieldedMs / 1000, 2), cpuUsPerBlob: round(runCpuSeconds * 1e6 / Math.max(1, report.evicted.blobs), 1) }
+        },
+        compaction: { count: t.space.metrics.compactions, lastSeconds: round(t.space.metrics.lastCompactionMs / 1000, 3) }
       })
       await t.close()
       await fs.rm(b.dataDir, { recursive: true, force: true })

@@ -60,8 +60,24 @@ export const LRU_BUCKET_MS = 60 * 60_000
 export const RUN_HISTORY = 10
 /** Evicted blobs listed per run in the history (the count and bytes are always exact). */
 export const RUN_HISTORY_BLOBS = 20
-/** Deleting this many bytes of LevelDB entries (or this many blobs) in a run triggers a compaction. */
+/** A run that deleted this many blobs compacts the eviction index range it emptied (see COMPACT_QUIET_MS). */
 export const COMPACT_AFTER_BLOBS = 50_000
+/**
+ * That compaction waits until no ref, pin or blob was written for this long: a LevelDB manual
+ * compaction while writers are busy competes with their memtable flushes (a whole-database one took
+ * over 4 minutes on a 1M-blob store under ref sets, slowing them meanwhile); in a pause the range
+ * a 100k-blob run emptied takes about a second.
+ */
+export const COMPACT_QUIET_MS = 2_000
+/** Writes this recent make a run yield between its delete batches. */
+export const WRITERS_ACTIVE_MS = 250
+/**
+ * While writers are active, a run pauses after each delete batch for this multiple of the time the
+ * batch took. A run's reads and batches compete with ref sets for the main thread (classic-level
+ * converts every operation there) and the cores LevelDB works on; at 1 a run takes at most about
+ * half of the time while writers are busy, so it slows down by up to 2x rather than them.
+ */
+export const RUN_YIELD_RATIO = 1
 /** The data directory's disk usage (LevelDB files) and free space are re-read at most this often. */
 export const DISK_REFRESH_MS = 2_000
 /** How often the background reconcile re-measures the database and checks the counters. */

@@ -3,6 +3,9 @@ import type { EdgeValue } from '../refs/ref-store.js'
 import { MAX_LINK_DEPTH } from './constants.js'
 import type { Hold } from './state.js'
 
+/** Edges read per native call when combining the refs that hold a blob. */
+const EDGE_READ_AHEAD = 1000
+
 export const UNHELD: Hold = Object.freeze({ c: 'u' })
 export const PROTECTED: Hold = Object.freeze({ c: 'p' })
 
@@ -80,11 +83,21 @@ export class HoldComputer {
     const { db, minCopies } = this.src
     if (await db.pins.get(sha1) !== undefined) return PROTECTED
     let hold = UNHELD
-    for await (const [k, v] of db.edges.iterator({ gt: `${sha1}\x00`, lt: `${sha1}\x01` })) {
-      hold = combine(hold, edgeHold(v as EdgeValue, minCopies.get(k.slice(sha1.length + 1))))
-      if (hold.c === 'p') break
+    // read in blocks: a blob many refs hold has an edge per ref, and one native call per edge was
+    // most of the cost of reclassifying it
+    const it = db.edges.iterator({ gt: `${sha1}\x00`, lt: `${sha1}\x01` })
+    try {
+      for (;;) {
+        const edges = await it.nextv(EDGE_READ_AHEAD) as Array<[string, EdgeValue]>
+        if (edges.length === 0) return hold
+        for (const [k, v] of edges) {
+          hold = combine(hold, edgeHold(v, minCopies.get(k.slice(sha1.length + 1))))
+          if (hold.c === 'p') return hold
+        }
+      }
+    } finally {
+      await it.close()
     }
-    return hold
   }
 
   async parents (sha1: string): Promise<string[]> {

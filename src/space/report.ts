@@ -29,6 +29,7 @@ export interface GcReport {
   satisfied: boolean
   /** When not: what is left is protected, and by what. */
   blocked?: string
+  /** The run deleted enough for its emptied index range to be compacted at the next pause in writes. */
   compacted?: boolean
 }
 

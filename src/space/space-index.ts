@@ -17,6 +17,13 @@ export const INDEX_VERSION = 1
 const SNIFF_BYTES = 64
 /** Operations per LevelDB batch when rebuilding. */
 const REBUILD_BATCH_OPS = 10_000
+/**
+ * Deletion intents in space-meta: one record per delete batch listing its blobs (one key per batch,
+ * not per blob: every blob key put and deleted again would leave a tombstone that range reads
+ * landing nearby walk over until the next compaction). LEGACY is the older one-key-per-blob layout.
+ */
+const INTENTS_PREFIX = 'intents!'
+const LEGACY_INTENT_PREFIX = 'intent!'
 
 type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -60,6 +67,8 @@ export class SpaceIndex {
   private readonly queue = new SerialQueue()
   private draining: Promise<void> | undefined
   private closed = false
+  /** Numbers intent records; starts from the clock so records of an earlier process are not reused. */
+  private intentSeq = Date.now() * 1000
 
   constructor (components: SpaceIndexComponents) {
     this.db = components.db
@@ -294,6 +303,7 @@ export class SpaceIndex {
         ]))
       }
       const totals = structuredClone(this.totals)
+      const intentKey = `${INTENTS_PREFIX}${String(++this.intentSeq).padStart(16, '0')}`
       for (const sha1 of eligible.keys()) this.watch.deleting.add(sha1)
       let result: { deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }
       try {
@@ -305,11 +315,11 @@ export class SpaceIndex {
               const st = eligible.get(d.sha1) as BlobState
               ops.push({ type: 'del', sublevel: this.db.spaceState, key: d.sha1 })
               if (st.k !== undefined) ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: st.k })
-              // the file goes after this batch; a crash in between is finished at the next open
-              ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: `intent!${d.sha1}`, value: 1 })
               ops.push(...(linkOps.get(d.sha1) ?? []))
               subtract(totals, st)
             }
+            // the files go after this batch; a crash in between is finished at the next open
+            ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: intentKey, value: deleted.map((d) => d.sha1) })
             ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
             return ops
           }
@@ -319,28 +329,46 @@ export class SpaceIndex {
       }
       if (result.deleted.length > 0) this.totals = totals
       const failed = new Set(result.errors.map((e) => e.sha1))
-      const done = result.deleted.filter((d) => !failed.has(d.sha1))
-      if (done.length > 0) {
-        await this.db.level.batch(done.map((d) => ({ type: 'del', sublevel: this.db.spaceMeta, key: `intent!${d.sha1}` }) as Op))
+      // a file that could not be removed stays recorded, so the next open tries again
+      if (result.deleted.length > 0) {
+        const left = result.deleted.filter((d) => failed.has(d.sha1)).map((d) => d.sha1)
+        await this.db.spaceMeta.batch([left.length > 0 ? { type: 'put', key: intentKey, value: left } : { type: 'del', key: intentKey }])
       }
       return result
     })
   }
 
+  /**
+   * Compacts what a large run deleted where it hurts: the head of the eviction index, which every
+   * plan reads from its start (LevelDB walks over deleted entries until they are compacted away),
+   * and the intent records. Only that key range, so it costs what the run evicted; the blob and
+   * state entries deleted all over their ranges are left to LevelDB's own background compaction
+   * (a whole-database compaction took minutes on a 1M-blob store and stalled writers meanwhile).
+   */
+  async compactEvicted (lastKey: string): Promise<boolean> {
+    const level = this.db.level as unknown as { compactRange?: (start: string, end: string) => Promise<void> }
+    if (level.compactRange === undefined) return false
+    const evict = this.db.spaceEvict.prefix
+    await level.compactRange(evict, `${evict}${lastKey}`)
+    const meta = this.db.spaceMeta.prefix
+    await level.compactRange(`${meta}${INTENTS_PREFIX}`, `${meta}${INTENTS_PREFIX}\uffff`)
+    return true
+  }
+
   /** Finishes the deletions of a run that was killed between its index batch and its file removals. */
   async recoverIntents (): Promise<number> {
-    const intents = await this.db.spaceMeta.keys({ gt: 'intent!', lt: 'intent!\uffff' }).all()
-    if (intents.length === 0) return 0
-    const sha1s = intents.map((k) => k.slice('intent!'.length))
+    const records = await this.db.spaceMeta.iterator({ gt: INTENTS_PREFIX, lt: `${INTENTS_PREFIX}\uffff` }).all() as Array<[string, string[]]>
+    // one key per blob: the layout before intents were recorded per batch
+    const single = await this.db.spaceMeta.keys({ gt: LEGACY_INTENT_PREFIX, lt: `${LEGACY_INTENT_PREFIX}\uffff` }).all()
+    const sha1s = [...records.flatMap(([, v]) => v), ...single.map((k) => k.slice(LEGACY_INTENT_PREFIX.length))]
+    if (sha1s.length === 0) return 0
     const entries = await this.db.blobs.getMany(sha1s)
-    const ops: Op[] = []
     for (const [i, sha1] of sha1s.entries()) {
       // stored again since: the file belongs to the new entry
       if (entries[i] === undefined) await fs.rm(this.store.pathOf(sha1), { force: true })
-      ops.push({ type: 'del', sublevel: this.db.spaceMeta, key: intents[i] })
     }
-    await this.db.level.batch(ops)
-    return intents.length
+    await this.db.spaceMeta.batch([...records.map(([k]) => k), ...single].map((key) => ({ type: 'del', key }) as Op))
+    return sha1s.length
   }
 
   /**

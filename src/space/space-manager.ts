@@ -8,8 +8,9 @@ import { formatSize } from '../units.js'
 import { formatUri } from '../uri.js'
 import { AccessTracker } from './access-tracker.js'
 import {
-  ACCESS_FLUSH_INTERVAL_MS, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_USEFUL_FRACTION, COMPACT_AFTER_BLOBS, DELETE_BATCH,
-  DISK_REFRESH_MS, DRY_RUN_MAX_LIST, RECONCILE_INTERVAL_MS, RUN_HISTORY, RUN_HISTORY_BLOBS, TRIGGER_DEBOUNCE_MS
+  ACCESS_FLUSH_INTERVAL_MS, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_USEFUL_FRACTION, COMPACT_AFTER_BLOBS, COMPACT_QUIET_MS, DELETE_BATCH,
+  DISK_REFRESH_MS, DRY_RUN_MAX_LIST, RECONCILE_INTERVAL_MS, RUN_HISTORY, RUN_HISTORY_BLOBS, RUN_YIELD_RATIO, TRIGGER_DEBOUNCE_MS,
+  WRITERS_ACTIVE_MS
 } from './constants.js'
 import { dirBytes, freeBytes } from './disk.js'
 import { findExpired, sweepExpired } from './expiry-sweep.js'
@@ -63,7 +64,7 @@ export class SpaceManager {
   readonly planner: Planner
   limits: SpaceLimits
   private limitInput: SpaceLimitsInput
-  readonly metrics = { runs: 0, evictedBlobs: 0, evictedBytes: 0, storageFullErrors: 0, overLimitEvents: 0 }
+  readonly metrics = { runs: 0, evictedBlobs: 0, evictedBytes: 0, storageFullErrors: 0, overLimitEvents: 0, compactions: 0, lastCompactionMs: 0, yieldedMs: 0 }
   private readonly db: TroveDb
   private readonly store: BlobStore
   private readonly refs: RefStore
@@ -88,6 +89,10 @@ export class SpaceManager {
   private overLimit: { since: string, bytesOver: number, reason: string } | undefined
   private readonly abort = new AbortController()
   private closed = false
+  /** The end of the eviction index range emptied by large runs, compacted at the next pause in writes. */
+  private compactUpTo: string | undefined
+  private compactTimer: NodeJS.Timeout | undefined
+  private compacting: Promise<void> | undefined
 
   constructor (components: SpaceComponents, init: SpaceInit = {}) {
     this.db = components.db
@@ -142,6 +147,8 @@ export class SpaceManager {
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer)
+    if (this.compactTimer !== undefined) clearTimeout(this.compactTimer)
+    await this.compacting
     for (const u of this.unsubscribe) u()
     if (this.store.space !== undefined) this.store.space = undefined
     await this.runs.run(async () => {})
@@ -324,6 +331,7 @@ export class SpaceManager {
       await this.refreshDisk()
       const target = explicit ?? this.targetFor(trigger)
       const skips = emptySkips()
+      const lastEvicted: { key?: string } = {}
       const report: GcReport = {
         dryRun: false,
         trigger,
@@ -342,7 +350,7 @@ export class SpaceManager {
       if (target.mode === 'unreferenced' || target.bytes > 0) {
         this.index.runActive = true
         try {
-          await this.evict(target, skips, report)
+          await this.evict(target, skips, report, lastEvicted)
         } finally {
           this.index.runActive = false
         }
@@ -351,13 +359,9 @@ export class SpaceManager {
       report.usageAfter = this.usage().total
       report.satisfied = target.mode === 'unreferenced' || report.evicted.bytes >= target.bytes
       if (!report.satisfied) report.blocked = this.blockedBy(skips)
-      if (report.evicted.blobs >= COMPACT_AFTER_BLOBS) {
-        // deleted entries linger in LevelDB files until compacted; large runs pay that at once
-        const level = this.db.level as unknown as { compactRange?: (start: string, end: string) => Promise<void> }
-        if (level.compactRange !== undefined) {
-          await level.compactRange('!', '~')
-          report.compacted = true
-        }
+      if (report.evicted.blobs >= COMPACT_AFTER_BLOBS && lastEvicted.key !== undefined) {
+        this.scheduleCompaction(lastEvicted.key)
+        report.compacted = true
       }
       report.durationMs = Date.now() - t0
       this.afterRun(report)
@@ -368,8 +372,45 @@ export class SpaceManager {
     }
   }
 
+  /**
+   * Compacts the emptied head of the eviction index once writes pause (COMPACT_QUIET_MS): until
+   * then the deleted entries only cost the next plan a walk over them, while a compaction under
+   * busy writers would stall them.
+   */
+  private scheduleCompaction (upTo: string): void {
+    if (this.compactUpTo === undefined || upTo > this.compactUpTo) this.compactUpTo = upTo
+    if (this.compactTimer !== undefined || this.closed) return
+    const check = (): void => {
+      this.compactTimer = undefined
+      if (this.closed || this.compactUpTo === undefined) return
+      const quietFor = Date.now() - this.watch.lastWriteAt
+      if (quietFor < COMPACT_QUIET_MS || this.running > 0) {
+        this.compactTimer = setTimeout(check, Math.max(COMPACT_QUIET_MS - quietFor, 100))
+        this.compactTimer.unref()
+        return
+      }
+      const key = this.compactUpTo
+      this.compactUpTo = undefined
+      const t0 = Date.now()
+      this.compacting = this.index.compactEvicted(key).then(() => {
+        this.metrics.compactions++
+        this.metrics.lastCompactionMs = Date.now() - t0
+      }, (err: unknown) => { this.log(`space: compaction failed: ${(err as Error).message}`) })
+        .finally(() => { this.compacting = undefined })
+    }
+    this.compactTimer = setTimeout(check, COMPACT_QUIET_MS)
+    this.compactTimer.unref()
+  }
+
+  /** Resolves once a compaction scheduled by a large run is done (none pending: at once). */
+  async compacted (): Promise<void> {
+    while (this.compactUpTo !== undefined || this.compacting !== undefined) {
+      await (this.compacting ?? new Promise((resolve) => setTimeout(resolve, 100)))
+    }
+  }
+
   /** Deletes planned blobs in batches until the target is reached or nothing evictable is left. */
-  private async evict (target: Target, skips: PlanSkips, report: GcReport): Promise<void> {
+  private async evict (target: Target, skips: PlanSkips, report: GcReport, last: { key?: string }): Promise<void> {
     const signal = this.abort.signal
     let batch: PlanEntry[] = []
     let batchBytes = 0
@@ -383,10 +424,9 @@ export class SpaceManager {
         for (const d of res.deleted) {
           report.evicted.blobs++
           report.evicted.bytes += d.size
-          if (report.blobs.length < RUN_HISTORY_BLOBS) {
-            const c = planned.get(d.sha1) as PlanEntry
-            report.blobs.push({ ...c, uri: formatUri(c.sha1) })
-          }
+          const c = planned.get(d.sha1) as PlanEntry
+          if (last.key === undefined || c.key > last.key) last.key = c.key
+          if (report.blobs.length < RUN_HISTORY_BLOBS) report.blobs.push({ ...c, uri: formatUri(c.sha1) })
         }
         report.errors.push(...res.errors)
       } catch (err) {
@@ -399,9 +439,24 @@ export class SpaceManager {
       if (signal.aborted || reached()) break
       batch.push(c)
       batchBytes += c.size
-      if (batch.length >= DELETE_BATCH || reached()) await deleteBatch()
+      if (batch.length >= DELETE_BATCH || reached()) {
+        const b0 = Date.now()
+        await deleteBatch()
+        await this.yieldToWriters(Date.now() - b0)
+      }
     }
     if (batch.length > 0 && !signal.aborted) await deleteBatch()
+  }
+
+  /**
+   * Between delete batches, while refs, pins or blobs are being written, pauses for as long as the
+   * batch took (RUN_YIELD_RATIO): writers are favoured over a run, which only has to keep going.
+   */
+  private async yieldToWriters (batchMs: number): Promise<void> {
+    if (!this.watch.writersActive(WRITERS_ACTIVE_MS)) return
+    const ms = Math.max(1, Math.round(batchMs * RUN_YIELD_RATIO))
+    this.metrics.yieldedMs += ms
+    await new Promise((resolve) => setTimeout(resolve, ms))
   }
 
   /** The last check, synchronous, right before the blob's batch is written. */

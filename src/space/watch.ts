@@ -29,6 +29,8 @@ export class WriteWatch {
   readonly deleting = new Set<string>()
   /** Called when committed marks are waiting. */
   onReady: () => void = () => {}
+  /** When a ref, pin or blob write last went through (ms); a run yields to writers while this is recent. */
+  lastWriteAt = 0
   private seq = Date.now() * 1000
   private readonly names = new Map<unknown, string>()
   private readonly db: TroveDb
@@ -55,6 +57,11 @@ export class WriteWatch {
 
   nextSeq (): number {
     return ++this.seq
+  }
+
+  /** True when a ref, pin or blob was written in the last `ms`. */
+  writersActive (ms: number, now = Date.now()): boolean {
+    return now - this.lastWriteAt < ms
   }
 
   /** True while a change to what holds the blob has not been reclassified: not safe to evict. */
@@ -115,6 +122,8 @@ export class WriteWatch {
     const target = this.resolve(op)
     if (target === undefined) return
     const { name, key } = target
+    // a run's own blob deletions are not writers it should make way for
+    if (!(name === 'blobs' && this.deleting.has(key))) this.lastWriteAt = Date.now()
     const marks: Array<[string, number]> = []
     const mark = (sha1: string): void => {
       if (sha1.length !== SHA1_LENGTH) return

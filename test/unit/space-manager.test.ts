@@ -137,6 +137,34 @@ describe('space manager: leases', () => {
   })
 })
 
+describe('space manager: a run and concurrent writers', () => {
+  let h: SpaceTrove
+  before(async () => { h = await openSpaceTrove() })
+  after(async () => { await h.cleanup() })
+
+  it('a run yields between its delete batches while refs are being set, and still evicts what it was asked to', async () => {
+    const t = h.trove
+    const kept = await addBlob(t, 100)
+    const blobs: string[] = []
+    for (let i = 0; i < 600; i++) blobs.push(await addBlob(t, 10))
+    await settle(t)
+    let stop = false
+    let sets = 0
+    const writer = (async () => {
+      while (!stop) await t.setRef(`busy/${sets++}`, { f: uri(kept) })
+    })()
+    const report = await t.space.gc({ freeBytes: 600 * 10 })
+    stop = true
+    await writer
+    assert.equal(report.evicted.blobs, 600)
+    assert.ok(t.space.metrics.yieldedMs > 0, 'the run never made way for the writer')
+    assert.ok(sets > 0)
+    assert.equal(await t.store.has(kept), true)
+    await settle(t)
+    assert.equal((await t.verify()).ok, true)
+  })
+})
+
 describe('space manager: expiry and ttl', () => {
   let h: SpaceTrove
   before(async () => { h = await openSpaceTrove() })
@@ -192,6 +220,24 @@ describe('space manager: crash recovery and reconcile', () => {
     await fs.writeFile(t.store.pathOf(a), 'left behind')
     const trove = await h.reopen()
     await assert.rejects(fs.stat(trove.store.pathOf(a)))
+    assert.equal((await trove.verify()).ok, true)
+  })
+
+  it('a killed run\'s per-batch intent record is finished at open, and a blob stored again since keeps its file', async () => {
+    const t = h.trove
+    const gone = await addBlob(t, 100)
+    const back = await addBlob(t, 120)
+    const backBytes = await fs.readFile(t.store.pathOf(back))
+    await settle(t)
+    await t.store.deleteBatch([gone, back], { extraOps: () => [{ type: 'put', sublevel: t.db.spaceMeta, key: 'intents!0000000000000001', value: [gone, back] }] })
+    await fs.writeFile(t.store.pathOf(gone), 'left behind')
+    // stored again after the deletion batch: the file belongs to the new entry now
+    await t.store.putBytes(backBytes)
+    const trove = await h.reopen()
+    await assert.rejects(fs.stat(trove.store.pathOf(gone)))
+    assert.equal(await trove.store.has(back), true)
+    await fs.stat(trove.store.pathOf(back))
+    assert.deepEqual(await trove.db.spaceMeta.keys({ gt: 'intents!', lt: 'intents!\uffff' }).all(), [])
     assert.equal((await trove.verify()).ok, true)
   })
 
