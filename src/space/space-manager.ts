@@ -350,7 +350,7 @@ export class SpaceManager {
       if (target.mode === 'unreferenced' || target.bytes > 0) {
         this.index.runActive = true
         try {
-          await this.evict(target, skips, report, lastEvicted)
+          await this.evict(target, skips, report, lastEvicted, trigger !== 'hard-limit')
         } finally {
           this.index.runActive = false
         }
@@ -410,7 +410,7 @@ export class SpaceManager {
   }
 
   /** Deletes planned blobs in batches until the target is reached or nothing evictable is left. */
-  private async evict (target: Target, skips: PlanSkips, report: GcReport, last: { key?: string }): Promise<void> {
+  private async evict (target: Target, skips: PlanSkips, report: GcReport, last: { key?: string }, yieldToWriters: boolean): Promise<void> {
     const signal = this.abort.signal
     let batch: PlanEntry[] = []
     let batchBytes = 0
@@ -442,7 +442,8 @@ export class SpaceManager {
       if (batch.length >= DELETE_BATCH || reached()) {
         const b0 = Date.now()
         await deleteBatch()
-        await this.yieldToWriters(Date.now() - b0)
+        // a run for a write waiting on the hard limit does not pause: that write is the one to serve
+        if (yieldToWriters && !reached()) await this.yieldToWriters(Date.now() - b0)
       }
     }
     if (batch.length > 0 && !signal.aborted) await deleteBatch()
