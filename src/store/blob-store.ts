@@ -22,8 +22,11 @@ import { SMALL_IO_MAX_BYTES, smallFileIo } from './small-io.js'
 const COPY_CHUNK_SIZE = 2 * 1024 * 1024
 /** First bytes kept of each recently stored in-memory blob (see recentHead). */
 export const RECENT_HEAD_BYTES = 64
-/** Recently stored blobs whose first bytes are kept: ~0.2 KB each, so at most ~1 MB. */
-const RECENT_HEADS = 4096
+/**
+ * Recently stored blobs whose first bytes are kept: ~0.25 KB each, so at most ~4 MB. Enough for
+ * space management's reclassification to find them while it trails a fetch of thousands.
+ */
+const RECENT_HEADS = 16_384
 
 export interface BlobInfo {
   sha1: string

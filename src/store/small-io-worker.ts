@@ -5,62 +5,70 @@
 import fs from 'node:fs'
 import { promisify } from 'node:util'
 import { parentPort } from 'node:worker_threads'
-import type { IoBatch, IoJob, IoReply, IoResult } from './small-io.js'
+import { OP_READ, OP_RENAME, OP_WRITE, type IoBatch, type IoReply } from './small-io.js'
 
 const fsync = promisify(fs.fsync)
 
 async function run (batch: IoBatch): Promise<IoReply> {
-  const results: IoResult[] = new Array(batch.jobs.length)
-  // reads land in one buffer that is moved (not copied) back to the caller
+  const { ops, nums } = batch
+  const paths = batch.paths.split('\0')
+  const errors: IoReply['errors'] = []
+  const fail = (i: number, err: unknown): void => {
+    const e = err as NodeJS.ErrnoException
+    errors.push([i, e?.message ?? String(err), e?.code])
+  }
+  // reads land back to back in one buffer that is moved (not copied) to the caller
   let readBytes = 0
-  for (const job of batch.jobs) if (job.op === 'read') readBytes += job.length
-  const out = readBytes > 0 ? new ArrayBuffer(readBytes) : undefined
+  for (let i = 0; i < ops.length; i++) if (ops[i] === OP_READ) readBytes += nums[2 * i + 1]
+  const out = readBytes > 0 ? new Uint8Array(readBytes) : undefined
   let outAt = 0
+  let inAt = 0
+  let p = 0
   const syncing: Array<Promise<void>> = []
-  for (const [i, job] of batch.jobs.entries()) {
+  for (let i = 0; i < ops.length; i++) {
+    const path = paths[p++]
     try {
-      if (job.op === 'write') {
-        const fd = write(job, batch.data as ArrayBuffer)
-        results[i] = {}
-        if (!job.sync) {
+      if (ops[i] === OP_WRITE) {
+        const length = nums[2 * i]
+        const bytes = new Uint8Array(batch.data as ArrayBuffer, inAt, length)
+        inAt += length
+        const fd = write(path, bytes)
+        if (nums[2 * i + 1] === 0) {
           fs.closeSync(fd)
           continue
         }
         // fsyncs of a batch overlap on the thread pool, as they did when each blob had its own
         syncing.push(fsync(fd).then(
           () => { fs.closeSync(fd) },
-          (err: unknown) => { closeAndRemove(fd, job.path); results[i] = failure(err) }
+          (err: unknown) => { closeAndRemove(fd, path); fail(i, err) }
         ))
-      } else if (job.op === 'read') {
-        const view = new Uint8Array(out as ArrayBuffer, outAt, job.length)
-        read(job.path, view, job.position)
-        results[i] = { at: outAt }
-        outAt += job.length
-      } else if (job.op === 'rename') {
-        fs.renameSync(job.path, job.to)
-        results[i] = {}
+      } else if (ops[i] === OP_READ) {
+        const length = nums[2 * i + 1]
+        const view = (out as Uint8Array).subarray(outAt, outAt + length)
+        outAt += length
+        read(path, view, nums[2 * i])
+      } else if (ops[i] === OP_RENAME) {
+        fs.renameSync(path, paths[p++])
       } else {
-        fs.rmSync(job.path, { force: true })
-        results[i] = {}
+        fs.rmSync(path, { force: true })
       }
     } catch (err) {
-      results[i] = failure(err)
+      fail(i, err)
     }
   }
   await Promise.all(syncing)
-  return { id: batch.id, results, data: out }
+  return { id: batch.id, errors, data: out?.buffer }
 }
 
-/** Creates the file (it must not exist) and writes all of the job's bytes; returns the open fd. */
-function write (job: Extract<IoJob, { op: 'write' }>, data: ArrayBuffer): number {
-  const fd = fs.openSync(job.path, 'wx', 0o644)
+/** Creates the file (it must not exist) and writes all of `bytes`; returns the open fd. */
+function write (path: string, bytes: Uint8Array): number {
+  const fd = fs.openSync(path, 'wx', 0o644)
   try {
-    const bytes = new Uint8Array(data, job.at, job.length)
     let done = 0
     while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, done)
     return fd
   } catch (err) {
-    closeAndRemove(fd, job.path)
+    closeAndRemove(fd, path)
     throw err
   }
 }
@@ -84,14 +92,13 @@ function closeAndRemove (fd: number, path: string): void {
   try { fs.rmSync(path, { force: true }) } catch {}
 }
 
-function failure (err: unknown): IoResult {
-  const e = err as NodeJS.ErrnoException
-  return { error: { message: e?.message ?? String(err), code: e?.code } }
-}
-
 parentPort?.on('message', (batch: IoBatch) => {
   void run(batch).then(
     (reply) => { parentPort?.postMessage(reply, reply.data !== undefined ? [reply.data] : []) },
-    (err: unknown) => { parentPort?.postMessage({ id: batch.id, results: batch.jobs.map(() => failure(err)) }) }
+    (err: unknown) => {
+      const e = err as NodeJS.ErrnoException
+      const reply: IoReply = { id: batch.id, errors: Array.from(batch.ops, (_, i) => [i, e?.message ?? String(err), e?.code]) }
+      parentPort?.postMessage(reply)
+    }
   )
 })
