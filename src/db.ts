@@ -40,6 +40,13 @@ export interface TroveDb {
   spaceLinkedBy: Sub
   /** Class counters, run history, refs asking for minCopies, deletion intents of a GC run. */
   spaceMeta: Sub
+  /**
+   * Installed by space management (src/space/watch.ts): given a batch about to be written, returns
+   * it with the space index's dirty marks for the whole batch in one record. Writers that batch
+   * many changes at once (the ref store) call it; every other write is marked operation by
+   * operation by the prewrite hook, so calling it is an optimisation, never a requirement.
+   */
+  prepareBatch?: (ops: any[]) => any[] // eslint-disable-line @typescript-eslint/no-explicit-any
   close: () => Promise<void>
 }
 

@@ -72,8 +72,16 @@ export class BatchedWriter {
   private pending: PendingWrite[] = []
   private pendingOps = 0
   private scheduled = false
+  private readonly level: Level
 
-  constructor (private readonly level: Level) {}
+  /** `db.prepareBatch`, when installed, sees each combined batch whole (one record of dirty marks per batch). */
+  constructor (private readonly db: Pick<TroveDb, 'level' | 'prepareBatch'>) {
+    this.level = db.level
+  }
+
+  private async batch (ops: Op[]): Promise<void> {
+    await this.level.batch(this.db.prepareBatch?.(ops) ?? ops)
+  }
 
   async write (ops: Op[]): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -97,13 +105,13 @@ export class BatchedWriter {
     this.pendingOps = 0
     if (group.length === 0) return
     if (group.length === 1) {
-      this.level.batch(group[0].ops).then(group[0].resolve, group[0].reject)
+      this.batch(group[0].ops).then(group[0].resolve, group[0].reject)
       return
     }
-    this.level.batch(group.flatMap((w) => w.ops)).then(
+    this.batch(group.flatMap((w) => w.ops)).then(
       () => { for (const w of group) w.resolve() },
       () => {
-        for (const w of group) this.level.batch(w.ops).then(w.resolve, w.reject)
+        for (const w of group) this.batch(w.ops).then(w.resolve, w.reject)
       }
     )
   }

@@ -101,7 +101,7 @@ export class RefStore {
     this.db = components.db
     this.refReader = new BatchedReader(this.db.refs)
     this.versionReader = new BatchedReader(this.db.versions)
-    this.writer = new BatchedWriter(this.db.level)
+    this.writer = new BatchedWriter(this.db)
     this.flushTimer = setInterval(() => { void this.flushAccess().catch(() => {}) }, init.accessFlushIntervalMs ?? ACCESS_FLUSH_INTERVAL_MS)
     this.flushTimer.unref()
   }

@@ -83,11 +83,8 @@ export class SpaceIndex {
     for await (const [k, v] of this.db.spaceMeta.iterator({ gt: 'minCopies!', lt: 'minCopies!\uffff' })) {
       this.watch.minCopies.set(k.slice('minCopies!'.length), v as number)
     }
-    let marks = 0
-    for await (const [sha1, seq] of this.db.spaceDirty.iterator()) {
-      this.watch.marks.set(sha1, { seq: seq as number, committed: true })
-      marks++
-    }
+    for await (const [key, value] of this.db.spaceDirty.iterator()) this.watch.load(key, value)
+    const marks = this.watch.marks.size
     this.totals = (await this.db.spaceMeta.get('totals') as ClassTotals | undefined) ?? emptyTotals()
     await this.recoverIntents()
     const version = await this.db.spaceMeta.get('version') as number | undefined
@@ -142,7 +139,10 @@ export class SpaceIndex {
   /** One batch of marked blobs: recompute their holds and move them in the eviction index. False when none was left. */
   private async pass (upTo: number, limit = RECLASSIFY_BATCH): Promise<boolean> {
     const marked = this.watch.ready(limit, upTo)
-    if (marked.length === 0) return false
+    if (marked.length === 0) {
+      await this.dropEmptyCovers()
+      return false
+    }
     const sha1s = marked.map(([s]) => s)
     const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])
     const links = await anyLinks(this.db)
@@ -194,26 +194,39 @@ export class SpaceIndex {
       if (old !== undefined) subtract(totals, old)
       add(totals, state)
     }
-    const childMarks: Array<[string, number]> = []
-    const origin = Math.min(...marked.map(([sha1, seq]) => this.watch.marks.get(sha1)?.origin ?? seq))
-    for (const c of propagate) {
-      const { op, seq } = this.watch.markOp(c, origin)
-      ops.push(op)
-      childMarks.push([c, seq])
+    let childMarks: Array<[string, number]> = []
+    if (propagate.size > 0) {
+      const origin = Math.min(...marked.map(([sha1, seq]) => this.watch.marks.get(sha1)?.origin ?? seq))
+      const child = this.watch.markOps([...propagate], origin)
+      ops.push(child.op)
+      childMarks = child.marks
     }
     ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
-    // decided right before the batch is issued: a mark that was renewed meanwhile stays
-    const settled: Array<[string, number]> = []
-    for (const [sha1, seq] of marked) {
-      if (this.watch.marks.get(sha1)?.seq !== seq) continue
-      ops.push({ type: 'del', sublevel: this.db.spaceDirty, key: sha1 })
-      settled.push([sha1, seq])
-    }
+    // records of marks settled earlier go with this batch (settling itself follows the batch)
+    const dropped = this.emptyCoverOps(ops)
     await this.db.level.batch(ops)
     this.totals = totals
-    for (const [sha1, seq] of settled) this.watch.settle(sha1, seq)
+    this.watch.coversDeleted(dropped)
+    // a mark renewed meanwhile is not settled: its blob is reclassified again
+    for (const [sha1, seq] of marked) this.watch.settle(sha1, seq)
     this.watch.commitMarks(childMarks)
     return true
+  }
+
+  /** Adds the deletion of space-dirty records no mark depends on any more; the keys added. */
+  private emptyCoverOps (ops: Op[]): string[] {
+    const keys = [...this.watch.emptyCovers]
+    for (const key of keys) ops.push({ type: 'del', sublevel: this.db.spaceDirty, key })
+    return keys
+  }
+
+  /** With nothing left to reclassify, deletes the records of marks already settled. */
+  private async dropEmptyCovers (): Promise<void> {
+    if (this.watch.emptyCovers.size === 0) return
+    const ops: Op[] = []
+    const dropped = this.emptyCoverOps(ops)
+    await this.db.level.batch(ops)
+    this.watch.coversDeleted(dropped)
   }
 
   private async readLinks (sha1: string, size: number): Promise<string[]> {
@@ -424,15 +437,12 @@ export class SpaceIndex {
       }
       ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
       ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'version', value: INDEX_VERSION })
-      const settled: Array<[string, number]> = []
-      for (const [sha1, seq] of marked) {
-        if (this.watch.marks.get(sha1)?.seq !== seq) continue
-        ops.push({ type: 'del', sublevel: this.db.spaceDirty, key: sha1 })
-        settled.push([sha1, seq])
-      }
+      const dropped = this.emptyCoverOps(ops)
       await flush()
       this.totals = totals
-      for (const [sha1, seq] of settled) this.watch.settle(sha1, seq)
+      this.watch.coversDeleted(dropped)
+      for (const [sha1, seq] of marked) this.watch.settle(sha1, seq)
+      await this.dropEmptyCovers()
       return totals
     })
   }

@@ -7,11 +7,21 @@ export interface Mark {
   committed: boolean
   /** For a mark made by propagation through links: the seq of the change it came from. */
   origin?: number
+  /** The space-dirty record that persists this mark once committed (`g<seq>`, or a legacy sha1 key). */
+  cover: string
+  /**
+   * Until this mark commits: the record of an earlier committed mark of the same blob, which
+   * must outlive it (if this write fails, or the process dies first, that record is what makes the
+   * next open reclassify the blob).
+   */
+  prevCover?: string
 }
 
 type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const SHA1_LENGTH = 40
+/** Space-dirty records are `g<seq>` -> [sha1, ...]: one per batch of marks, not one per blob. */
+const GROUP_PREFIX = 'g'
 
 /**
  * Watches every LevelDB write through abstract-level's `prewrite` hook, which runs synchronously
@@ -20,6 +30,13 @@ const SHA1_LENGTH = 40
  * the batch, so the mark commits or fails with the change itself and survives a crash. The space
  * index reclassifies marked blobs afterwards; until then the blob counts as "changing" and is not
  * evicted. The ref store and the blob store know nothing of this.
+ *
+ * Marks are persisted in groups: one space-dirty record per batch lists every blob it marked.
+ * Writers that batch many changes (the ref store) pass their whole batch through
+ * `db.prepareBatch`, so a burst of ref sets costs one record, not a put and a later delete per
+ * changed edge (bench/refs.ts: about a fifth of a ref set's cost). A record is deleted once no
+ * mark depends on it: each of its blobs was reclassified or marked again by a later committed
+ * record. Record keys are never reused, so a late delete cannot erase a newer mark.
  */
 export class WriteWatch {
   readonly marks = new Map<string, Mark>()
@@ -31,6 +48,10 @@ export class WriteWatch {
   onReady: () => void = () => {}
   /** When a ref, pin or blob write last went through (ms); a run yields to writers while this is recent. */
   lastWriteAt = 0
+  /** Space-dirty records no mark depends on any more: deleted by the space index's next batch. */
+  readonly emptyCovers = new Set<string>()
+  /** Marks depending on each space-dirty record. */
+  private readonly covers = new Map<string, number>()
   private seq = Date.now() * 1000
   private readonly names = new Map<unknown, string>()
   private readonly db: TroveDb
@@ -48,11 +69,53 @@ export class WriteWatch {
   install (): void {
     this.db.level.hooks.prewrite.add(this.hook)
     this.db.level.on('write', this.onWrite)
+    this.db.prepareBatch = (ops) => this.prepare(ops)
   }
 
   uninstall (): void {
     this.db.level.hooks.prewrite.delete(this.hook)
     this.db.level.off('write', this.onWrite)
+    delete this.db.prepareBatch
+  }
+
+  /**
+   * Takes the marks of a whole batch into one record: the edge operations are marked here (and
+   * passed over by the hook), and one space-dirty record joins the batch. Returns a new array;
+   * `ops` is left as it was, so a caller may retry it or pass it again.
+   */
+  prepare (ops: Op[]): Op[] {
+    let out: Op[] | undefined
+    const sha1s: string[] = []
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
+      if (op.sublevel !== this.db.edges || op.space === true) continue
+      out ??= ops.slice()
+      out[i] = { ...op, spaceGrouped: true }
+      sha1s.push(String(op.key).slice(0, SHA1_LENGTH))
+    }
+    if (out === undefined) return ops
+    this.lastWriteAt = Date.now()
+    out.push(this.groupOp(sha1s))
+    return out
+  }
+
+  /** Reloads a space-dirty record at open: its blobs are marked (committed) until reclassified. */
+  load (key: string, value: unknown): void {
+    const legacy = key.length === SHA1_LENGTH
+    const seq = legacy ? Number(value) : Number(key.slice(GROUP_PREFIX.length))
+    const sha1s = legacy ? [key] : (Array.isArray(value) ? value.map(String) : [])
+    if (Number.isFinite(seq) && seq > this.seq) this.seq = seq
+    for (const sha1 of sha1s) {
+      if (this.marks.has(sha1) || sha1.length !== SHA1_LENGTH) continue
+      this.marks.set(sha1, { seq: Number.isFinite(seq) ? seq : 0, committed: true, cover: key })
+      this.count(key, 1)
+    }
+    if (!this.covers.has(key)) this.emptyCovers.add(key)
+  }
+
+  /** The records deleted by a space index batch that committed. */
+  coversDeleted (keys: Iterable<string>): void {
+    for (const k of keys) this.emptyCovers.delete(k)
   }
 
   nextSeq (): number {
@@ -93,44 +156,87 @@ export class WriteWatch {
 
   /** Drops a mark once its blob was reclassified, unless a newer mark replaced it meanwhile. */
   settle (sha1: string, seq: number): boolean {
-    if (this.marks.get(sha1)?.seq !== seq) return false
+    const m = this.marks.get(sha1)
+    if (m?.seq !== seq || !m.committed) return false
     this.marks.delete(sha1)
+    this.count(m.cover, -1)
     return true
   }
 
-  /** Marks a blob from inside the space index's own batch (link propagation). */
-  markOp (sha1: string, origin?: number): { op: Op, seq: number } {
-    const seq = this.nextSeq()
-    this.marks.set(sha1, { seq, committed: false, origin })
-    return { op: { type: 'put', sublevel: this.db.spaceDirty, key: sha1, value: seq }, seq }
+  /**
+   * Marks blobs from inside the space index's own batch (link propagation): the record to add to
+   * it, and the marks to commit once it is written. The record carries no `spaceMarks`, so the
+   * write event does not commit them a second time.
+   */
+  markOps (sha1s: string[], origin?: number): { op: Op, marks: Array<[string, number]> } {
+    const { spaceMarks, ...op } = this.groupOp(sha1s, origin)
+    return { op, marks: spaceMarks }
   }
 
+  /** Once the batch holding `marks` is written: they count, and the records they replace may go. */
   commitMarks (marks: Array<[string, number]>): void {
     let any = false
     for (const [sha1, seq] of marks) {
+      const cover = coverKey(seq)
       const m = this.marks.get(sha1)
       if (m?.seq === seq) {
         m.committed = true
+        this.count(cover, 1)
+        if (m.prevCover !== undefined) this.count(m.prevCover, -1)
+        m.prevCover = undefined
         any = true
+      } else if (m !== undefined && !m.committed && m.prevCover === undefined) {
+        // a newer mark of this blob is still in flight: this record now stands for it
+        m.prevCover = cover
+        this.count(cover, 1)
       }
+    }
+    for (const [, seq] of marks.slice(0, 1)) {
+      const cover = coverKey(seq)
+      if (!this.covers.has(cover)) this.emptyCovers.add(cover)
     }
     if (any) this.onReady()
   }
 
+  /** One record for `sha1s`, and their marks (uncommitted until the batch is written). */
+  private groupOp (sha1s: Iterable<string>, origin?: number): Op {
+    const seq = this.nextSeq()
+    const cover = coverKey(seq)
+    const marks: Array<[string, number]> = []
+    const listed: string[] = []
+    for (const sha1 of sha1s) {
+      if (sha1.length !== SHA1_LENGTH) continue
+      const old = this.marks.get(sha1)
+      if (old?.seq === seq) continue
+      const prevCover = old === undefined ? undefined : old.committed ? old.cover : old.prevCover
+      this.marks.set(sha1, { seq, committed: false, origin, cover, prevCover })
+      marks.push([sha1, seq])
+      listed.push(sha1)
+    }
+    return { type: 'put', sublevel: this.db.spaceDirty, key: cover, value: listed, space: true, spaceMarks: marks }
+  }
+
+  private count (cover: string, delta: number): void {
+    const n = (this.covers.get(cover) ?? 0) + delta
+    if (n > 0) {
+      this.covers.set(cover, n)
+      return
+    }
+    this.covers.delete(cover)
+    this.emptyCovers.add(cover)
+  }
+
   private prewrite (op: Op, batch: Op): void {
-    if (op.space === true) return
+    // marked already, for the whole batch at once (prepare)
+    if (op.space === true || op.spaceGrouped === true) return
     const target = this.resolve(op)
     if (target === undefined) return
     const { name, key } = target
     // a run's own blob deletions are not writers it should make way for
     if (!(name === 'blobs' && this.deleting.has(key))) this.lastWriteAt = Date.now()
-    const marks: Array<[string, number]> = []
+    const marked: string[] = []
     const mark = (sha1: string): void => {
-      if (sha1.length !== SHA1_LENGTH) return
-      const seq = this.nextSeq()
-      this.marks.set(sha1, { seq, committed: false })
-      marks.push([sha1, seq])
-      batch.add({ type: 'put', sublevel: this.db.spaceDirty, key: sha1, value: seq })
+      if (sha1.length === SHA1_LENGTH) marked.push(sha1)
     }
     switch (name) {
       case 'edges':
@@ -159,7 +265,7 @@ export class WriteWatch {
         this.refWrite(op, key, batch)
         break
     }
-    if (marks.length > 0) op.spaceMarks = marks
+    if (marked.length > 0) batch.add(this.groupOp(marked))
   }
 
   /** Keeps the refs that ask for minCopies in their own small index, in the ref's own batch. */
@@ -208,4 +314,8 @@ function parseValue (v: unknown): unknown {
 export function minCopiesOf (stored: unknown): number | undefined {
   const n = (stored as { meta?: { minCopies?: unknown } } | undefined)?.meta?.minCopies
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? n : undefined
+}
+
+function coverKey (seq: number): string {
+  return `${GROUP_PREFIX}${seq}`
 }

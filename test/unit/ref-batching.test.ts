@@ -20,7 +20,7 @@ describe('ref store batching', () => {
 
   it('a read issued after a write finished sees it', async () => {
     const reader = new BatchedReader(t.trove.db.refs)
-    const writer = new BatchedWriter(t.trove.db.level)
+    const writer = new BatchedWriter(t.trove.db)
     for (let i = 0; i < 20; i++) {
       await writer.write([{ type: 'put', sublevel: t.trove.db.refs, key: 'b/rw', value: i }])
       assert.equal(await reader.get('b/rw'), i)
@@ -28,7 +28,7 @@ describe('ref store batching', () => {
   })
 
   it('concurrent writes all land, including more operations than one batch holds', async () => {
-    const writer = new BatchedWriter(t.trove.db.level)
+    const writer = new BatchedWriter(t.trove.db)
     const sub = t.trove.db.meta
     const per = 7
     const callers = Math.ceil(MAX_WRITE_BATCH_OPS / per) * 2
@@ -40,7 +40,7 @@ describe('ref store batching', () => {
   })
 
   it('a caller whose operations are invalid fails alone; the others in its batch still land', async () => {
-    const writer = new BatchedWriter(t.trove.db.level)
+    const writer = new BatchedWriter(t.trove.db)
     const sub = t.trove.db.meta
     const results = await Promise.allSettled([
       writer.write([{ type: 'put', sublevel: sub, key: 'bw-ok-1', value: 1 }]),
