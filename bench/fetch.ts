@@ -14,10 +14,13 @@
  * Rates are medians of runs; the plain-stream and Trove runs alternate so load from elsewhere on
  * the machine hits both sides of the ratio alike. CPU seconds per GiB (user + system, all
  * threads) of both processes are reported beside the rates: on a shared machine they are the
- * steadier figure. --profile DIR writes a V8 CPU profile of every child process;
- * TROVE_BENCH_NODE_FLAGS="--max-semi-space-size=1" (for example) passes Node flags to the Trove
- * processes. Stores are not fsynced unless --durable, so the disk does not decide the figures.
+ * steadier figure. --profile DIR writes a V8 CPU profile of every child process. The Trove
+ * processes run with the Node flags the `trove` command runs with (TROVE_NODE_FLAGS, in the JSON);
+ * TROVE_BENCH_NODE_FLAGS="--trace-gc" (for example) adds more. Stores are not fsynced unless
+ * --durable, so the disk does not decide the figures.
  */
+import { YAMUX_MAX_STREAM_WINDOW } from '../src/net/constants.js'
+import { TROVE_NODE_FLAGS } from '../src/node-flags.js'
 import type { BenchChild } from './lib/net-ipc.js'
 import { netBenchArgs } from './lib/net-args.js'
 import { Children, RAW_CHILD, STREAM_CHILD, ensureBuilt } from './lib/net-cluster.js'
@@ -29,8 +32,8 @@ const DEFAULT_SIZE = 1024 * MIB
 const DEFAULT_BIG_SIZE = 4096 * MIB
 /** Median of three: one noisy run (other work on the machine) does not decide the figure. */
 const DEFAULT_RUNS = 3
-/** yamux's own default window, and Trove's default (see src/net/constants.ts). */
-const DEFAULT_WINDOWS = [256 * 1024, 16 * MIB]
+/** yamux's own default window, and Trove's default (the last: the big fetch runs with it). */
+const DEFAULT_WINDOWS = [256 * 1024, YAMUX_MAX_STREAM_WINDOW]
 const DEFAULT_PROVIDERS = 3
 /** Small fetches timed for time-to-first-byte: the first pays for opening streams, the rest show the steady state. */
 const TTFB_FETCHES = 20
@@ -89,12 +92,14 @@ async function main (): Promise<void> {
   const windows = args.windows ?? DEFAULT_WINDOWS
   const nProviders = args.providers ?? DEFAULT_PROVIDERS
   await ensureBuilt()
-  const kids = new Children(args.profile)
+  // Trove processes run with the flags `trove` itself runs with (src/node-flags.ts)
+  const kids = new Children(args.profile, TROVE_NODE_FLAGS)
   const result: Record<string, unknown> = {
     bench: 'fetch',
     size,
     runs,
     durable: args.durable,
+    troveNodeFlags: TROVE_NODE_FLAGS,
     note: 'rates in MiB/s, median of runs; Trove time is the whole ensureLocal (find, manifest, chunks, final re-hash, commit)'
   }
   try {

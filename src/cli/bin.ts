@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
+// Node flags above: see TROVE_NODE_FLAGS in src/node-flags.ts (a test keeps the two equal)
 import { run } from './program.js'
 
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

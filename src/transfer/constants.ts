@@ -11,12 +11,23 @@ export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 /** How long `get` looks for providers (connected peers, announcements, DHT) before giving up. */
 export const FIND_TIMEOUT_MS = 15_000
 /**
- * Chunks requested from one provider at a time (one stream each): keeps its pipe full without
- * hoarding work. bench/fetch, 512 MiB from one provider on loopback (2 cores shared with other
- * load, runs of 3): 1 -> 30-36 MiB/s; 2 -> 65-88 MiB/s, peak RSS ~200 MB; 4 -> 73-127 MiB/s but
- * +20-30 MB RSS; 8 -> 78-82 MiB/s, +45 MB. 2 keeps a 4 GiB fetch near the 150 MB RSS goal.
+ * Chunk requests a provider has outstanding on its one stream: the next chunk is already asked
+ * for while the current one arrives, so the responder streams chunk after chunk with no round
+ * trip between them, in order (from one provider, the whole-blob hash never reads a chunk back
+ * from disk). More would only hoard chunks at a provider that may turn out slow.
  */
 export const CHUNKS_IN_FLIGHT_PER_PEER = 2
+/**
+ * Chunk buffers per provider: one receives while the other is hashed and written. Each is a
+ * chunk (4 MiB), so this and the stream window bound what a download holds per provider.
+ */
+export const CHUNK_BUFFERS_PER_PEER = 2
+/**
+ * Resume state is saved at most this often while chunks land, and once when the download stops.
+ * A crash loses at most this much progress (~100-250 MiB at LAN and loopback rates), never correctness:
+ * resume re-hashes what it keeps.
+ */
+export const PARTIAL_SAVE_INTERVAL_MS = 1000
 /** Small blobs requested ahead on one fetch stream (round trips hidden behind transfers). */
 export const SMALL_BLOBS_IN_FLIGHT = 64
 /** Fault weights and the ban threshold for peers that misbehave in transfers. */

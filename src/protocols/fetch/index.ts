@@ -211,6 +211,31 @@ export class FetchSession {
     }
   }
 
+  /**
+   * Sends a request without waiting for its answer: a chunked download keeps the next chunk's
+   * request queued at the responder, so its bytes follow the previous chunk's with no round trip
+   * between them. Read the answers with `answer`, in the order the requests were sent.
+   */
+  async ask (req: RangeRequest, options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await send(this.stream, frame(encodeRequest(req)), options.signal)
+    } catch (err) {
+      this.abort(err)
+      throw err
+    }
+  }
+
+  /** Yields the bytes of the answer to the oldest request sent with `ask` and not yet answered. */
+  async * answer (req: RangeRequest, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    try {
+      const length = await this.readHeader(req, options.signal)
+      yield * this.reader.readBytes(length, options.signal)
+    } catch (err) {
+      this.abort(err)
+      throw err
+    }
+  }
+
   /** Requests a blob or range and hands its bytes to `sink` as they arrive. */
   async request (req: RangeRequest, sink: BytesSink, options: { signal?: AbortSignal } = {}): Promise<AnswerInfo> {
     try {

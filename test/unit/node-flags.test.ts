@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import { describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { TROVE_NODE_FLAGS } from '../../src/node-flags.js'
+
+const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url))
+
+describe('node flags', () => {
+  it('the trove command runs Node with TROVE_NODE_FLAGS', async () => {
+    const first = (await fs.readFile(BIN, 'utf8')).split('\n')[0]
+    assert.equal(first, `#!/usr/bin/env -S node ${TROVE_NODE_FLAGS.join(' ')}`)
+  })
+})
