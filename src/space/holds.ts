@@ -5,6 +5,11 @@ import type { Hold } from './state.js'
 
 /** Edges read per native call when combining the refs that hold a blob. */
 const EDGE_READ_AHEAD = 1000
+/**
+ * Edges read per native call when prefetching a batch: most blobs have none or one, and a read
+ * after a seek may run into the next blob's edges, so small blocks waste little.
+ */
+const PREFETCH_READ_AHEAD = 8
 
 export const UNHELD: Hold = Object.freeze({ c: 'u' })
 export const PROTECTED: Hold = Object.freeze({ c: 'p' })
@@ -43,6 +48,8 @@ export interface HoldSource {
 export class HoldComputer {
   private readonly memo = new Map<string, Hold>()
   private readonly inProgress = new Set<string>()
+  /** Direct holds read ahead for a batch (prefetch). */
+  private readonly directs = new Map<string, Hold>()
 
   constructor (private readonly src: HoldSource) {}
 
@@ -78,8 +85,49 @@ export class HoldComputer {
     return { hold, open }
   }
 
+  /**
+   * Reads the pins and edges of a batch of blobs ahead: one pin look-up for the lot and one edge
+   * iterator moved from blob to blob in key order, instead of a look-up and an iterator per blob
+   * (an iterator costs a snapshot and a merge over every table; with thousands of freshly
+   * fetched blobs per second that was the largest item of a reclassification, bench/small).
+   */
+  async prefetch (sha1s: string[]): Promise<void> {
+    const { db, minCopies } = this.src
+    const sorted = [...new Set(sha1s)].filter((s) => !this.directs.has(s)).sort()
+    if (sorted.length === 0) return
+    const pins = await db.pins.getMany(sorted)
+    const it = db.edges.iterator()
+    try {
+      for (const [i, sha1] of sorted.entries()) {
+        if (pins[i] !== undefined) {
+          this.directs.set(sha1, PROTECTED)
+          continue
+        }
+        const prefix = `${sha1}\x00`
+        it.seek(prefix)
+        let hold = UNHELD
+        for (let done = false; !done && hold.c !== 'p';) {
+          const edges = await it.nextv(PREFETCH_READ_AHEAD) as Array<[string, EdgeValue]>
+          done = edges.length < PREFETCH_READ_AHEAD
+          for (const [k, v] of edges) {
+            if (!k.startsWith(prefix)) {
+              done = true
+              break
+            }
+            hold = combine(hold, edgeHold(v, minCopies.get(k.slice(prefix.length))))
+          }
+        }
+        this.directs.set(sha1, hold)
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
   /** Pin and edges of the blob itself, without links. */
   async direct (sha1: string): Promise<Hold> {
+    const known = this.directs.get(sha1)
+    if (known !== undefined) return known
     const { db, minCopies } = this.src
     if (await db.pins.get(sha1) !== undefined) return PROTECTED
     let hold = UNHELD

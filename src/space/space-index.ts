@@ -147,6 +147,7 @@ export class SpaceIndex {
     const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])
     const links = await anyLinks(this.db)
     const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies, links })
+    await holds.prefetch(sha1s.filter((_, i) => entries[i] !== undefined))
     const children = async (sha1: string): Promise<string[]> => links ? childrenOf(this.db, sha1) : []
     const totals = structuredClone(this.totals)
     const ops: Op[] = []
