@@ -7,7 +7,8 @@
  * but V8 frees an ArrayBuffer only when a collection runs, and with a 16 MiB young generation
  * that is rare enough that ~80 MB of dead buffers piled up and the young generation itself grew
  * by 32 MB: a 4 GiB fetch peaked at 220-237 MB RSS against ~105 MB idle (bench/fetch --big).
- * With 1 MiB, collections come often, stay cheap (little survives them), and the peak fell to
- * 165-171 MB, idle to ~94 MB, with no loss of rate or CPU per GiB in the same runs.
+ * With 1 MiB, collections come often and stay cheap (little survives them): the peak fell to
+ * 165-183 MB and idle to ~94 MB; rates did not drop, and the two Trove processes' CPU per GiB
+ * fetched was 10.0-12.1 s against 11.5-13.1 s without (docs/performance.md, Memory).
  */
 export const TROVE_NODE_FLAGS = ['--max-semi-space-size=1']
