@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { runBatch } from './small-io-run.js'
 
 /**
  * Files up to this size are written and read through SmallFileIo: whole in memory, a batch of
@@ -16,6 +17,13 @@ const MAX_BATCH_BYTES = 16 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 2
 /** An idle worker exits after this long (its isolate holds ~10 MB); the next operation starts one again. */
 const IDLE_EXIT_MS = 15_000
+/**
+ * A batch this small, with no worker running, runs on the main thread instead of starting one: a
+ * one-shot `trove add` stores a manifest or two, and a worker's isolate (~10 MB, tens of ms to
+ * start) would cost more than the operations (it took `bench/ingest`'s peak RSS past 100 MB).
+ * A burst (a fetched ref) still starts the worker with its first larger batch.
+ */
+const INLINE_MAX_JOBS = 4
 
 export type IoJob =
   | { op: 'write', path: string, length: number, sync: boolean }
@@ -111,7 +119,7 @@ export class SmallFileIo {
   }
 
   private post (batch: Pending[]): void {
-    const worker = this.start()
+    const worker = this.worker === undefined && batch.length <= INLINE_MAX_JOBS ? undefined : this.start()
     const id = this.nextId++
     const ops = new Uint8Array(batch.length)
     const nums = new Float64Array(batch.length * 2)
@@ -150,6 +158,13 @@ export class SmallFileIo {
     }
     this.inFlight.set(id, batch)
     const message: IoBatch = { id, ops, nums, paths: paths.join('\0'), data }
+    if (worker === undefined) {
+      runBatch(message).then((reply) => { this.answer(reply) }, (err: unknown) => {
+        const e = err as NodeJS.ErrnoException
+        this.answer({ id, errors: batch.map((_, i) => [i, e?.message ?? String(err), e?.code]) })
+      })
+      return
+    }
     worker.postMessage(message, data !== undefined ? [data, ops.buffer, nums.buffer] : [ops.buffer, nums.buffer])
   }
 

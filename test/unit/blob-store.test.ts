@@ -6,7 +6,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BlobInfo } from '../../src/store/blob-store.js'
-import { smallFileIo } from '../../src/store/small-io.js'
+import { SmallFileIo, smallFileIo } from '../../src/store/small-io.js'
 import { tempDir } from '../helpers/tmp.js'
 import { collect, fakeSha1, openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
@@ -457,6 +457,28 @@ describe('SmallFileIo', () => {
       await smallFileIo.remove(b)
       await smallFileIo.remove(b)
       assert.deepEqual((await fs.readdir(dir.dir)).sort(), ['c'])
+    } finally {
+      await dir.cleanup()
+    }
+  })
+
+  it('runs a few operations on the main thread with the same results; only a burst starts the worker', async () => {
+    const dir = await tempDir('trove-small-io-inline-')
+    const io = new SmallFileIo()
+    const workerOf = (): unknown => (io as unknown as { worker?: unknown }).worker
+    try {
+      const a = path.join(dir.dir, 'a')
+      await io.write(a, Buffer.from('hello world'), true)
+      await assert.rejects(io.write(a, Buffer.from('clobber'), false), { code: 'EEXIST' })
+      assert.equal((await io.read(a, 6, 5)).toString(), 'world')
+      await assert.rejects(io.read(a, 6, 6), { code: 'SHORT_READ' })
+      await io.rename(a, path.join(dir.dir, 'c'))
+      await io.remove(path.join(dir.dir, 'c'))
+      assert.equal(workerOf(), undefined, 'no worker for a handful of operations')
+      const many = Array.from({ length: 50 }, (_, i) => path.join(dir.dir, `m${i}`))
+      await Promise.all(many.map(async (f, i) => io.write(f, Buffer.from(`blob ${i}`), false)))
+      assert.notEqual(workerOf(), undefined, 'a burst goes to the worker')
+      assert.deepEqual(await Promise.all(many.map(async (f) => (await fs.readFile(f)).toString())), many.map((_, i) => `blob ${i}`))
     } finally {
       await dir.cleanup()
     }
