@@ -13,3 +13,8 @@ export const DEFAULT_LIST_LIMIT = 1000
  * cost a write, and losing a few seconds of access history on a crash only delays expiry.
  */
 export const ACCESS_FLUSH_INTERVAL_MS = 30_000
+/**
+ * Edges read per native call when listing the holders of many blobs with one iterator: most blobs
+ * have a few, and a read past one blob's edges runs into the next blob's, so small blocks waste little.
+ */
+export const HOLDERS_READ_AHEAD = 8

@@ -89,5 +89,7 @@ export const RECONCILE_INTERVAL_MS = 10 * 60_000
 export const WRITE_GROW_STEP = 4 * 1024 * 1024
 /** Blobs listed by a dry run when there is no target (no limit configured). */
 export const DRY_RUN_MAX_LIST = 10_000
+/** Refs named per referenced blob in a dry run's list (`heldBy`): enough to say what holds it; `trove why` lists them all. */
+export const DRY_RUN_HELD_BY = 3
 /** Expired refs removed per sweep pass; the sweep loops until none are left. */
 export const EXPIRY_BATCH = 1000

@@ -9,7 +9,7 @@ import { formatUri } from '../uri.js'
 import { AccessTracker } from './access-tracker.js'
 import {
   ACCESS_FLUSH_INTERVAL_MS, BACKOFF_MAX_MS, BACKOFF_MIN_MS, BACKOFF_USEFUL_FRACTION, COMPACT_AFTER_BLOBS, COMPACT_QUIET_MS, DELETE_BATCH,
-  DISK_REFRESH_MS, DRY_RUN_MAX_LIST, RECONCILE_INTERVAL_MS, RUN_HISTORY, RUN_HISTORY_BLOBS, RUN_YIELD_RATIO, TRIGGER_DEBOUNCE_MS,
+  DISK_REFRESH_MS, DRY_RUN_HELD_BY, DRY_RUN_MAX_LIST, RECONCILE_INTERVAL_MS, RUN_HISTORY, RUN_HISTORY_BLOBS, RUN_YIELD_RATIO, TRIGGER_DEBOUNCE_MS,
   WRITERS_ACTIVE_MS
 } from './constants.js'
 import { dirBytes, freeBytes } from './disk.js'
@@ -551,10 +551,11 @@ export class SpaceManager {
         if (target.mode === 'unreferenced' && report.blobs.length >= DRY_RUN_MAX_LIST) break
         report.evicted.blobs++
         report.evicted.bytes += c.size
-        const entry: GcReport['blobs'][number] = { ...c, uri: formatUri(c.sha1) }
-        if (c.class === 'referenced') entry.heldBy = (await this.refs.holders(c.sha1)).slice(0, 3).map((h) => h.key)
-        report.blobs.push(entry)
+        report.blobs.push({ ...c, uri: formatUri(c.sha1) })
       }
+      const referenced = report.blobs.filter((b) => b.class === 'referenced')
+      const holders = await this.refs.holdersMany(referenced.map((b) => b.sha1), DRY_RUN_HELD_BY)
+      for (const b of referenced) b.heldBy = (holders.get(b.sha1) ?? []).map((h) => h.key)
     }
     report.usageAfter = usage - report.evicted.bytes
     report.satisfied = target.mode === 'unreferenced' || report.evicted.bytes >= target.bytes

@@ -296,6 +296,23 @@ describe('RefStore', () => {
       await assert.rejects(refs.holders('abc'), { name: 'InvalidUriError' })
     })
 
+    it('holdersMany lists, for many blobs at once, what holders lists for each (first `limit`)', async () => {
+      const blobs = Array.from({ length: 30 }, (_, i) => fakeSha1(5000 + i))
+      for (const [i, h] of blobs.entries()) {
+        // none, one, or more holders than one read block (and more than the limit)
+        for (let j = 0; j < (i % 3 === 0 ? 0 : i % 3 === 1 ? 1 : 12); j++) await refs.set(`hm/${i}/${j}`, `sha1://${h}`, { priority: j })
+      }
+      const asked = [...blobs].reverse().concat(blobs[4])
+      const all = await refs.holdersMany(asked)
+      const firstThree = await refs.holdersMany(asked, 3)
+      for (const h of blobs) {
+        assert.deepEqual(all.get(h), await refs.holders(h))
+        assert.deepEqual(firstThree.get(h), (await refs.holders(h)).slice(0, 3))
+      }
+      assert.equal((await refs.holdersMany([])).size, 0)
+      await assert.rejects(refs.holdersMany([blobs[0], 'abc']), { name: 'InvalidUriError' })
+    })
+
     it('a malformed sha1:// string in obj is InvalidUriError and nothing is written', async () => {
       await refs.set('bad/uri', { ok: U[0] })
       const before = { refs: await dbCount('refs'), versions: await dbCount('versions'), edges: await dbCount('edges') }
