@@ -3,7 +3,8 @@ import { InvalidArgumentError, InvalidJsonError, RefNotFoundError, VersionNotFou
 import { KeyedSerialQueue } from '../serial.js'
 import { assertSha1Hex, findReferences } from '../uri.js'
 import { parseDuration } from '../units.js'
-import { ACCESS_FLUSH_INTERVAL_MS, DEFAULT_LIST_LIMIT, HOLDERS_READ_AHEAD, MAX_REF_BYTES } from './constants.js'
+import { ACCESS_FLUSH_INTERVAL_MS, DEFAULT_LIST_LIMIT, MAX_REF_BYTES } from './constants.js'
+import { readHolders } from './holders.js'
 import { BatchedReader, BatchedWriter } from './batching.js'
 import { SEP, assertKey, assertPrefix, edgeKey, expiryKey, versionKey } from './keys.js'
 import { normalizeMeta, priorityOf, type RefMeta } from './meta.js'
@@ -249,39 +250,9 @@ export class RefStore {
     return out
   }
 
-  /**
-   * The first `limit` holders of each blob (in key order, as `holders` lists them), read with one
-   * edge iterator moved from blob to blob instead of an iterator per blob: a dry run listing
-   * 100k referenced blobs spent most of its time creating iterators.
-   */
+  /** The first `limit` holders of each of many blobs, as `holders` lists them (readHolders). */
   async holdersMany (sha1s: string[], limit = Infinity): Promise<Map<string, Holder[]>> {
-    const out = new Map<string, Holder[]>()
-    const sorted = [...new Set(sha1s)].sort()
-    for (const sha1 of sorted) assertSha1Hex(sha1)
-    if (sorted.length === 0) return out
-    const it = this.db.edges.iterator()
-    try {
-      for (const sha1 of sorted) {
-        const prefix = `${sha1}${SEP}`
-        const list: Holder[] = []
-        it.seek(prefix)
-        for (let past = false; !past && list.length < limit;) {
-          const entries = await it.nextv(HOLDERS_READ_AHEAD) as Array<[string, EdgeValue]>
-          past = entries.length < HOLDERS_READ_AHEAD
-          for (const [k, v] of entries) {
-            if (!k.startsWith(prefix)) {
-              past = true
-              break
-            }
-            if (list.length < limit) list.push({ key: k.slice(prefix.length), ...v })
-          }
-        }
-        out.set(sha1, list)
-      }
-    } finally {
-      await it.close()
-    }
-    return out
+    return readHolders(this.db, sha1s, limit)
   }
 
   async pin (sha1: string, options: WriteOptions = {}): Promise<PinRecord> {

@@ -1,16 +1,11 @@
 import type { TroveDb } from '../db.js'
+import { readHolders } from '../refs/holders.js'
 import type { EdgeValue } from '../refs/ref-store.js'
 import { MAX_LINK_DEPTH } from './constants.js'
 import type { Hold } from './state.js'
 
 /** Edges read per native call when combining the refs that hold a blob. */
 const EDGE_READ_AHEAD = 1000
-/**
- * Edges read per native call when prefetching a batch: most blobs have none or one, and a read
- * after a seek may run into the next blob's edges, so small blocks waste little.
- */
-const PREFETCH_READ_AHEAD = 8
-
 export const UNHELD: Hold = Object.freeze({ c: 'u' })
 export const PROTECTED: Hold = Object.freeze({ c: 'p' })
 
@@ -87,40 +82,20 @@ export class HoldComputer {
 
   /**
    * Reads the pins and edges of a batch of blobs ahead: one pin look-up for the lot and one edge
-   * iterator moved from blob to blob in key order, instead of a look-up and an iterator per blob
-   * (an iterator costs a snapshot and a merge over every table; with thousands of freshly
-   * fetched blobs per second that was the largest item of a reclassification, bench/small).
+   * iterator for the lot (readHolders) instead of a look-up and an iterator per blob, which with
+   * thousands of freshly fetched blobs per second was the largest item of a reclassification.
    */
   async prefetch (sha1s: string[]): Promise<void> {
     const { db, minCopies } = this.src
-    const sorted = [...new Set(sha1s)].filter((s) => !this.directs.has(s)).sort()
-    if (sorted.length === 0) return
-    const pins = await db.pins.getMany(sorted)
-    const it = db.edges.iterator()
-    try {
-      for (const [i, sha1] of sorted.entries()) {
-        if (pins[i] !== undefined) {
-          this.directs.set(sha1, PROTECTED)
-          continue
-        }
-        const prefix = `${sha1}\x00`
-        it.seek(prefix)
-        let hold = UNHELD
-        for (let done = false; !done && hold.c !== 'p';) {
-          const edges = await it.nextv(PREFETCH_READ_AHEAD) as Array<[string, EdgeValue]>
-          done = edges.length < PREFETCH_READ_AHEAD
-          for (const [k, v] of edges) {
-            if (!k.startsWith(prefix)) {
-              done = true
-              break
-            }
-            hold = combine(hold, edgeHold(v, minCopies.get(k.slice(prefix.length))))
-          }
-        }
-        this.directs.set(sha1, hold)
-      }
-    } finally {
-      await it.close()
+    const todo = [...new Set(sha1s)].filter((s) => !this.directs.has(s))
+    if (todo.length === 0) return
+    const pins = await db.pins.getMany(todo)
+    const unpinned = todo.filter((_, i) => pins[i] === undefined)
+    const holders = await readHolders(db, unpinned)
+    for (const [i, sha1] of todo.entries()) {
+      let hold = pins[i] !== undefined ? PROTECTED : UNHELD
+      for (const h of holders.get(sha1) ?? []) hold = combine(hold, edgeHold(h, minCopies.get(h.key)))
+      this.directs.set(sha1, hold)
     }
   }
 

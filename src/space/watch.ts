@@ -191,10 +191,9 @@ export class WriteWatch {
         this.count(cover, 1)
       }
     }
-    for (const [, seq] of marks.slice(0, 1)) {
-      const cover = coverKey(seq)
-      if (!this.covers.has(cover)) this.emptyCovers.add(cover)
-    }
+    // a record's marks share its seq; one no mark came to depend on can go at once
+    const record = marks.length > 0 ? coverKey(marks[0][1]) : undefined
+    if (record !== undefined && !this.covers.has(record)) this.emptyCovers.add(record)
     if (any) this.onReady()
   }
 
