@@ -20,7 +20,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 /** How long a peer waits for the service it bootstraps from to publish its address (image pulls and slow starts included). */
 const PUBLISH_WAIT_MS = 120_000
@@ -30,6 +30,8 @@ const PUBLISH_POLL_MS = 200
 const SERVICE_REF = 'rig:'
 
 const bin = process.env.TROVE_BIN ?? fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
+/** The Node flags the `trove` command's launcher line gives (src/node-flags.ts): spawning node directly skips that line. */
+const { TROVE_NODE_FLAGS } = await import(pathToFileURL(path.join(path.dirname(bin), '..', 'node-flags.js')).href)
 const dataDir = process.env.TROVE_DATA
 const rigDir = process.env.TROVE_RIG_DIR
 const publish = process.env.TROVE_RIG_PUBLISH
@@ -102,7 +104,7 @@ async function serviceAddress (service) {
 
 /** @param {string[]} args */
 async function run (args) {
-  const child = spawn(process.execPath, [bin, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...TROVE_NODE_FLAGS, bin, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   for (const signal of /** @type {const} */ (['SIGTERM', 'SIGINT'])) {
     process.on(signal, () => { child.kill(signal) })
   }
