@@ -239,6 +239,7 @@ export class Trove implements TroveOps {
       swarmKey: options.swarmKey ?? (cfg.swarmKey as string | undefined),
       allowPeers: options.allowPeers ?? (cfg.allowPeers as string[] | undefined),
       streamWindow: options.streamWindow,
+      directWrites: options.directWrites,
       findTimeoutMs: options.findTimeoutMs,
       stallTimeoutMs: options.stallTimeoutMs,
       announceBatchMs: options.announceBatchMs

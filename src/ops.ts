@@ -94,6 +94,8 @@ export interface StartOptions {
   allowPeers?: string[]
   /** Yamux stream window in bytes (throughput setting; see bench/fetch). */
   streamWindow?: number
+  /** Write downloaded chunks with O_DIRECT where the filesystem allows (default true; see docs/operations.md). */
+  directWrites?: boolean
   /** How long a get looks for providers before failing. */
   findTimeoutMs?: number
   /** A peer silent this long in a transfer is dropped. */

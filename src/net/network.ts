@@ -35,6 +35,8 @@ export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
   findTimeoutMs?: number
   stallTimeoutMs?: number
   announceBatchMs?: number
+  /** Chunked downloads write with O_DIRECT where possible (default true; see src/store/direct-io.ts). */
+  directWrites?: boolean
 }
 
 /** The running network side of a node: libp2p, the three Trove protocols and the fetcher. */
@@ -69,7 +71,7 @@ export class TroveNetwork {
       providers: this.providers,
       scores: this.scores,
       reserve: this.c.reserve
-    }, { dht: this.init.dht === true, findTimeoutMs: this.init.findTimeoutMs })
+    }, { dht: this.init.dht === true, findTimeoutMs: this.init.findTimeoutMs, directWrites: this.init.directWrites })
     await this.have.start()
     await this.fetchProtocol.start()
     await this.announce.start()

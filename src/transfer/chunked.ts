@@ -2,9 +2,9 @@ import { createHash, webcrypto } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { TroveDb } from '../db.js'
 import { HashMismatchError } from '../errors.js'
-import { writeFully } from '../fs-util.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
 import type { BlobStore } from '../store/blob-store.js'
+import { alignedBuffer, BlockWriter } from '../store/direct-io.js'
 import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, FAULT_BAD_DATA, PARTIAL_SAVE_INTERVAL_MS, FAULT_PROTOCOL, FAULT_STALL } from './constants.js'
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
@@ -17,6 +17,8 @@ export interface ChunkedComponents {
   store: BlobStore
   fetch: FetchProtocol
   scores: PeerScores
+  /** Write chunks with O_DIRECT where the filesystem allows (default true; see BlockWriter). */
+  directWrites?: boolean
 }
 
 export interface PartialState {
@@ -44,8 +46,11 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
   const { sha1, size } = manifest
   const fh = await fs.open(partialPath, await exists(partialPath) ? 'r+' : 'w+')
   let cleanup: (() => Promise<void>) | undefined
+  let writer: BlockWriter | undefined
   try {
     await fh.truncate(size)
+    writer = await BlockWriter.open(partialPath, fh, c.directWrites ?? true)
+    const out = writer
     const done = await resumeState(c, fh, sha1, manifest, manifestSha1)
     const whole = new OrderedHasher(fh, manifest, done)
     const todo: number[] = []
@@ -66,8 +71,8 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
     const worker = async (cand: Candidate, session: FetchSession): Promise<void> => {
       const peer = cand.peer.toString()
       // buffers reused for every chunk: a fresh 4 MiB buffer per chunk made the garbage collector
-      // the largest cost of a download (bench/fetch, --cpu-prof)
-      const buffers = Array.from({ length: CHUNK_BUFFERS_PER_PEER }, () => Buffer.allocUnsafeSlow(Math.min(manifest.chunkSize, size)))
+      // the largest cost of a download (bench/fetch, --cpu-prof); aligned, for direct writes
+      const buffers = Array.from({ length: CHUNK_BUFFERS_PER_PEER }, () => alignedBuffer(Math.min(manifest.chunkSize, size)))
       const checking: Array<Promise<void> | undefined> = buffers.map(() => undefined)
       /** Chunks asked of this provider and not yet verified, oldest first. */
       const mine: number[] = []
@@ -86,7 +91,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
         // thread, which also decrypts every byte, is what limits a download (bench/fetch).
         // Writing before the verdict is harmless: only verified chunks count as done.
         const data = buf.subarray(0, length)
-        const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-1', data), writeFully(fh, data, offset)])
+        const [digest] = await Promise.all([webcrypto.subtle.digest('SHA-1', data), out.write(data, offset)])
         const actual = Buffer.from(digest).toString('hex')
         if (actual !== manifest.chunks[index]) throw new HashMismatchError(`chunk ${index} from ${peer} hashes to ${actual}, expected ${manifest.chunks[index]}`)
         done.add(index)
@@ -174,6 +179,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
     }
   } finally {
     await cleanup?.()
+    await writer?.close()
     await fh.close()
   }
 }

@@ -52,6 +52,8 @@ export interface FetcherComponents {
 export interface FetcherInit {
   dht?: boolean
   findTimeoutMs?: number
+  /** Chunks are written with O_DIRECT where the filesystem allows (default true; see BlockWriter). */
+  directWrites?: boolean
 }
 
 /**
@@ -64,9 +66,11 @@ export class Fetcher {
   private readonly active = new Map<string, TransferInfo>()
   private readonly dht: boolean
   readonly findTimeoutMs: number
+  private readonly directWrites: boolean
 
   constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
     this.dht = init.dht ?? false
+    this.directWrites = init.directWrites ?? true
     this.findTimeoutMs = init.findTimeoutMs ?? FIND_TIMEOUT_MS
   }
 
@@ -246,7 +250,7 @@ export class Fetcher {
     const agrees = (c: Candidate): boolean => c.size === size && (c.manifest === undefined || c.manifest === manifestSha1)
     const agreeing = candidates.filter(agrees)
     info.peers = agreeing.map((c) => c.peer.toString())
-    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores }, partialPath, manifest, manifestSha1, this.order(agreeing), {
+    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites }, partialPath, manifest, manifestSha1, this.order(agreeing), {
       signal: options.signal ?? new AbortController().signal,
       onBytes,
       moreCandidates: async (exclude) => {

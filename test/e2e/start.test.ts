@@ -135,4 +135,12 @@ describe('trove start', () => {
       assert.equal(res.json.error.code, 'INVALID_ARGUMENT', api)
     }
   })
+
+  it('refuses a stream window outside 256KiB-1GiB before starting anything', async () => {
+    for (const window of ['1KiB', '2GiB', 'wide']) {
+      const res = await served.runJson(['start', '--api', '127.0.0.1:0', '--stream-window', window])
+      assert.equal(res.code, 2, window)
+      assert.equal(res.json.error.code, 'INVALID_ARGUMENT', window)
+    }
+  })
 })

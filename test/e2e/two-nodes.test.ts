@@ -17,7 +17,8 @@ describe('two trove start processes: add on one, get on the other', () => {
     b = await cliSandbox()
     nodeA = await startDaemon(a)
     // B finds A through its bootstrap address, as a second lab machine would
-    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s'])
+    // and with the transfer settings given as flags (the chunked get below runs under them)
+    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s', '--stream-window', '4MiB', '--no-direct-writes'])
   })
   after(async () => {
     await stopDaemon(nodeA, 'SIGTERM')

@@ -32,6 +32,8 @@ interface StartFlags {
   dht?: boolean
   findTimeout?: string
   allowPeer?: string[]
+  streamWindow?: string
+  directWrites?: boolean
 }
 
 export function registerStartCommand (program: Command, globals: Globals): void {
@@ -46,6 +48,8 @@ export function registerStartCommand (program: Command, globals: Globals): void 
     .option('--dht', 'use the Kademlia DHT to find content beyond connected peers')
     .option('--find-timeout <duration>', 'how long a get looks for providers before failing (default 15s)')
     .option('--allow-peer <peerId...>', 'only these peer IDs may connect (repeatable; with --swarm-key closes a lab network)')
+    .option('--stream-window <size>', 'yamux stream window per transfer stream (default 16MiB; see docs/operations.md)')
+    .option('--no-direct-writes', 'write downloads through the page cache instead of O_DIRECT')
     .action(async (flags: StartFlags, cmd: Command) => {
       await runNode(globals(), flags, (name) => cmd.getOptionValueSource(name) === 'cli')
     })
@@ -161,7 +165,23 @@ async function startOptionsFrom (config: TroveConfig, flags: StartFlags, given: 
   if (findTimeout !== undefined) options.findTimeoutMs = parseDuration(String(findTimeout))
   const allowPeers = flags.allowPeer ?? config.allowPeers
   if (allowPeers !== undefined) options.allowPeers = stringList(allowPeers, 'allowPeers')
+  const streamWindow = flags.streamWindow ?? config.streamWindow
+  if (streamWindow !== undefined) options.streamWindow = streamWindowFrom(streamWindow)
+  const directWrites = given('directWrites') ? flags.directWrites : config.directWrites
+  if (directWrites !== undefined) options.directWrites = directWrites !== false
   return options
+}
+
+/** yamux refuses windows under its 256 KiB minimum, and past 1 GiB one stream could hold too much. */
+const MIN_STREAM_WINDOW = 256 * 1024
+const MAX_STREAM_WINDOW = 1024 * 1024 * 1024
+
+function streamWindowFrom (value: unknown): number {
+  const bytes = parseSize(value as string | number)
+  if (bytes < MIN_STREAM_WINDOW || bytes > MAX_STREAM_WINDOW) {
+    throw new InvalidArgumentError(`stream window must be between 256KiB and 1GiB, got ${String(value)}`)
+  }
+  return bytes
 }
 
 function stringList (value: unknown, what: string): string[] {
