@@ -6,6 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { createTrove, type Trove } from '../../src/node.js'
 import { content, smallBlob, smallBlock } from './net-content.js'
+import { startMemTrace } from './mem-trace.js'
 import { peakRssMB, resetPeakRss, serveIpc } from './net-ipc.js'
 import { benchTempDir } from './tmp.js'
 import { secondsSince } from './timing.js'
@@ -94,9 +95,10 @@ serveIpc({
     const reset = resetPeakRss()
     const begin = process.hrtime.bigint()
     let firstByteMs: number | undefined
+    const trace = startMemTrace(`fetch ${args.sha1.slice(0, 8)}`)
     const info = await node().ensureLocal(args.sha1, {
       onProgress: (p) => { if (firstByteMs === undefined && p.bytes > 0) firstByteMs = secondsSince(begin) * 1000 }
-    })
+    }).finally(() => trace.stop())
     const seconds = secondsSince(begin)
     return { seconds, bytes: info.size, firstByteMs, peakRssMB: peakRssMB(), peakRssCoversFetchOnly: reset, rssBeforeMB }
   },

@@ -1,12 +1,10 @@
 import fs from 'node:fs/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
-import { preSharedKey } from '@libp2p/pnet'
+// type only: the optional parts below are imported when the config turns them on (see createNetwork)
+import type { KadDHT } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
@@ -29,13 +27,25 @@ export interface NetworkInit {
 
 export type TroveLibp2p = Libp2p<{ identify: unknown, ping: unknown, dht?: KadDHT }>
 
-/** Assembles libp2p: tcp + noise + yamux, identify, and the discovery the config asks for. */
+/**
+ * Assembles libp2p: tcp + noise + yamux, identify, and the discovery the config asks for.
+ *
+ * The optional parts (kad-dht, mDNS, bootstrap, the private-network protector) are imported only
+ * when the config turns them on: a module once imported stays in memory for the life of the
+ * process, and kad-dht alone (its ~45 modules, with their protobuf codecs) is ~4.5 MB of a node's
+ * resident set, held by every node that runs with the DHT off, the default (docs/performance.md,
+ * Memory).
+ */
 export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
-  if ((init.bootstrap ?? []).length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
+  if ((init.bootstrap ?? []).length > 0) {
+    const { bootstrap } = await import('@libp2p/bootstrap')
+    peerDiscovery.push(bootstrap({ list: init.bootstrap ?? [] }))
+  }
   // libp2p 3 no longer dials discovered peers by itself: keep the mDNS service to dial what it finds
   let lan: PeerDiscovery | undefined
   if (init.mdns !== false) {
+    const { mdns } = await import('@libp2p/mdns')
     const factory = mdns({ interval: MDNS_INTERVAL_MS, serviceTag: MDNS_SERVICE_TAG })
     peerDiscovery.push((components: Parameters<typeof factory>[0]) => (lan = factory(components)))
   }
@@ -45,6 +55,7 @@ export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
     ping: ping()
   }
   if (init.dht === true) {
+    const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
     services.dht = kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: false,
@@ -80,6 +91,7 @@ export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
     } catch (err) {
       throw new InvalidArgumentError(`cannot read swarm key ${init.swarmKey}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
     }
+    const { preSharedKey } = await import('@libp2p/pnet')
     options.connectionProtector = preSharedKey({ psk })
   }
   if (init.allowPeers !== undefined && init.allowPeers.length > 0) {
