@@ -10,5 +10,15 @@
  * With 1 MiB, collections come often and stay cheap (little survives them): the peak fell to
  * 165-183 MB and idle to ~94 MB; rates did not drop, and the two Trove processes' CPU per GiB
  * fetched was 10.0-12.1 s against 11.5-13.1 s without (docs/performance.md, Memory).
+ *
+ * `--initial-old-space-size=64`: V8 sizes the old generation's collection trigger from the live
+ * heap (~16-20 MB here) with a slack of only ~9 MB. A node serving a blob allocates a buffer per
+ * disk read and noise frame; when the reader is slower than the link, the ones waiting for the
+ * window outlive two young collections, and each such promoted buffer pins a MiB outside the heap
+ * until a full collection. The serving node then ran a mark-compact every 70-100 ms, each
+ * freeing almost nothing (--trace-gc: 17.0 -> 16.8 MB), and spent 4.5-6.5 CPU-s per GiB served
+ * instead of ~2 (perf: a third of its CPU in V8's marking and sweeping), in about half the runs of
+ * bench/fetch. With a 64 MB floor under the trigger none of 7 runs did (1.9-2.6 CPU-s/GiB), and a
+ * fetching node's peak RSS stayed where it was (136-153 MB for 1 GiB).
  */
-export const TROVE_NODE_FLAGS = ['--max-semi-space-size=1']
+export const TROVE_NODE_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64']
