@@ -240,6 +240,7 @@ export class Trove implements TroveOps {
       allowPeers: options.allowPeers ?? (cfg.allowPeers as string[] | undefined),
       streamWindow: options.streamWindow,
       directWrites: options.directWrites,
+      encryption: options.encryption,
       findTimeoutMs: options.findTimeoutMs,
       stallTimeoutMs: options.stallTimeoutMs,
       announceBatchMs: options.announceBatchMs

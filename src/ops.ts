@@ -96,6 +96,8 @@ export interface StartOptions {
   streamWindow?: number
   /** Write downloaded chunks with O_DIRECT where the filesystem allows (default true; see docs/operations.md). */
   directWrites?: boolean
+  /** Connection encryption in order of preference: 'noise' (default), 'tls'. */
+  encryption?: Array<'noise' | 'tls'>
   /** How long a get looks for providers before failing. */
   findTimeoutMs?: number
   /** A peer silent this long in a transfer is dropped. */

@@ -21,3 +21,11 @@ export const MDNS_INTERVAL_MS = 5_000
 export const DHT_PROTOCOL = '/trove/kad/1.0.0'
 /** mDNS service tag, so Trove nodes discover each other and not every libp2p app on the LAN. */
 export const MDNS_SERVICE_TAG = 'trove.local'
+/**
+ * Connection encrypters Trove offers. noise is libp2p's default and what every Trove node speaks;
+ * TLS 1.3 (@libp2p/tls) is OpenSSL's AES-GCM in native code instead of a cipher set up per 64 KiB
+ * frame from JavaScript, and moved a plain stream ~30% faster in bench/fetch (docs/performance.md).
+ */
+export const ENCRYPTIONS = ['noise', 'tls'] as const
+/** noise alone by default: nodes of every version connect, and TLS's libraries are not loaded. */
+export const DEFAULT_ENCRYPTION: ReadonlyArray<typeof ENCRYPTIONS[number]> = ['noise']

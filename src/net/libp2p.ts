@@ -9,7 +9,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { InvalidArgumentError } from '../errors.js'
-import { DHT_PROTOCOL, DIAL_TIMEOUT_MS, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
 
 export interface NetworkInit {
   privateKey: PrivateKey
@@ -23,7 +23,16 @@ export interface NetworkInit {
   allowPeers?: string[]
   /** Yamux max stream window; configurable because it decides bulk throughput (bench/fetch). */
   streamWindow?: number
+  /**
+   * Connection encryption, in order of preference (default ['noise']). Peers agree on the first
+   * of the dialler's list that the listener also has, so ['tls', 'noise'] uses TLS with nodes
+   * that have it and noise with the rest; a node with ['tls'] alone reaches only TLS nodes.
+   */
+  encryption?: Encryption[]
 }
+
+/** Connection encrypters a node can offer (see ENCRYPTIONS in constants.ts). */
+export type Encryption = typeof ENCRYPTIONS[number]
 
 export type TroveLibp2p = Libp2p<{ identify: unknown, ping: unknown, dht?: KadDHT }>
 
@@ -70,7 +79,7 @@ export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: await encrypters(init.encryption ?? DEFAULT_ENCRYPTION),
     streamMuxers: [yamux({
       streamOptions: {
         maxStreamWindowSize: window,
@@ -123,4 +132,19 @@ function dialDiscovered (node: TroveLibp2p, service: PeerDiscovery): void {
       // unreachable, refused by the gater or the swarm key, or we are stopping: mDNS will tell us again
     })
   })
+}
+
+/**
+ * The libp2p encrypters for a preference list. TLS is imported only when asked for: its X.509
+ * and ASN.1 libraries would otherwise sit in every node's memory.
+ */
+async function encrypters (names: readonly string[]): Promise<NonNullable<Libp2pOptions['connectionEncrypters']>> {
+  if (names.length === 0) throw new InvalidArgumentError(`encryption needs at least one of ${ENCRYPTIONS.join(', ')}`)
+  const out: NonNullable<Libp2pOptions['connectionEncrypters']> = []
+  for (const name of new Set(names)) {
+    if (name === 'noise') out.push(noise())
+    else if (name === 'tls') out.push((await import('@libp2p/tls')).tls())
+    else throw new InvalidArgumentError(`unknown encryption "${name}" (choose from ${ENCRYPTIONS.join(', ')})`)
+  }
+  return out
 }

@@ -136,11 +136,11 @@ describe('trove start', () => {
     }
   })
 
-  it('refuses a stream window outside 256KiB-1GiB before starting anything', async () => {
-    for (const window of ['1KiB', '2GiB', 'wide']) {
-      const res = await served.runJson(['start', '--api', '127.0.0.1:0', '--stream-window', window])
-      assert.equal(res.code, 2, window)
-      assert.equal(res.json.error.code, 'INVALID_ARGUMENT', window)
+  it('refuses a stream window outside 256KiB-1GiB, or an unknown encryption, before starting anything', async () => {
+    for (const bad of [['--stream-window', '1KiB'], ['--stream-window', '2GiB'], ['--stream-window', 'wide'], ['--encryption', 'rot13'], ['--encryption', 'tls,ssl'], ['--encryption', ',']]) {
+      const res = await served.runJson(['start', '--api', '127.0.0.1:0', ...bad])
+      assert.equal(res.code, 2, bad.join(' '))
+      assert.equal(res.json.error.code, 'INVALID_ARGUMENT', bad.join(' '))
     }
   })
 })

@@ -18,7 +18,8 @@ describe('two trove start processes: add on one, get on the other', () => {
     nodeA = await startDaemon(a)
     // B finds A through its bootstrap address, as a second lab machine would
     // and with the transfer settings given as flags (the chunked get below runs under them)
-    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s', '--stream-window', '4MiB', '--no-direct-writes'])
+    // (B prefers TLS; A has noise only, so they agree on noise)
+    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s', '--stream-window', '4MiB', '--no-direct-writes', '--encryption', 'tls,noise'])
   })
   after(async () => {
     await stopDaemon(nodeA, 'SIGTERM')

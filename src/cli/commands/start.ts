@@ -10,6 +10,7 @@ import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import type { Trove } from '../../node.js'
 import type { StartOptions } from '../../ops.js'
+import { ENCRYPTIONS } from '../../net/constants.js'
 import { parseDuration, parseSize } from '../../units.js'
 import { openWaitingForLock } from '../lock-wait.js'
 import type { GlobalOptions } from '../output.js'
@@ -34,6 +35,7 @@ interface StartFlags {
   allowPeer?: string[]
   streamWindow?: string
   directWrites?: boolean
+  encryption?: string
 }
 
 export function registerStartCommand (program: Command, globals: Globals): void {
@@ -50,6 +52,7 @@ export function registerStartCommand (program: Command, globals: Globals): void 
     .option('--allow-peer <peerId...>', 'only these peer IDs may connect (repeatable; with --swarm-key closes a lab network)')
     .option('--stream-window <size>', 'yamux stream window per transfer stream (default 16MiB; see docs/operations.md)')
     .option('--no-direct-writes', 'write downloads through the page cache instead of O_DIRECT')
+    .option('--encryption <list>', 'connection encryption in order of preference: noise (default), tls, or tls,noise')
     .action(async (flags: StartFlags, cmd: Command) => {
       await runNode(globals(), flags, (name) => cmd.getOptionValueSource(name) === 'cli')
     })
@@ -169,6 +172,8 @@ async function startOptionsFrom (config: TroveConfig, flags: StartFlags, given: 
   if (streamWindow !== undefined) options.streamWindow = streamWindowFrom(streamWindow)
   const directWrites = given('directWrites') ? flags.directWrites : config.directWrites
   if (directWrites !== undefined) options.directWrites = directWrites !== false
+  const encryption = flags.encryption ?? config.encryption
+  if (encryption !== undefined) options.encryption = encryptionFrom(encryption)
   return options
 }
 
@@ -182,6 +187,15 @@ function streamWindowFrom (value: unknown): number {
     throw new InvalidArgumentError(`stream window must be between 256KiB and 1GiB, got ${String(value)}`)
   }
   return bytes
+}
+
+/** `tls,noise` on the command line, ["tls", "noise"] (or the same string) in config.json. */
+function encryptionFrom (value: unknown): Array<'noise' | 'tls'> {
+  const names = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s !== '') : value
+  if (!Array.isArray(names) || names.length === 0 || names.some((n) => !(ENCRYPTIONS as readonly unknown[]).includes(n))) {
+    throw new InvalidArgumentError(`encryption must list one or more of ${ENCRYPTIONS.join(', ')}, got ${JSON.stringify(value)}`)
+  }
+  return names as Array<'noise' | 'tls'>
 }
 
 function stringList (value: unknown, what: string): string[] {
