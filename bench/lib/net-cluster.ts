@@ -16,11 +16,15 @@ export class Children {
   /** `troveNodeFlags`: Node flags for the Trove processes (bench/fetch passes the CLI's own). */
   constructor (private readonly profileDir?: string, private readonly troveNodeFlags: string[] = []) {}
 
-  spawn (kind: string, script: string): BenchChild {
+  /**
+   * `withTroveFlags`: give a ceiling's process the Trove processes' Node flags too, so a ratio can
+   * be taken against the same runtime settings (bench/fetch reports both).
+   */
+  spawn (kind: string, script: string, options: { withTroveFlags?: boolean } = {}): BenchChild {
     const execArgv = this.profileDir !== undefined
       ? ['--cpu-prof', '--cpu-prof-dir', this.profileDir, '--cpu-prof-name', `${kind}-${++this.n}-${Date.now()}.cpuprofile`]
       : []
-    if (script === TROVE_CHILD) execArgv.push(...this.troveNodeFlags)
+    if (script === TROVE_CHILD || options.withTroveFlags === true) execArgv.push(...this.troveNodeFlags)
     // extra V8/Node flags for the Trove processes when investigating (e.g. --trace-gc)
     const extra = process.env.TROVE_BENCH_NODE_FLAGS
     if (extra !== undefined && script === TROVE_CHILD) execArgv.push(...extra.split(/\s+/).filter((f) => f !== ''))
