@@ -9,7 +9,7 @@
  *
  *   node dist/bench/fetch.js [--size 1GiB] [--runs 3] [--windows 256KiB,16MiB] [--providers 3]
  *                            [--big [--big-size 4GiB]] [--durable] [--dir DIR] [--profile DIR]
- *                            [--no-ceilings]
+ *                            [--no-ceilings] [--encryption noise|tls]
  *
  * Rates are medians of runs; the plain-stream and Trove runs alternate so load from elsewhere on
  * the machine hits both sides of the ratio alike. CPU seconds per GiB (user + system, all
@@ -101,6 +101,7 @@ async function main (): Promise<void> {
     size,
     runs,
     durable: args.durable,
+    encryption: args.encryption ?? ['noise'],
     troveNodeFlags: TROVE_NODE_FLAGS,
     note: 'rates in MiB/s, median of runs; Trove time is the whole ensureLocal (find, manifest, chunks, final re-hash, commit)'
   }
@@ -122,7 +123,7 @@ async function main (): Promise<void> {
 
     note(`providers: ${nProviders} Trove processes ingest the same ${size} bytes`)
     const providers: Array<{ child: BenchChild, addr: string }> = []
-    for (let i = 0; i < nProviders; i++) providers.push(await kids.trove(`provider${i + 1}`, { streamWindow: windows[0], base: args.dir }))
+    for (let i = 0; i < nProviders; i++) providers.push(await kids.trove(`provider${i + 1}`, { streamWindow: windows[0], base: args.dir, encryption: args.encryption }))
     const added = await Promise.all(providers.map(async (p) => p.child.call<{ sha1: string, seconds: number }>('addContent', { seed: 1, size })))
     const sha1 = added[0].sha1
     if (added.some((a) => a.sha1 !== sha1)) throw new Error('providers generated different content')
@@ -134,7 +135,7 @@ async function main (): Promise<void> {
       const name = windowName(w)
       const entry: Record<string, unknown> = { window: w }
       note(`window ${name}: (b) plain libp2p stream (Node's default flags, and Trove's), and Trove fetch from one peer, interleaved run by run`)
-      for (const p of providers) p.addr = (await p.child.call<{ addr: string }>('restart', { streamWindow: w })).addr
+      for (const p of providers) p.addr = (await p.child.call<{ addr: string }>('restart', { streamWindow: w, encryption: args.encryption })).addr
       // (b) twice: as a plain Node program runs it, and with the Node flags Trove runs with, which
       // speed the plain stream up as well: a ratio against both is reported
       const ceilings: Array<{ key: string, server: BenchChild, client: BenchChild, addr: string, runs: Timed[] }> = []
@@ -142,8 +143,8 @@ async function main (): Promise<void> {
         for (const [key, withTroveFlags] of [['libp2pStream', false], ['libp2pStreamTroveFlags', true]] as const) {
           const server = kids.spawn(`stream-server-${key}`, STREAM_CHILD, { withTroveFlags })
           const client = kids.spawn(`stream-client-${key}`, STREAM_CHILD, { withTroveFlags })
-          const { addr } = await server.call<{ addr: string }>('start', { streamWindow: w })
-          await client.call('start', { streamWindow: w })
+          const { addr } = await server.call<{ addr: string }>('start', { streamWindow: w, encryption: args.encryption })
+          await client.call('start', { streamWindow: w, encryption: args.encryption })
           ceilings.push({ key, server, client, addr, runs: [] })
         }
       }
@@ -151,7 +152,7 @@ async function main (): Promise<void> {
       const trove: Timed[] = []
       for (let i = 0; i < runs; i++) {
         for (const c of ceilings) c.runs.push(await withCpu(c.client, c.server, async () => c.client.call<Timed>('receive', { addr: c.addr, bytes: size })))
-        const fetcher = await kids.trove('fetcher', { streamWindow: w, durable: args.durable, base: args.dir })
+        const fetcher = await kids.trove('fetcher', { streamWindow: w, durable: args.durable, base: args.dir, encryption: args.encryption })
         await fetcher.child.call('dial', { addr: providers[0].addr })
         trove.push(await withCpu(fetcher.child, providers[0].child, async () => fetcher.child.call<Timed>('fetch', { sha1 })))
         await kids.stop(fetcher.child)
@@ -183,7 +184,7 @@ async function main (): Promise<void> {
       note(`Trove fetch from ${nProviders} providers at once, window ${windowName(window16 as number)}`)
       const multi: Timed[] = []
       for (let i = 0; i < runs; i++) {
-        const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir })
+        const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir, encryption: args.encryption })
         for (const p of providers) await fetcher.child.call('dial', { addr: p.addr })
         multi.push(await fetcher.child.call<Timed>('fetch', { sha1 }))
         await kids.stop(fetcher.child)
@@ -195,7 +196,7 @@ async function main (): Promise<void> {
     {
       const small = await Promise.all(Array.from({ length: TTFB_FETCHES }, async (_, i) =>
         providers[0].child.call<{ sha1: string }>('addContent', { seed: 1000 + i, size: TTFB_BLOB_BYTES })))
-      const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir })
+      const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir, encryption: args.encryption })
       await fetcher.child.call('dial', { addr: providers[0].addr })
       const times: Timed[] = []
       for (const s of small) times.push(await fetcher.child.call<Timed>('fetch', { sha1: s.sha1 }))
@@ -218,7 +219,7 @@ async function main (): Promise<void> {
       note(`big fetch: ${bigSize} bytes from one peer, window ${windowName(window16 as number)}`)
       for (const p of providers.slice(1)) await kids.stop(p.child)
       const big = await providers[0].child.call<{ sha1: string }>('addContent', { seed: 2, size: bigSize })
-      const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir })
+      const fetcher = await kids.trove('fetcher', { streamWindow: window16, durable: args.durable, base: args.dir, encryption: args.encryption })
       await fetcher.child.call('dial', { addr: providers[0].addr })
       const run = await fetcher.child.call<Timed>('fetch', { sha1: big.sha1 })
       await kids.stop(fetcher.child)

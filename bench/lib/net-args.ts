@@ -10,6 +10,8 @@ export interface NetBenchArgs {
   bigSize?: number
   /** Stream windows to compare, in bytes. */
   windows?: number[]
+  /** Connection encryption of every process in the run (`noise`, `tls`); Trove's default when absent. */
+  encryption?: Array<'noise' | 'tls'>
   providers?: number
   count?: number
   blobSize?: number
@@ -33,6 +35,7 @@ export function netBenchArgs (argv = process.argv.slice(2)): NetBenchArgs {
       big: { type: 'boolean', default: false },
       'big-size': { type: 'string' },
       windows: { type: 'string' },
+      encryption: { type: 'string' },
       providers: { type: 'string' },
       count: { type: 'string' },
       'blob-size': { type: 'string' },
@@ -51,6 +54,11 @@ export function netBenchArgs (argv = process.argv.slice(2)): NetBenchArgs {
   if (values.providers !== undefined) out.providers = positiveInt('providers', values.providers)
   if (values.count !== undefined) out.count = positiveInt('count', values.count)
   if (values.windows !== undefined) out.windows = values.windows.split(',').map((w) => parseSize(w.trim()))
+  if (values.encryption !== undefined) {
+    const names = values.encryption.split(',').map((e) => e.trim())
+    if (names.some((e) => e !== 'noise' && e !== 'tls')) throw new Error(`--encryption takes noise, tls or both, got ${values.encryption}`)
+    out.encryption = names as Array<'noise' | 'tls'>
+  }
   if (values.concurrency !== undefined) out.concurrency = values.concurrency.split(',').map((c) => positiveInt('concurrency', c.trim()))
   if (values.dir !== undefined) out.dir = values.dir
   if (values.profile !== undefined) out.profile = values.profile

@@ -35,10 +35,10 @@ export class Children {
   }
 
   /** A started Trove node process on loopback; returns it with its address. */
-  async trove (kind: string, options: { streamWindow?: number, durable?: boolean, base?: string } = {}): Promise<{ child: BenchChild, addr: string }> {
+  async trove (kind: string, options: { streamWindow?: number, durable?: boolean, base?: string, encryption?: Array<'noise' | 'tls'> } = {}): Promise<{ child: BenchChild, addr: string }> {
     const child = this.spawn(kind, TROVE_CHILD)
     await child.call('init', { durable: options.durable, base: options.base })
-    const { addr } = await child.call<{ addr: string }>('start', { streamWindow: options.streamWindow })
+    const { addr } = await child.call<{ addr: string }>('start', { streamWindow: options.streamWindow, encryption: options.encryption })
     return { child, addr }
   }
 

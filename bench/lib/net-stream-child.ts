@@ -36,8 +36,8 @@ async function serve (stream: Stream): Promise<void> {
 }
 
 serveIpc({
-  start: async (args: { streamWindow?: number }) => {
-    libp2p = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow: args.streamWindow })
+  start: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => {
+    libp2p = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow: args.streamWindow, encryption: args.encryption })
     await libp2p.handle(PROTOCOL, (stream) => { void serve(stream) })
     await libp2p.start()
     const addr = libp2p.getMultiaddrs().map((m) => m.toString()).find((a) => a.includes('127.0.0.1'))

@@ -22,9 +22,9 @@ function node (): Trove {
   return trove
 }
 
-async function start (streamWindow?: number): Promise<{ peerId: string, addr: string }> {
+async function start (streamWindow?: number, encryption?: Array<'noise' | 'tls'>): Promise<{ peerId: string, addr: string }> {
   const t = node()
-  await t.start({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow })
+  await t.start({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow, encryption })
   const addr = t.multiaddrs().find((a) => a.includes('127.0.0.1')) ?? t.multiaddrs()[0]
   return { peerId: t.peerId as string, addr }
 }
@@ -54,11 +54,11 @@ serveIpc({
     trove = await createTrove({ dataDir: tmp.dir, create: true, durable: args.durable ?? false })
     return { dir: tmp.dir, pid: process.pid }
   },
-  start: async (args: { streamWindow?: number }) => start(args.streamWindow),
+  start: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => start(args.streamWindow, args.encryption),
   /** Restarts the network with another stream window (same key and store; new port). */
-  restart: async (args: { streamWindow?: number }) => {
+  restart: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => {
     await node().stop()
-    return start(args.streamWindow)
+    return start(args.streamWindow, args.encryption)
   },
   addContent: async (args: { seed: number, size: number }) => {
     const begin = process.hrtime.bigint()
