@@ -20,5 +20,15 @@
  * instead of ~2 (perf: a third of its CPU in V8's marking and sweeping), in about half the runs of
  * bench/fetch. With a 64 MB floor under the trigger none of 7 runs did (1.9-2.6 CPU-s/GiB), and a
  * fetching node's peak RSS stayed where it was (136-153 MB for 1 GiB).
+ *
+ * `--no-concurrent-array-buffer-sweeping`: the ArrayBuffers a young collection finds dead are
+ * freed in its pause (a few hundred free() calls, microseconds) instead of by a task V8 posts to
+ * a worker thread. On two cores shared by the sender, the receiver and the thread pool that task
+ * can run a collection or two late, and meanwhile a fetching node at ~200 MiB/s keeps allocating
+ * a buffer per TCP read and noise frame: malloc's main arena, where they all live, grows to that
+ * high-water mark and never gives it back. bench/fetch --big: 2 GiB fetches peaked at 142-153 MB
+ * against 150-173 MB without (a busier machine, before O_DIRECT writes); 4 GiB at 147-160 against
+ * 154-157, the RSS over the fetch 145-150 MB (median) against 150-153. 1 GiB rate and CPU per GiB
+ * unchanged (280 against 270 MiB/s, receiver 3.9 against 3.8 CPU-s/GiB: noise).
  */
-export const TROVE_NODE_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64']
+export const TROVE_NODE_FLAGS = ['--max-semi-space-size=1', '--initial-old-space-size=64', '--no-concurrent-array-buffer-sweeping']

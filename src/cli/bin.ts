@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64 --no-concurrent-array-buffer-sweeping
 // Node flags above: see TROVE_NODE_FLAGS in src/node-flags.ts (a test keeps the two equal)
 import { run } from './program.js'
 
