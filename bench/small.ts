@@ -4,7 +4,8 @@
  * class has it, and measures `ensureLocal` with bounded concurrency beside it. The ceiling in the
  * same run is the store itself: how fast the provider process put the same blobs locally.
  *
- *   node dist/bench/small.js [--count 10000] [--blob-size 4KiB] [--concurrency 16,64] [--durable] [--dir DIR]
+ *   node dist/bench/small.js [--count 10000] [--blob-size 4KiB] [--concurrency 16,64] [--methods fetchMany,ensureLocal]
+ *                            [--durable] [--dir DIR] [--profile DIR]
  */
 import { netBenchArgs } from './lib/net-args.js'
 import { Children, ensureBuilt } from './lib/net-cluster.js'
@@ -32,8 +33,9 @@ async function main (): Promise<void> {
     const hasFetchMany = await probe.child.call<boolean>('hasFetchMany')
     await kids.stop(probe.child)
     result.fetchMany = hasFetchMany ? 'present' : 'absent: Trove has no fetchMany; only ensureLocal is measured'
-    if (hasFetchMany) methods.push({ method: 'fetchMany', concurrency: 1 })
-    for (const c of concurrency) methods.push({ method: 'ensureLocal', concurrency: c })
+    const wanted = (m: string): boolean => args.methods === undefined || args.methods.includes(m)
+    if (hasFetchMany && wanted('fetchMany')) methods.push({ method: 'fetchMany', concurrency: 1 })
+    if (wanted('ensureLocal')) for (const c of concurrency) methods.push({ method: 'ensureLocal', concurrency: c })
 
     const runs: Record<string, unknown> = {}
     for (const [i, m] of methods.entries()) {
@@ -46,11 +48,16 @@ async function main (): Promise<void> {
       note(`fetching with ${name}`)
       let r: SmallReport
       let cpu = { receiver: 0, sender: 0 }
+      let threads: Record<string, ThreadCpu> = {}
       try {
         const [r0, s0] = await Promise.all([fetcher.child.call<number>('cpu'), provider.child.call<number>('cpu')])
+        const [rt0, st0] = await Promise.all([fetcher.child.call<ThreadCpu>('threadCpu'), provider.child.call<ThreadCpu>('threadCpu')])
         r = await fetcher.child.call<SmallReport>('fetchSmall', { sha1s: added.sha1s, concurrency: m.concurrency, method: m.method })
         const [r1, s1] = await Promise.all([fetcher.child.call<number>('cpu'), provider.child.call<number>('cpu')])
+        const [rt1, st1] = await Promise.all([fetcher.child.call<ThreadCpu>('threadCpu'), provider.child.call<ThreadCpu>('threadCpu')])
         cpu = { receiver: r1 - r0, sender: s1 - s0 }
+        threads = { receiver: perBlobByThread(rt0, rt1, count), sender: perBlobByThread(st0, st1, count) }
+        note(`fetched ${r.count} blobs in ${round(r.seconds, 3)} s`)
       } catch (err) {
         // a failure is a result too: report it and go on with the other methods
         runs[name] = { error: (err as Error).message.split('\n')[0] }
@@ -71,7 +78,10 @@ async function main (): Promise<void> {
         ratioOfLocalPut: round(perSec / (count / added.seconds), 3),
         // CPU milliseconds per blob of each process (user + system, all threads): steadier than
         // the rate on a machine with other load
-        cpuMsPerBlob: { receiver: round(cpu.receiver * 1000 / count, 3), sender: round(cpu.sender * 1000 / count, 3) }
+        cpuMsPerBlob: { receiver: round(cpu.receiver * 1000 / count, 3), sender: round(cpu.sender * 1000 / count, 3) },
+        // the same per thread name, user and system (kernel) time apart: where each side's CPU goes
+        // (10 ms resolution: totals, not single threads' crumbs)
+        cpuMsPerBlobByThread: threads
       }
     }
     result.runs = runs
@@ -79,6 +89,21 @@ async function main (): Promise<void> {
     await kids.stopAll()
   }
   printResult(result)
+}
+
+type ThreadCpu = Record<string, { user: number, sys: number }>
+
+/** Per-thread CPU between two readings, in ms per blob, threads that used almost none left out. */
+function perBlobByThread (before: ThreadCpu, after: ThreadCpu, count: number): ThreadCpu {
+  const out: ThreadCpu = {}
+  for (const [name, a] of Object.entries(after)) {
+    const b = before[name] ?? { user: 0, sys: 0 }
+    const user = (a.user - b.user) * 1000 / count
+    const sys = (a.sys - b.sys) * 1000 / count
+    if (user + sys < 0.002) continue
+    out[name] = { user: round(user, 3), sys: round(sys, 3) }
+  }
+  return out
 }
 
 main().catch((err) => {

@@ -16,6 +16,8 @@ export interface NetBenchArgs {
   count?: number
   blobSize?: number
   concurrency?: number[]
+  /** bench/small: which fetch methods to measure (fetchMany, ensureLocal); all when absent. */
+  methods?: string[]
   /** Write V8 CPU profiles of the Trove processes into this folder. */
   profile?: string
   /** fsync fetched blobs (the node's default); off by default here so the disk does not dominate. */
@@ -40,6 +42,7 @@ export function netBenchArgs (argv = process.argv.slice(2)): NetBenchArgs {
       count: { type: 'string' },
       'blob-size': { type: 'string' },
       concurrency: { type: 'string' },
+      methods: { type: 'string' },
       profile: { type: 'string' },
       durable: { type: 'boolean', default: false },
       'no-ceilings': { type: 'boolean', default: false }
@@ -60,6 +63,7 @@ export function netBenchArgs (argv = process.argv.slice(2)): NetBenchArgs {
     out.encryption = names as Array<'noise' | 'tls'>
   }
   if (values.concurrency !== undefined) out.concurrency = values.concurrency.split(',').map((c) => positiveInt('concurrency', c.trim()))
+  if (values.methods !== undefined) out.methods = values.methods.split(',').map((m) => m.trim())
   if (values.dir !== undefined) out.dir = values.dir
   if (values.profile !== undefined) out.profile = values.profile
   return out

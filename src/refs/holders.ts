@@ -16,21 +16,36 @@ export async function readHolders (db: TroveDb, sha1s: string[], limit = Infinit
   for (const sha1 of sorted) assertSha1Hex(sha1)
   if (sorted.length === 0) return out
   const it = db.edges.iterator()
+  // entries read since the last seek: a contiguous run of the table in key order from `ahead[0]`
+  let ahead: Array<[string, EdgeValue]> = []
+  let at = 0
+  let ended = false
+  const more = async (): Promise<void> => {
+    ahead = await it.nextv(HOLDERS_READ_AHEAD) as Array<[string, EdgeValue]>
+    at = 0
+    ended = ahead.length === 0
+  }
   try {
     for (const sha1 of sorted) {
       const prefix = `${sha1}${SEP}`
+      while (at < ahead.length && ahead[at][0] < prefix) at++
+      // what was read ahead already reaches past this blob's edges (or the table's end): no
+      // seek. A batch of fresh blobs that no ref holds yet then costs one read, not one each.
+      if (at === ahead.length && !ended) {
+        it.seek(prefix)
+        await more()
+      }
       const list: Holder[] = []
-      it.seek(prefix)
-      for (let past = false; !past && list.length < limit;) {
-        const entries = await it.nextv(HOLDERS_READ_AHEAD) as Array<[string, EdgeValue]>
-        past = entries.length < HOLDERS_READ_AHEAD
-        for (const [k, v] of entries) {
-          if (!k.startsWith(prefix)) {
-            past = true
-            break
-          }
-          if (list.length < limit) list.push({ key: k.slice(prefix.length), ...v })
+      while (list.length < limit) {
+        if (at === ahead.length) {
+          if (ended) break
+          await more()
+          continue
         }
+        const [k, v] = ahead[at]
+        if (!k.startsWith(prefix)) break
+        list.push({ key: k.slice(prefix.length), ...v })
+        at++
       }
       out.set(sha1, list)
     }

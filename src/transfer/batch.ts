@@ -9,10 +9,11 @@ import type { PeerScores } from './scores.js'
 
 /**
  * Stores of small fetched blobs running at once: fsyncs overlap instead of queueing one by one,
- * and the store's small-file worker and group commit get batches of this order. 64 keeps up
- * with 5,000+ blobs/s while a batch commits (bench/small).
+ * and the store's small-file worker and group commit get batches of this order. As many as the
+ * requests in flight (SMALL_BLOBS_IN_FLIGHT), so the reader is not held up while a batch
+ * commits; BATCH_STORE_BYTES still bounds the memory.
  */
-export const BATCH_STORE_CONCURRENCY = 64
+export const BATCH_STORE_CONCURRENCY = 256
 /** Bytes of fetched blobs held in memory while their stores run (blobs are up to SMALL_BLOB_MAX). */
 export const BATCH_STORE_BYTES = 16 * 1024 * 1024
 
@@ -67,8 +68,16 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
   let done = 0
   let bytes = 0
   const total = holders.size
-  const stores = new Set<Promise<void>>()
+  // stores running and the bytes they hold; a store that ends wakes the providers' readers
+  // waiting for room (racing every running store's promise instead cost a reaction each per blob)
+  let running = 0
   let storing = 0
+  let waiting: Array<() => void> = []
+  const wake = (): void => {
+    const list = waiting
+    waiting = []
+    for (const w of list) w()
+  }
   const storeOne = async (sha1: string, data: Uint8Array, peer: string): Promise<void> => {
     try {
       await c.store.putBytes(data, { expectedSha1: sha1, signal: options.signal })
@@ -81,6 +90,7 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
     }
   }
   await Promise.allSettled([...shares.values()].map(async ({ peer, reqs }) => {
+    const peerName = peer.toString()
     const session = await c.fetch.open(peer, { signal: options.signal })
     let parts: Uint8Array[] = []
     try {
@@ -93,15 +103,17 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
         done: async (req) => {
           // most small blobs arrive in one piece: stored as it is, not copied first
           const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
-          const p = storeOne(req.sha1, data, peer.toString())
-          stores.add(p)
+          running++
           storing += data.byteLength
-          void p.finally(() => {
-            stores.delete(p)
+          void storeOne(req.sha1, data, peerName).finally(() => {
+            running--
             storing -= data.byteLength
+            wake()
           })
           // bound the blobs held in memory while their stores run
-          while (stores.size >= BATCH_STORE_CONCURRENCY || storing >= BATCH_STORE_BYTES) await Promise.race(stores)
+          while (running >= BATCH_STORE_CONCURRENCY || storing >= BATCH_STORE_BYTES) {
+            await new Promise<void>((resolve) => { waiting.push(resolve) })
+          }
         },
         onMissing: () => {}
       }, { signal: options.signal })
@@ -111,6 +123,6 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       if ((err as Error).name === 'ProtocolError') c.scores.fault(peer.toString(), FAULT_PROTOCOL, (err as Error).message)
     }
   }))
-  await Promise.allSettled([...stores])
+  while (running > 0) await new Promise<void>((resolve) => { waiting.push(resolve) })
   return [...leftover]
 }

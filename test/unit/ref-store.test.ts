@@ -313,6 +313,23 @@ describe('RefStore', () => {
       await assert.rejects(refs.holdersMany([blobs[0], 'abc']), { name: 'InvalidUriError' })
     })
 
+    it('holdersMany is right for unheld blobs between, before and after held ones (answered from what it read ahead)', async () => {
+      const blobs = Array.from({ length: 400 }, (_, i) => fakeSha1(7000 + i)).sort()
+      // a few held blobs spread through a sorted run of unheld ones, one with more holders than a read block
+      const held = [blobs[0], blobs[1], blobs[150], blobs[151], blobs[398]]
+      for (const [i, h] of held.entries()) {
+        for (let j = 0; j < (i === 2 ? 11 : 1); j++) await refs.set(`ra/${i}/${j}`, `sha1://${h}`, { priority: j })
+      }
+      for (const limit of [Infinity, 1, 10]) {
+        const many = await refs.holdersMany(blobs, limit)
+        assert.equal(many.size, blobs.length)
+        for (const h of blobs) assert.deepEqual(many.get(h), (await refs.holders(h)).slice(0, limit))
+      }
+      // blobs past every edge in the table, and a list of unheld ones only
+      const none = Array.from({ length: 50 }, (_, i) => fakeSha1(9000 + i))
+      for (const [h, list] of await refs.holdersMany(none)) assert.deepEqual(list, await refs.holders(h))
+    })
+
     it('a malformed sha1:// string in obj is InvalidUriError and nothing is written', async () => {
       await refs.set('bad/uri', { ok: U[0] })
       const before = { refs: await dbCount('refs'), versions: await dbCount('versions'), edges: await dbCount('edges') }

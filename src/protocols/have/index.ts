@@ -56,19 +56,27 @@ export class HaveProtocol {
       const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
       if (msg === undefined) throw new ProtocolError('empty have request')
       const req = HaveRequest.decode(msg, { limits: { hashes: MAX_HAVE_HASHES } })
-      const entries = []
-      for (const hash of req.hashes) {
+      const sha1s = req.hashes.map((hash) => {
         if (hash.byteLength !== 20) throw new ProtocolError('hash is not 20 bytes')
-        const sha1 = bytesToSha1(hash)
-        const info = await this.components.store.stat(sha1)
-        const manifest = info !== undefined ? await this.components.db.manifests.get(sha1) as string | undefined : undefined
-        entries.push({
+        return bytesToSha1(hash)
+      })
+      // one index look-up for the request and one for the manifests of what is held, instead of
+      // two in turn per hash: a fetchMany of 10,000 small blobs waited ~20,000 round trips here
+      const infos = await this.components.store.statMany(sha1s)
+      const held = sha1s.filter((_, i) => infos[i] !== undefined)
+      const found = held.length > 0 ? await this.components.db.manifests.getMany(held) as Array<string | undefined> : []
+      const manifests = new Map<string, string>()
+      for (const [i, sha1] of held.entries()) if (found[i] !== undefined) manifests.set(sha1, found[i] as string)
+      const entries = req.hashes.map((hash, i) => {
+        const info = infos[i]
+        const manifest = manifests.get(sha1s[i])
+        return {
           hash,
           have: info !== undefined,
           size: BigInt(info?.size ?? 0),
           ...(manifest !== undefined ? { manifest: sha1ToBytes(manifest) as Uint8Array<ArrayBuffer> } : {})
-        })
-      }
+        }
+      })
       await send(stream, frame(HaveResponse.encode({ entries })), signal)
       await stream.close({ signal })
     } catch (err) {
