@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { TroveDb } from '../db.js'
-import { HashMismatchError } from '../errors.js'
+import { HashMismatchError, StorageFullError, isDiskFull } from '../errors.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
 import type { BlobStore } from '../store/blob-store.js'
 import { alignedBuffer, BlockWriter } from '../store/direct-io.js'
@@ -89,7 +89,14 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
       const check = async (index: number, buf: Buffer, length: number, offset: number, actual: string): Promise<void> => {
         if (actual !== manifest.chunks[index]) throw new HashMismatchError(`chunk ${index} from ${peer} hashes to ${actual}, expected ${manifest.chunks[index]}`)
         const data = buf.subarray(0, length)
-        await out.write(data, offset)
+        try {
+          await out.write(data, offset)
+        } catch (err) {
+          // our disk, not the peer: the transfer stops (verified chunks are kept for resume)
+          throw Object.assign(isDiskFull(err)
+            ? new StorageFullError(`disk full while writing chunk ${index} of sha1://${sha1}`, { cause: err })
+            : err as Error, { localWrite: true })
+        }
         done.add(index)
         mine.splice(mine.indexOf(index), 1)
         whole.offer(index, data)
@@ -129,7 +136,8 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
         await Promise.allSettled(checking)
         // chunks asked of this provider and not verified go back to the front, in order
         todo.unshift(...mine.filter((i) => !done.has(i)))
-        if (options.signal.aborted) throw err
+        // a failed write to our own disk is no fault of the peer's, and no other peer would fare better
+        if (options.signal.aborted || (err as { localWrite?: boolean }).localWrite === true) throw err
         const e = err as Error
         const weight = e.name === 'HashMismatchError' ? FAULT_BAD_DATA : e.name === 'ProtocolError' ? FAULT_PROTOCOL : FAULT_STALL
         c.scores.fault(peer, weight, `${e.name}: ${e.message}`)
