@@ -10,7 +10,11 @@ import v8 from 'node:v8'
 
 /** Often enough to see the sawtooth of collections, rarely enough that parsing smaps stays cheap. */
 const MEM_TRACE_INTERVAL_MS = 100
-/** glibc gives each thread arena a 64 MiB-aligned reservation (HEAP_MAX_SIZE on 64-bit). */
+/**
+ * glibc gives each thread arena a 64 MiB-aligned reservation (HEAP_MAX_SIZE on 64-bit). A heuristic:
+ * other anonymous mappings that happen to start so aligned (WebAssembly memories, such as the
+ * chunk buffers of src/store/direct-io.ts) are counted there too.
+ */
 const THREAD_ARENA_ALIGN = 64 * 1024 * 1024
 
 const MB = 1024 * 1024
