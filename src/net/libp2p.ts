@@ -9,6 +9,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { InvalidArgumentError } from '../errors.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
 
 export interface NetworkInit {
@@ -142,7 +143,7 @@ async function encrypters (names: readonly string[]): Promise<NonNullable<Libp2p
   if (names.length === 0) throw new InvalidArgumentError(`encryption needs at least one of ${ENCRYPTIONS.join(', ')}`)
   const out: NonNullable<Libp2pOptions['connectionEncrypters']> = []
   for (const name of new Set(names)) {
-    if (name === 'noise') out.push(noise())
+    if (name === 'noise') out.push(noise({ crypto: noiseCrypto }))
     else if (name === 'tls') out.push((await import('@libp2p/tls')).tls())
     else throw new InvalidArgumentError(`unknown encryption "${name}" (choose from ${ENCRYPTIONS.join(', ')})`)
   }
