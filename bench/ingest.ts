@@ -15,6 +15,7 @@ import { machineInfo, note, printResult, round } from './lib/output.js'
 import { sha1CeilingMiBPerSec } from './lib/sha1-ceiling.js'
 import { benchTempDir } from './lib/tmp.js'
 import { median, mibPerSec, MIB } from './lib/timing.js'
+import { TROVE_NODE_FLAGS } from '../src/node-flags.js'
 
 /** The size the goals are stated for. */
 const DEFAULT_SIZE = 1024 * MIB
@@ -101,7 +102,8 @@ async function main (): Promise<void> {
       const data = path.join(tmp.dir, `data-${i}`)
       await runChecked(process.execPath, [troveBin, '--data', data, 'init'])
       await prepare()
-      const t = await runChecked(process.execPath, [troveBin, '--json', '--data', data, 'add', file], { measureRss: true })
+      // with the Node flags the `trove` command's launcher line gives (running node on the script skips that line)
+      const t = await runChecked(process.execPath, [...TROVE_NODE_FLAGS, troveBin, '--json', '--data', data, 'add', file], { measureRss: true })
       trove.push(t.seconds)
       if (t.peakRssMB !== undefined) rss.push(t.peakRssMB)
       rssSource = t.rssSource
@@ -142,7 +144,7 @@ async function main (): Promise<void> {
         peakRssMB: peakRssMB === undefined ? null : round(peakRssMB, 1),
         rssSource: rssSource ?? null,
         samples: trove.map((s) => round(s, 3)),
-        command: `${process.execPath} ${path.relative(process.cwd(), troveBin)} --json --data DIR add FILE`
+        command: `${process.execPath} ${TROVE_NODE_FLAGS.join(' ')} ${path.relative(process.cwd(), troveBin)} --json --data DIR add FILE`
       },
       ratio: round(ratio, 3),
       sameHash: baselineSha1 !== undefined && baselineSha1 === troveSha1,
