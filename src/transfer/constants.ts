@@ -49,3 +49,13 @@ export const FIND_RETRY_MS = 500
 export const DHT_MAX_PROVIDERS = 8
 /** Blobs up to this size are fetched whole into memory in batch transfers (a ref of many small files). */
 export const SMALL_BLOB_MAX = 1024 * 1024
+/**
+ * Single-blob fetches gathered into one batch at most (see FetchCoalescer); the have protocol
+ * takes 4,096 hashes per request, and one batch's answers are stored as they arrive.
+ */
+export const COALESCE_MAX_BATCH = 4096
+/**
+ * Coalesced batches running at once. Two: one collects new requests while the other runs, and
+ * a request that arrives while a long batch runs does not wait for all of it.
+ */
+export const COALESCE_BATCHES_IN_FLIGHT = 2

@@ -11,6 +11,7 @@ import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import { deadline } from '../protocols/deadline.js'
 import { fetchSmallBatch } from './batch.js'
 import { fetchChunked } from './chunked.js'
+import { FetchCoalescer } from './coalesce.js'
 import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate } from './find.js'
@@ -67,6 +68,8 @@ export class Fetcher {
   private readonly dht: boolean
   readonly findTimeoutMs: number
   private readonly directWrites: boolean
+  /** Single fetches at the same time share batches (see FetchCoalescer). */
+  private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.c, sha1s))
 
   constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
     this.dht = init.dht ?? false
@@ -104,7 +107,8 @@ export class Fetcher {
       while (next < rest.length) {
         const sha1 = rest[next++]
         try {
-          await this.fetch(sha1, { signal: options.signal, timeoutMs: options.timeoutMs })
+          // fetchSmallBatch has just found these beyond a batch: straight to the single path
+          await this.fetch(sha1, { signal: options.signal, timeoutMs: options.timeoutMs }, { alone: true })
           result.fetched++
         } catch (err) {
           if (options.signal?.aborted === true) throw err
@@ -122,23 +126,33 @@ export class Fetcher {
     return [...this.active.values()].map((t) => ({ ...t, peers: [...t.peers] }))
   }
 
-  async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
+  async fetch (sha1: string, options: FetchOptions = {}, how: { alone?: boolean } = {}): Promise<BlobInfo> {
     const local = await this.c.store.stat(sha1)
     if (local !== undefined) return local
     let p = this.inflight.get(sha1)
     if (p === undefined) {
-      p = this.run(sha1, options).finally(() => this.inflight.delete(sha1))
+      p = this.run(sha1, options, how.alone === true).finally(() => this.inflight.delete(sha1))
       this.inflight.set(sha1, p)
     }
     return p
   }
 
-  private async run (sha1: string, options: FetchOptions): Promise<BlobInfo> {
+  private async run (sha1: string, options: FetchOptions, alone: boolean): Promise<BlobInfo> {
     const release = this.c.store.leases.acquire(sha1)
     const info: TransferInfo = { sha1, bytes: 0, peers: [], startedAt: new Date().toISOString(), state: 'finding' }
     this.active.set(sha1, info)
     let unreserve: (() => void) | undefined
     try {
+      // a small blob a connected peer holds comes in a batch with whatever else is being fetched
+      if (!alone && await this.coalescer.get(sha1, options.signal)) {
+        const stored = await this.c.store.stat(sha1)
+        if (stored !== undefined) {
+          info.size = info.bytes = stored.size
+          info.state = 'done'
+          options.onProgress?.({ bytes: stored.size, total: stored.size, peers: 1 })
+          return stored
+        }
+      }
       const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
       const found = await findCandidates(this.components(), sha1, { signal: findSignal })
       options.signal?.throwIfAborted()

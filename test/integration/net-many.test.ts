@@ -53,4 +53,39 @@ describe('network: thousands of small blobs', () => {
       await stopNodes(nodes)
     }
   })
+
+  it('single fetches made at the same time (scripts calling GET /blobs one by one) share batches, and large or missing ones still take the single path', async () => {
+    let nodes: TestNode[] = []
+    try {
+      nodes = await spawnNodes(2, { topology: 'star' })
+      const [a, b] = nodes
+      await waitFor(() => isConnected(b, a), 10_000, 'the nodes to connect')
+      const contents = Array.from({ length: 300 }, (_, i) => Buffer.concat([Buffer.from(`single ${i}\n`), randomBytes(i % MAX_BLOB)]))
+      const sha1s: string[] = []
+      await inParallel(contents.map((c, i) => ({ c, i })), ADD_CONCURRENCY, async ({ c, i }) => {
+        sha1s[i] = (await a.trove.add([c])).sha1
+      })
+      const large = randomBytes(20 * 1024 * 1024 + 3)
+      const largeSha1 = (await a.trove.add([large])).sha1
+      const missing = createHash('sha1').update(randomBytes(16)).digest('hex')
+
+      const results = await Promise.allSettled([
+        ...sha1s.map(async (s) => b.trove.ensureLocal(`sha1://${s}`)),
+        b.trove.ensureLocal(`sha1://${largeSha1}`),
+        b.trove.ensureLocal(`sha1://${missing}`, { timeoutMs: 1_000 })
+      ])
+      for (let i = 0; i < sha1s.length; i++) {
+        assert.equal(results[i].status, 'fulfilled', `blob ${i}`)
+        assert.equal(await sha1OfFile(b.trove.store.pathOf(sha1s[i])), createHash('sha1').update(contents[i]).digest('hex'))
+      }
+      assert.equal(results[sha1s.length].status, 'fulfilled')
+      assert.equal(await sha1OfFile(b.trove.store.pathOf(largeSha1)), createHash('sha1').update(large).digest('hex'))
+      const lost = results[sha1s.length + 1]
+      assert.equal(lost.status, 'rejected')
+      assert.equal(((lost as PromiseRejectedResult).reason as Error).name, 'NoProvidersError')
+      assert.deepEqual(b.trove.transfers(), [])
+    } finally {
+      await stopNodes(nodes)
+    }
+  })
 })
