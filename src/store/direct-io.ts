@@ -22,7 +22,13 @@ declare const WebAssembly: { Memory: new (descriptor: { initial: number, maximum
  */
 export function alignedBuffer (size: number): Buffer {
   const pages = Math.max(1, Math.ceil(size / WASM_PAGE))
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+  let memory: ArrayBuffer
+  try {
+    memory = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer as ArrayBuffer
+  } catch {
+    // no address space for another memory (a tight ulimit -v): an ordinary buffer, written buffered
+    return Buffer.allocUnsafeSlow(size)
+  }
   aligned.add(memory)
   return Buffer.from(memory, 0, size)
 }
