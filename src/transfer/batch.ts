@@ -5,6 +5,7 @@ import type { HaveProtocol } from '../protocols/have/index.js'
 import { MAX_HAVE_HASHES } from '../protocols/have/constants.js'
 import type { BlobStore } from '../store/blob-store.js'
 import { FAULT_BAD_DATA, FAULT_PROTOCOL, SMALL_BLOB_MAX, SMALL_BLOBS_IN_FLIGHT } from './constants.js'
+import type { ProviderTable } from './providers.js'
 import type { PeerScores } from './scores.js'
 
 /**
@@ -23,6 +24,8 @@ export interface BatchComponents {
   have: HaveProtocol
   fetch: FetchProtocol
   scores: PeerScores
+  /** Learns who holds what from the have answers, as a single fetch's search does. */
+  providers?: ProviderTable
 }
 
 export interface BatchProgress {
@@ -47,7 +50,9 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
     await Promise.allSettled(peers.map(async (peer) => {
       const answers = await c.have.query(peer, batch, { signal: options.signal })
       for (const a of answers) {
-        if (!a.have || (a.size ?? 0) > SMALL_BLOB_MAX) continue
+        if (!a.have) continue
+        c.providers?.add(a.sha1, peer.toString(), a.size)
+        if ((a.size ?? 0) > SMALL_BLOB_MAX) continue
         sizes.set(a.sha1, a.size ?? 0)
         const list = holders.get(a.sha1) ?? []
         list.push(peer)
