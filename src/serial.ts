@@ -27,3 +27,26 @@ export class KeyedSerialQueue {
     return result
   }
 }
+
+/**
+ * Runs `fn` once after the current turn of the event loop, however often it is asked for during
+ * the turn: work asked for together (requests made in the same I/O callback) is handled together.
+ */
+export class NextTurn {
+  private scheduled = false
+
+  constructor (private readonly fn: () => void) {}
+
+  get pending (): boolean {
+    return this.scheduled
+  }
+
+  request (): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.fn()
+    })
+  }
+}

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { NextTurn } from '../serial.js'
 import { runBatch } from './small-io-run.js'
 
 /**
@@ -68,7 +69,8 @@ export class SmallFileIo {
   private queue: Pending[] = []
   private readonly inFlight = new Map<number, Pending[]>()
   private nextId = 0
-  private scheduled = false
+  /** After this turn's I/O callbacks: what they ask for joins the same batch. */
+  private readonly next = new NextTurn(() => { this.pump() })
   private idle: NodeJS.Timeout | undefined
 
   /** Creates `path` (it must not exist) holding `bytes`; with `sync`, fsynced before this resolves. */
@@ -93,13 +95,7 @@ export class SmallFileIo {
   private async submit (job: IoJob, bytes?: Uint8Array): Promise<Buffer | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ job, bytes, resolve, reject })
-      if (this.scheduled) return
-      this.scheduled = true
-      // after this turn's I/O callbacks: what they ask for joins the same batch
-      setImmediate(() => {
-        this.scheduled = false
-        this.pump()
-      })
+      this.next.request()
     })
   }
 
@@ -205,7 +201,7 @@ export class SmallFileIo {
       if (err !== undefined) p.reject(err)
     }
     this.pump()
-    if (this.inFlight.size === 0 && this.queue.length === 0 && !this.scheduled) this.rest()
+    if (this.inFlight.size === 0 && this.queue.length === 0 && !this.next.pending) this.rest()
   }
 
   /** Nothing is out: the worker no longer keeps the process alive, and exits if it stays idle. */

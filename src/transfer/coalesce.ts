@@ -1,3 +1,4 @@
+import { NextTurn } from '../serial.js'
 import { COALESCE_BATCHES_IN_FLIGHT, COALESCE_MAX_BATCH } from './constants.js'
 
 /** Fetches a batch of hashes; resolves with those it could not get (see fetchSmallBatch). */
@@ -20,7 +21,8 @@ interface Waiter { resolve: (fetched: boolean) => void }
 export class FetchCoalescer {
   private queue = new Map<string, Waiter[]>()
   private running = 0
-  private scheduled = false
+  /** Requests made in the same turn go in one batch. */
+  private readonly next = new NextTurn(() => { this.pump() })
 
   constructor (private readonly fetchBatch: BatchFetch, private readonly init: { maxBatch?: number, batchesInFlight?: number } = {}) {}
 
@@ -31,7 +33,7 @@ export class FetchCoalescer {
       waiters.push({ resolve })
       this.queue.set(sha1, waiters)
     })
-    this.schedule()
+    this.next.request()
     if (signal === undefined) return fetched
     let onAbort: (() => void) | undefined
     const aborted = new Promise<never>((_resolve, reject) => {
@@ -43,16 +45,6 @@ export class FetchCoalescer {
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
     }
-  }
-
-  private schedule (): void {
-    if (this.scheduled) return
-    this.scheduled = true
-    // after this turn's callbacks: requests made together go in one batch
-    setImmediate(() => {
-      this.scheduled = false
-      this.pump()
-    })
   }
 
   private pump (): void {
