@@ -4,6 +4,7 @@ import type { Usage } from './store/blob-store.js'
 import type { VerifyReport } from './store/verify.js'
 import type { FetchManyResult } from './transfer/fetcher.js'
 import type { GcReport, SpaceExplanation } from './space/report.js'
+import type { Encryption } from './net/constants.js'
 
 export type { GcReport, SpaceExplanation, SpaceStatus } from './space/report.js'
 
@@ -97,7 +98,7 @@ export interface StartOptions {
   /** Write downloaded chunks with O_DIRECT where the filesystem allows (default true; see docs/operations.md). */
   directWrites?: boolean
   /** Connection encryption in order of preference: 'noise' (default), 'tls'. */
-  encryption?: Array<'noise' | 'tls'>
+  encryption?: Encryption[]
   /** How long a get looks for providers before failing. */
   findTimeoutMs?: number
   /** A peer silent this long in a transfer is dropped. */

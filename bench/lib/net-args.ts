@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { parseSize } from '../../src/units.js'
+import type { Encryption } from '../../src/net/constants.js'
 
 export interface NetBenchArgs {
   size?: number
@@ -11,7 +12,7 @@ export interface NetBenchArgs {
   /** Stream windows to compare, in bytes. */
   windows?: number[]
   /** Connection encryption of every process in the run (`noise`, `tls`); Trove's default when absent. */
-  encryption?: Array<'noise' | 'tls'>
+  encryption?: Encryption[]
   providers?: number
   count?: number
   blobSize?: number
@@ -60,7 +61,7 @@ export function netBenchArgs (argv = process.argv.slice(2)): NetBenchArgs {
   if (values.encryption !== undefined) {
     const names = values.encryption.split(',').map((e) => e.trim())
     if (names.some((e) => e !== 'noise' && e !== 'tls')) throw new Error(`--encryption takes noise, tls or both, got ${values.encryption}`)
-    out.encryption = names as Array<'noise' | 'tls'>
+    out.encryption = names as Encryption[]
   }
   if (values.concurrency !== undefined) out.concurrency = values.concurrency.split(',').map((c) => positiveInt('concurrency', c.trim()))
   if (values.methods !== undefined) out.methods = values.methods.split(',').map((m) => m.trim())

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnChild, type BenchChild } from './net-ipc.js'
+import type { Encryption } from '../../src/net/constants.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const TROVE_CHILD = path.join(here, 'net-trove-child.js')
@@ -35,7 +36,7 @@ export class Children {
   }
 
   /** A started Trove node process on loopback; returns it with its address. */
-  async trove (kind: string, options: { streamWindow?: number, durable?: boolean, base?: string, encryption?: Array<'noise' | 'tls'> } = {}): Promise<{ child: BenchChild, addr: string }> {
+  async trove (kind: string, options: { streamWindow?: number, durable?: boolean, base?: string, encryption?: Encryption[] } = {}): Promise<{ child: BenchChild, addr: string }> {
     const child = this.spawn(kind, TROVE_CHILD)
     await child.call('init', { durable: options.durable, base: options.base })
     const { addr } = await child.call<{ addr: string }>('start', { streamWindow: options.streamWindow, encryption: options.encryption })

@@ -10,6 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createNetwork, type TroveLibp2p } from '../../src/net/libp2p.js'
 import { peakRssMB, resetPeakRss, serveIpc } from './net-ipc.js'
 import { secondsSince } from './timing.js'
+import type { Encryption } from '../../src/net/constants.js'
 
 const PROTOCOL = '/trove-bench/bytes/1.0.0'
 /** Size of each send: the same as the store's read size, so the two senders behave alike. */
@@ -36,7 +37,7 @@ async function serve (stream: Stream): Promise<void> {
 }
 
 serveIpc({
-  start: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => {
+  start: async (args: { streamWindow?: number, encryption?: Encryption[] }) => {
     libp2p = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow: args.streamWindow, encryption: args.encryption })
     await libp2p.handle(PROTOCOL, (stream) => { void serve(stream) })
     await libp2p.start()

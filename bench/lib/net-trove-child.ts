@@ -11,6 +11,7 @@ import { startMemTrace } from './mem-trace.js'
 import { peakRssMB, resetPeakRss, serveIpc } from './net-ipc.js'
 import { benchTempDir } from './tmp.js'
 import { secondsSince } from './timing.js'
+import type { Encryption } from '../../src/net/constants.js'
 
 /** Same as BATCH_STORE_CONCURRENCY in src/transfer/batch.ts. */
 const LOCAL_PUT_CONCURRENCY = 256
@@ -23,7 +24,7 @@ function node (): Trove {
   return trove
 }
 
-async function start (streamWindow?: number, encryption?: Array<'noise' | 'tls'>): Promise<{ peerId: string, addr: string }> {
+async function start (streamWindow?: number, encryption?: Encryption[]): Promise<{ peerId: string, addr: string }> {
   const t = node()
   await t.start({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, streamWindow, encryption })
   const addr = t.multiaddrs().find((a) => a.includes('127.0.0.1')) ?? t.multiaddrs()[0]
@@ -55,9 +56,9 @@ serveIpc({
     trove = await createTrove({ dataDir: tmp.dir, create: true, durable: args.durable ?? false })
     return { dir: tmp.dir, pid: process.pid }
   },
-  start: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => start(args.streamWindow, args.encryption),
+  start: async (args: { streamWindow?: number, encryption?: Encryption[] }) => start(args.streamWindow, args.encryption),
   /** Restarts the network with another stream window (same key and store; new port). */
-  restart: async (args: { streamWindow?: number, encryption?: Array<'noise' | 'tls'> }) => {
+  restart: async (args: { streamWindow?: number, encryption?: Encryption[] }) => {
     await node().stop()
     return start(args.streamWindow, args.encryption)
   },

@@ -23,9 +23,11 @@ export const DHT_PROTOCOL = '/trove/kad/1.0.0'
 export const MDNS_SERVICE_TAG = 'trove.local'
 /**
  * Connection encrypters Trove offers. noise is libp2p's default and what every Trove node speaks;
- * TLS 1.3 (@libp2p/tls) is OpenSSL's AES-GCM in native code instead of a cipher set up per 64 KiB
- * frame from JavaScript, and moved a plain stream ~30% faster in bench/fetch (docs/performance.md).
+ * TLS 1.3 (@libp2p/tls) is OpenSSL's AES-GCM in native code: a plain stream runs faster over it
+ * (378 against 307-355 MiB/s in bench/fetch), a Trove fetch does not (292 against 320-345), so
+ * it is an option, not the default (docs/performance.md).
  */
 export const ENCRYPTIONS = ['noise', 'tls'] as const
+export type Encryption = typeof ENCRYPTIONS[number]
 /** noise alone by default: nodes of every version connect, and TLS's libraries are not loaded. */
-export const DEFAULT_ENCRYPTION: ReadonlyArray<typeof ENCRYPTIONS[number]> = ['noise']
+export const DEFAULT_ENCRYPTION: readonly Encryption[] = ['noise']

@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { InvalidArgumentError } from '../errors.js'
 import { noiseCrypto } from './noise-crypto.js'
-import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, type Encryption, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
 
 export interface NetworkInit {
   privateKey: PrivateKey
@@ -31,9 +31,6 @@ export interface NetworkInit {
    */
   encryption?: Encryption[]
 }
-
-/** Connection encrypters a node can offer (see ENCRYPTIONS in constants.ts). */
-export type Encryption = typeof ENCRYPTIONS[number]
 
 export type TroveLibp2p = Libp2p<{ identify: unknown, ping: unknown, dht?: KadDHT }>
 

@@ -56,7 +56,7 @@ const aligned = new WeakSet<ArrayBufferLike>()
  */
 export class BlockWriter {
   private direct: fs.FileHandle | undefined
-  /** Bytes written each way, for tests and status. */
+  /** Bytes written each way (tests check them). */
   directBytes = 0
   bufferedBytes = 0
 

@@ -10,7 +10,7 @@ import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import type { Trove } from '../../node.js'
 import type { StartOptions } from '../../ops.js'
-import { ENCRYPTIONS } from '../../net/constants.js'
+import { ENCRYPTIONS, type Encryption } from '../../net/constants.js'
 import { parseDuration, parseSize } from '../../units.js'
 import { openWaitingForLock } from '../lock-wait.js'
 import type { GlobalOptions } from '../output.js'
@@ -190,12 +190,12 @@ function streamWindowFrom (value: unknown): number {
 }
 
 /** `tls,noise` on the command line, ["tls", "noise"] (or the same string) in config.json. */
-function encryptionFrom (value: unknown): Array<'noise' | 'tls'> {
+function encryptionFrom (value: unknown): Encryption[] {
   const names = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter((s) => s !== '') : value
   if (!Array.isArray(names) || names.length === 0 || names.some((n) => !(ENCRYPTIONS as readonly unknown[]).includes(n))) {
     throw new InvalidArgumentError(`encryption must list one or more of ${ENCRYPTIONS.join(', ')}, got ${JSON.stringify(value)}`)
   }
-  return names as Array<'noise' | 'tls'>
+  return names as Encryption[]
 }
 
 function stringList (value: unknown, what: string): string[] {
