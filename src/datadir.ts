@@ -10,6 +10,8 @@ export interface DataDirLayout {
   root: string
   db: string
   blobs: string
+  /** Pack files of small blobs (src/store/packs.ts). */
+  packs: string
   tmp: string
   quarantine: string
   config: string
@@ -28,6 +30,7 @@ export function layout (root: string): DataDirLayout {
     root,
     db: path.join(root, 'db'),
     blobs: path.join(root, 'blobs'),
+    packs: path.join(root, 'packs'),
     tmp: path.join(root, 'tmp'),
     quarantine: path.join(root, 'quarantine'),
     config: path.join(root, 'config.json'),
@@ -70,7 +73,7 @@ export async function initDataDir (root: string): Promise<InitResult> {
   const l = layout(root)
   const created = !isInitialized(root)
   await fs.mkdir(root, { recursive: true, mode: 0o700 })
-  for (const dir of [l.blobs, l.tmp, l.quarantine]) await fs.mkdir(dir, { recursive: true })
+  for (const dir of [l.blobs, l.packs, l.tmp, l.quarantine]) await fs.mkdir(dir, { recursive: true })
   if (!existsSync(l.apiToken)) {
     await fs.writeFile(l.apiToken, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' }).catch(ignoreExists)
   }
@@ -84,7 +87,7 @@ export async function ensureDataDir (root: string, options: { create?: boolean }
   if (isInitialized(root)) {
     // directories may have been removed by hand; recreate the empty ones we need
     const l = layout(root)
-    for (const dir of [l.blobs, l.tmp, l.quarantine]) await fs.mkdir(dir, { recursive: true })
+    for (const dir of [l.blobs, l.packs, l.tmp, l.quarantine]) await fs.mkdir(dir, { recursive: true })
     return
   }
   if (options.create === true) {

@@ -27,6 +27,8 @@ export interface TroveDb {
   pins: Sub
   expiry: Sub
   access: Sub
+  /** pack number -> { size, live }: committed length and live bytes of each pack file (src/store/packs.ts). */
+  packs: Sub
   /** blob sha1 -> sha1 of its chunk manifest (large blobs only). */
   manifests: Sub
   /** blob sha1 -> state of an interrupted chunked download, for resume. */
@@ -84,6 +86,7 @@ export async function openDb (dbPath: string, ownerFile: string, options: OpenDb
     pins: sub('pins'),
     expiry: sub('expiry'),
     access: sub('access'),
+    packs: sub('packs'),
     manifests: sub('manifests'),
     partials: sub('partials'),
     spaceState: sub('space-state'),

@@ -7,6 +7,7 @@ import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type Fe
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
+import type { PackFilesInit } from './store/packs.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
@@ -33,6 +34,8 @@ export interface TroveOptions {
   by?: string
   /** Space limits; override the data directory's config (src/space/limits.ts). */
   space?: SpaceLimitsInput
+  /** Pack file settings (src/store/packs.ts); tests make packs small to exercise compaction. */
+  packs?: Pick<PackFilesInit, 'targetBytes' | 'compactLiveRatio' | 'retireGraceMs'>
 }
 
 /**
@@ -50,12 +53,12 @@ export class Trove implements TroveOps {
   readonly by: string
   private closed = false
 
-  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput } = {}) {
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'] } = {}) {
     this.dataDir = components.dataDir
     this.layout = layout(components.dataDir)
     this.db = components.db
     this.config = components.config
-    this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable })
+    this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
     this.refs = new RefStore({ db: this.db })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
       config: this.config,
@@ -308,6 +311,7 @@ export class Trove implements TroveOps {
     await this.stop()
     await this.space.close()
     await this.refs.close()
+    await this.store.close()
     await this.db.close()
   }
 }
@@ -319,7 +323,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
   const db = await openDb(l.db, l.owner, { command: options.command })
-  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs })
   try {
     await trove.open()
   } catch (err) {

@@ -237,16 +237,10 @@ export class SpaceIndex {
     const known = this.store.recentHead(sha1)
     if (known !== undefined && known.length >= Math.min(size, SNIFF_BYTES) && !looksLikeJson(known.subarray(0, SNIFF_BYTES))) return []
     try {
-      // straight from the file: looking inside is not a use of the blob (store reads count as one)
-      const fh = await fs.open(this.store.pathOf(sha1), 'r')
-      try {
-        const head = Buffer.alloc(Math.min(size, SNIFF_BYTES))
-        await fh.read(head, 0, head.length, 0)
-        if (!looksLikeJson(head)) return []
-        return extractLinks(await fh.readFile(), sha1)
-      } finally {
-        await fh.close()
-      }
+      // quiet: looking inside is not a use of the blob (store reads count as one)
+      const head = await this.store.readBytes(sha1, { length: Math.min(size, SNIFF_BYTES), quiet: true })
+      if (!looksLikeJson(head)) return []
+      return extractLinks(await this.store.readBytes(sha1, { quiet: true }), sha1)
     } catch {
       // gone again already, or unreadable: verify deals with the file; it references nothing we know
       return []

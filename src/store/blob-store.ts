@@ -6,13 +6,14 @@ import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
-import { writeFully } from '../fs-util.js'
+import { syncDir, writeFully } from '../fs-util.js'
 import { SerialQueue } from '../serial.js'
 import { assertSha1Hex } from '../uri.js'
 import { ChunkHasher } from './chunk-hasher.js'
 import { copyAndHash } from './file-copy.js'
-import { IO_CHUNK_SIZE, SHARD_PREFIX_LENGTH } from './constants.js'
+import { IO_CHUNK_SIZE, PACK_MAX_BYTES, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
+import { PackFiles, type BlobEntry, type PackFilesInit, type PackLocation } from './packs.js'
 import { SMALL_IO_MAX_BYTES, smallFileIo } from './small-io.js'
 
 /**
@@ -86,6 +87,17 @@ export interface ReadOptions {
   offset?: number
   /** Bytes to read from offset; to the end when absent. */
   length?: number
+  /** Not a use of the blob (space management looking inside): read listeners are not told. */
+  quiet?: boolean
+}
+
+/** Where a blob's bytes are: its own file, or a range of a pack file. */
+export interface BlobLocation {
+  path: string
+  /** Offset of the blob's first byte in `path`. */
+  offset: number
+  size: number
+  packed: boolean
 }
 
 export interface Usage {
@@ -102,12 +114,28 @@ export interface BlobStoreInit {
   ioChunkSize?: number
   /** fsync blobs and their folders before they count as stored. Off only for throwaway stores. */
   durable?: boolean
+  /** Pack file settings (packs.ts); durability follows `durable`. */
+  packs?: Omit<PackFilesInit, 'durable'>
 }
 
 export type BlobListener = (info: BlobInfo) => void
 
 /**
- * Content-addressed files under `blobs/<2 hex>/<sha1>`. Ingest streams through a temp file in
+ * Where stat() found a packed blob's bytes, kept beside the BlobInfo it returned rather than in
+ * it: BlobInfo goes out in API answers, locations are the store's business (and change when a
+ * pack is compacted).
+ */
+const packedAt = new WeakMap<BlobInfo, PackLocation>()
+
+function toInfo (sha1: string, entry: BlobEntry): BlobInfo {
+  const info = { sha1, size: entry.size, addedAt: entry.addedAt }
+  if (entry.pack !== undefined && entry.at !== undefined) packedAt.set(info, { pack: entry.pack, at: entry.at })
+  return info
+}
+
+/**
+ * Content-addressed files under `blobs/<2 hex>/<sha1>`, small blobs that arrive whole in memory
+ * in pack files (packs.ts). Ingest streams through a temp file in
  * the same filesystem (hash while writing, fsync, rename), so no reader ever sees a partial blob
  * under its final name, and memory use does not depend on the blob's size. The index and the byte
  * counters live in LevelDB and change in one batch, one writer at a time.
@@ -129,6 +157,8 @@ export class BlobStore {
   private commitScheduled = false
   private usage: Usage = { bytes: 0, blobs: 0 }
   private readonly recentHeads = new Map<string, Buffer>()
+  readonly packs: PackFiles
+  private compactionQueued = false
 
   constructor (components: BlobStoreComponents, init: BlobStoreInit = {}) {
     this.db = components.db
@@ -136,6 +166,7 @@ export class BlobStore {
     this.ioChunkSize = init.ioChunkSize ?? IO_CHUNK_SIZE
     this.copyChunkSize = init.ioChunkSize ?? COPY_CHUNK_SIZE
     this.durable = init.durable ?? true
+    this.packs = new PackFiles({ db: this.db, dir: this.layout.packs }, { ...init.packs, durable: this.durable })
   }
 
   async open (): Promise<void> {
@@ -143,6 +174,21 @@ export class BlobStore {
     // We hold the database lock, so nothing else writes temp files: any there are leftovers of a killed process.
     await fs.rm(this.layout.tmp, { recursive: true, force: true })
     await fs.mkdir(this.layout.tmp, { recursive: true })
+    await this.packs.open()
+  }
+
+  /** Waits for index work in progress (commits, deletes, compactions) and closes the pack files. */
+  async close (): Promise<void> {
+    await this.indexQueue.run(async () => { await this.packs.close() })
+  }
+
+  /** Where the blob's bytes are now (a test or a tool looking at the raw storage); undefined when not stored. */
+  async locate (sha1: string): Promise<BlobLocation | undefined> {
+    const info = await this.stat(sha1)
+    if (info === undefined) return undefined
+    const loc = packedAt.get(info)
+    if (loc === undefined) return { path: this.pathOf(sha1), offset: 0, size: info.size, packed: false }
+    return { path: this.packs.pathOf(loc.pack), offset: loc.at, size: info.size, packed: true }
   }
 
   pathOf (sha1: string): string {
@@ -165,8 +211,8 @@ export class BlobStore {
   }
 
   async stat (sha1: string): Promise<BlobInfo | undefined> {
-    const entry = await this.db.blobs.get(assertSha1Hex(sha1)) as Omit<BlobInfo, 'sha1'> | undefined
-    return entry === undefined ? undefined : { sha1, ...entry }
+    const entry = await this.db.blobs.get(assertSha1Hex(sha1)) as BlobEntry | undefined
+    return entry === undefined ? undefined : toInfo(sha1, entry)
   }
 
   /** Several stats in one index look-up (a fetch responder's batch of requests). */
@@ -181,8 +227,8 @@ export class BlobStore {
 
   async statMany (sha1s: string[]): Promise<Array<BlobInfo | undefined>> {
     for (const sha1 of sha1s) assertSha1Hex(sha1)
-    const entries = await this.db.blobs.getMany(sha1s) as Array<Omit<BlobInfo, 'sha1'> | undefined>
-    return entries.map((entry, i) => entry === undefined ? undefined : { sha1: sha1s[i], ...entry })
+    const entries = await this.db.blobs.getMany(sha1s) as Array<BlobEntry | undefined>
+    return entries.map((entry, i) => entry === undefined ? undefined : toInfo(sha1s[i], entry))
   }
 
   async has (sha1: string): Promise<boolean> {
@@ -236,6 +282,19 @@ export class BlobStore {
       }
       const room = ticket?.grow(bytes.byteLength)
       if (room !== undefined) await room
+      if (bytes.byteLength <= PACK_MAX_BYTES) {
+        this.rememberHead(sha1, bytes)
+        const release = this.leases.acquire(sha1)
+        try {
+          const result = await this.commit({ bytes }, sha1, bytes.byteLength)
+          options.onProgress?.(bytes.byteLength)
+          return result
+        } catch (err) {
+          throw this.writeError(err, 'pack')
+        } finally {
+          release()
+        }
+      }
       const tmp = this.tempPath()
       try {
         // one batched hand-off to the small-file worker instead of open, write, fsync, close each
@@ -244,12 +303,16 @@ export class BlobStore {
         throw this.writeError(err, tmp)
       }
       options.onProgress?.(bytes.byteLength)
-      // before the commit, which is what makes space management look at the blob
-      if (this.recentHeads.size >= RECENT_HEADS) this.recentHeads.delete(this.recentHeads.keys().next().value as string)
-      // a copy: a view would keep the caller's whole buffer alive
-      this.recentHeads.set(sha1, Buffer.from(bytes.subarray(0, RECENT_HEAD_BYTES)))
+      this.rememberHead(sha1, bytes)
       return this.finishIngest(tmp, sha1, bytes.byteLength, undefined, options)
     })
+  }
+
+  /** Before the commit, which is what makes space management look at the blob (see recentHead). */
+  private rememberHead (sha1: string, bytes: Uint8Array): void {
+    if (this.recentHeads.size >= RECENT_HEADS) this.recentHeads.delete(this.recentHeads.keys().next().value as string)
+    // a copy: a view would keep the caller's whole buffer alive
+    this.recentHeads.set(sha1, Buffer.from(bytes.subarray(0, RECENT_HEAD_BYTES)))
   }
 
   /** Streams content into the store. A concurrent or repeated write of the same content is success. */
@@ -309,7 +372,7 @@ export class BlobStore {
     }
     const release = this.leases.acquire(sha1)
     try {
-      const result = await this.commit(tmp, sha1, size)
+      const result = await this.commit({ tmp }, sha1, size)
       if (chunker !== undefined) result.chunks = await chunker.digest()
       return result
     } catch (err) {
@@ -348,22 +411,26 @@ export class BlobStore {
     }
     const release = this.leases.acquire(sha1)
     try {
-      return await this.commit(file, sha1, size)
+      return await this.commit({ tmp: file }, sha1, size)
     } finally {
       release()
     }
   }
 
-  /** Moves a finished temp file into place and indexes it, serialized with deletes. */
-  private async commit (tmp: string, sha1: string, size: number): Promise<PutResult> {
-    const final = this.pathOf(sha1)
-    const shard = path.dirname(final)
-    if (!this.knownShards.has(shard)) {
-      await fs.mkdir(shard, { recursive: true })
-      this.knownShards.add(shard)
+  /**
+   * Moves a finished temp file into place, or appends bytes held in memory to a pack, and indexes
+   * the blob, serialized with deletes.
+   */
+  private async commit (content: { tmp: string } | { bytes: Uint8Array }, sha1: string, size: number): Promise<PutResult> {
+    if ('tmp' in content) {
+      const shard = path.dirname(this.pathOf(sha1))
+      if (!this.knownShards.has(shard)) {
+        await fs.mkdir(shard, { recursive: true })
+        this.knownShards.add(shard)
+      }
     }
     const info = await new Promise<BlobInfo | undefined>((resolve, reject) => {
-      this.pendingCommits.push({ tmp, sha1, size, resolve, reject })
+      this.pendingCommits.push({ ...content, sha1, size, resolve, reject })
       if (this.commitScheduled) return
       this.commitScheduled = true
       void this.indexQueue.run(async () => {
@@ -379,7 +446,7 @@ export class BlobStore {
 
   /**
    * Commits every write that finished while the previous batch ran, in one step: one index
-   * look-up, renames and folder syncs in parallel, one LevelDB batch. Thousands of small blobs
+   * look-up, renames and folder syncs in parallel, one append to the pack, one LevelDB batch. Thousands of small blobs
    * (a fetched ref) then cost a few batches instead of one serialized round each. Serialized
    * with deletes by the index queue, as single commits were.
    */
@@ -390,7 +457,7 @@ export class BlobStore {
       const seen = new Set<string>()
       await Promise.all(batch.map(async (c, i) => {
         if (existing[i] !== undefined || seen.has(c.sha1)) {
-          await smallFileIo.remove(c.tmp)
+          if (c.tmp !== undefined) await smallFileIo.remove(c.tmp)
           c.resolve(undefined)
           return
         }
@@ -398,7 +465,9 @@ export class BlobStore {
         fresh.push(c)
       }))
       const renamed: PendingCommit[] = []
+      const packed = fresh.filter((c) => c.bytes !== undefined)
       await Promise.all(fresh.map(async (c) => {
+        if (c.tmp === undefined) return
         try {
           // a batch's renames go to the worker together: one hand-off instead of one each
           await smallFileIo.rename(c.tmp, this.pathOf(c.sha1))
@@ -407,21 +476,34 @@ export class BlobStore {
           c.reject(err)
         }
       }))
-      if (renamed.length === 0) return
+      // a failed append rejects the packed blobs only: the renamed files are in place and get indexed
+      const appended = packed.length > 0
+        ? await this.packs.append(packed.map((c) => ({ sha1: c.sha1, bytes: c.bytes as Uint8Array }))).catch((err: unknown) => {
+          for (const c of packed) c.reject(err)
+          return undefined
+        })
+        : undefined
+      if (renamed.length === 0 && appended === undefined) return
       if (this.durable) await Promise.all([...new Set(renamed.map((c) => path.dirname(this.pathOf(c.sha1))))].map(syncDir))
       const now = Date.now()
       let { bytes, blobs } = this.usage
-      const ops: any[] = [] // eslint-disable-line @typescript-eslint/no-explicit-any
-      for (const c of renamed) {
-        ops.push({ type: 'put', sublevel: this.db.blobs, key: c.sha1, value: { size: c.size, addedAt: now } })
+      const ops: any[] = [...(appended?.ops ?? [])] // eslint-disable-line @typescript-eslint/no-explicit-any
+      const stored: Array<{ c: PendingCommit, entry: BlobEntry }> = []
+      for (const c of renamed) stored.push({ c, entry: { size: c.size, addedAt: now } })
+      if (appended !== undefined) {
+        for (const [i, c] of packed.entries()) stored.push({ c, entry: { size: c.size, addedAt: now, ...appended.value[i] } })
+      }
+      for (const { c, entry } of stored) {
+        ops.push({ type: 'put', sublevel: this.db.blobs, key: c.sha1, value: entry })
         bytes += c.size
         blobs++
       }
       const usage = { bytes, blobs }
       ops.push({ type: 'put', sublevel: this.db.meta, key: 'usage', value: usage })
       await this.db.level.batch(ops)
+      appended?.commit()
       this.usage = usage
-      for (const c of renamed) c.resolve({ sha1: c.sha1, size: c.size, addedAt: now })
+      for (const { c, entry } of stored) c.resolve(toInfo(c.sha1, entry))
     } catch (err) {
       // resolving twice is a no-op, so this only reaches the commits not yet answered
       for (const c of batch) c.reject(err)
@@ -430,14 +512,14 @@ export class BlobStore {
 
   /** A stream of the blob's bytes (or a range of them). */
   async read (sha1: string, options: ReadOptions = {}): Promise<Readable> {
-    const { offset, length } = await this.checkRange(sha1, options)
+    const { offset, length, file, base } = await this.checkRange(sha1, options)
     // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
     if (length === 0) return Readable.from([])
     const release = this.leases.acquire(sha1)
-    for (const listener of this.readListeners) listener(sha1)
-    const stream = createReadStream(this.pathOf(sha1), {
-      start: offset,
-      end: offset + length - 1,
+    if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
+    const stream = createReadStream(file, {
+      start: base + offset,
+      end: base + offset + length - 1,
       highWaterMark: this.ioChunkSize
     })
     stream.once('close', release)
@@ -450,15 +532,15 @@ export class BlobStore {
    * a stream, which costs several times more per blob when thousands of small blobs are served.
    */
   async readBytes (sha1: string, options: ReadOptions = {}): Promise<Buffer> {
-    const { offset, length } = await this.checkRange(sha1, options)
+    const { offset, length, file, base } = await this.checkRange(sha1, options)
     if (length === 0) return Buffer.alloc(0)
     const release = this.leases.acquire(sha1)
     try {
-      for (const listener of this.readListeners) listener(sha1)
+      if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
       if (length <= SMALL_IO_MAX_BYTES) {
         // reads asked for together (a fetch responder's batch) go to the worker in one hand-off
         try {
-          return await smallFileIo.read(this.pathOf(sha1), offset, length)
+          return await smallFileIo.read(file, base + offset, length)
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code
           if (code === 'SHORT_READ') throw new BlobNotFoundError(`blob file of sha1://${sha1} is shorter than its index says (run trove verify)`)
@@ -467,11 +549,11 @@ export class BlobStore {
         }
       }
       const buf = Buffer.allocUnsafe(length)
-      const fh = await fs.open(this.pathOf(sha1), 'r')
+      const fh = await fs.open(file, 'r')
       try {
         let filled = 0
         while (filled < length) {
-          const { bytesRead } = await fh.read(buf, filled, length - filled, offset + filled)
+          const { bytesRead } = await fh.read(buf, filled, length - filled, base + offset + filled)
           if (bytesRead === 0) throw new BlobNotFoundError(`blob file of sha1://${sha1} is shorter than its index says (run trove verify)`)
           filled += bytesRead
         }
@@ -484,7 +566,8 @@ export class BlobStore {
     }
   }
 
-  private async checkRange (sha1: string, options: ReadOptions): Promise<{ offset: number, length: number }> {
+  /** The range asked for, checked against the blob, and where the blob's bytes start in which file. */
+  private async checkRange (sha1: string, options: ReadOptions): Promise<{ offset: number, length: number, file: string, base: number }> {
     const info = options.info ?? await this.stat(sha1)
     if (info === undefined) throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
     const offset = options.offset ?? 0
@@ -495,7 +578,9 @@ export class BlobStore {
     if (offset > info.size || offset + length > info.size) {
       throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
     }
-    return { offset, length }
+    const loc = packedAt.get(info)
+    if (loc === undefined) return { offset, length, file: this.pathOf(sha1), base: 0 }
+    return { offset, length, file: this.packs.pathOf(loc.pack), base: loc.at }
   }
 
   /**
@@ -506,16 +591,36 @@ export class BlobStore {
     assertSha1Hex(sha1)
     return this.indexQueue.run(async () => {
       if (this.leases.isLeased(sha1)) return false
-      const entry = await this.db.blobs.get(sha1) as { size: number } | undefined
+      const entry = await this.db.blobs.get(sha1) as BlobEntry | undefined
       if (entry === undefined) return false
       const usage = { bytes: this.usage.bytes - entry.size, blobs: this.usage.blobs - 1 }
+      const released = this.packs.release(entry.pack !== undefined ? [{ pack: entry.pack, size: entry.size }] : [])
       await this.db.level.batch([
         { type: 'del', sublevel: this.db.blobs, key: sha1 },
-        { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage }
+        { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage },
+        ...released.ops
       ])
+      released.commit()
       this.usage = usage
-      await fs.rm(this.pathOf(sha1), { force: true })
+      if (entry.pack === undefined) await fs.rm(this.pathOf(sha1), { force: true })
+      this.queueCompaction()
       return true
+    })
+  }
+
+  /**
+   * Compacts packs whose live share fell below the threshold, after the deletes that made them
+   * so. Queued behind them on the index queue; a failure leaves the pack as it was (consistent)
+   * for the next time.
+   */
+  private queueCompaction (): void {
+    if (this.compactionQueued || this.packs.compactable().length === 0) return
+    this.compactionQueued = true
+    void this.indexQueue.run(async () => {
+      this.compactionQueued = false
+      for (const id of this.packs.compactable()) await this.packs.compact(id)
+    }).catch((err: unknown) => {
+      process.emitWarning(`compacting a pack failed (it stays as it is): ${String(err)}`, 'TroveWarning')
     })
   }
   /**
@@ -527,25 +632,35 @@ export class BlobStore {
   async deleteBatch (sha1s: string[], options: DeleteBatchOptions = {}): Promise<{ deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }> {
     for (const sha1 of sha1s) assertSha1Hex(sha1)
     return this.indexQueue.run(async () => {
-      const entries = await this.db.blobs.getMany(sha1s) as Array<Omit<BlobInfo, 'sha1'> | undefined>
+      const entries = await this.db.blobs.getMany(sha1s) as Array<BlobEntry | undefined>
       const deleted: BlobInfo[] = []
+      const packed = new Set<string>()
+      const records: Array<{ pack: number, size: number }> = []
       for (const [i, sha1] of sha1s.entries()) {
         const entry = entries[i]
         if (entry === undefined || this.leases.isLeased(sha1) || options.keep?.(sha1) === true) continue
-        deleted.push({ sha1, ...entry })
+        deleted.push({ sha1, size: entry.size, addedAt: entry.addedAt })
+        if (entry.pack !== undefined) {
+          packed.add(sha1)
+          records.push({ pack: entry.pack, size: entry.size })
+        }
       }
       if (deleted.length === 0) return { deleted, errors: [] }
       const bytes = deleted.reduce((n, d) => n + d.size, 0)
       const usage = { bytes: this.usage.bytes - bytes, blobs: this.usage.blobs - deleted.length }
+      const released = this.packs.release(records)
       await this.db.level.batch([
         ...deleted.map((d) => ({ type: 'del' as const, sublevel: this.db.blobs, key: d.sha1 })),
         { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage },
+        ...released.ops,
         ...(options.extraOps?.(deleted) ?? [])
       ])
+      released.commit()
       this.usage = usage
+      this.queueCompaction()
       const errors: Array<{ sha1: string, error: string }> = []
       // one hand-off to the small-file thread for the whole batch, not two thread-pool trips per file
-      await Promise.all(deleted.map(async (d) => {
+      await Promise.all(deleted.filter((d) => !packed.has(d.sha1)).map(async (d) => {
         try {
           await smallFileIo.remove(this.pathOf(d.sha1))
         } catch (err) {
@@ -558,9 +673,7 @@ export class BlobStore {
 
 
   async * list (): AsyncGenerator<BlobInfo> {
-    for await (const [sha1, entry] of this.db.blobs.iterator()) {
-      yield { sha1, ...(entry as Omit<BlobInfo, 'sha1'>) }
-    }
+    for await (const [sha1, entry] of this.db.blobs.iterator()) yield toInfo(sha1, entry as BlobEntry)
   }
 
   /** Index surgery for verify: runs serialized with writes and deletes. */
@@ -636,18 +749,12 @@ class TempWriter {
 }
 
 interface PendingCommit {
-  tmp: string
+  /** A finished temp file to rename into place, or */
+  tmp?: string
+  /** the bytes of a small blob to append to a pack. */
+  bytes?: Uint8Array
   sha1: string
   size: number
   resolve: (info: BlobInfo | undefined) => void
   reject: (err: unknown) => void
-}
-
-async function syncDir (dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }
