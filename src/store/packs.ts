@@ -340,8 +340,15 @@ export class PackFiles {
     const newest = this.nextId - 1
     const state = this.states.get(newest)
     if (state !== undefined && state.size + bytes <= this.targetBytes) {
-      this.active = { id: newest, fh: await fs.open(this.pathOf(newest), 'r+') }
-      return { ...this.active, created: false }
+      // a pack file lost from under the index (verify reports its blobs) must not stop every later write
+      const fh = await fs.open(this.pathOf(newest), 'r+').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined
+        throw err
+      })
+      if (fh !== undefined) {
+        this.active = { id: newest, fh }
+        return { ...this.active, created: false }
+      }
     }
     const id = this.nextId++
     this.active = { id, fh: await fs.open(this.pathOf(id), 'wx+') }
