@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
+import fs from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createTrove, type Trove } from '../../src/node.js'
+import { createTrove, type Trove, type TroveOptions } from '../../src/node.js'
 import type { ChildNodeConfig, ChildNodeReady } from './node-process.js'
 import type { StartOptions } from '../../src/ops.js'
+import type { BlobLocation, BlobStore } from '../../src/store/blob-store.js'
 import { tempDir } from './tmp.js'
 
 export interface TestNode {
@@ -16,7 +18,12 @@ export interface TestNode {
   stop: () => Promise<void>
 }
 
-export interface SpawnOptions extends StartOptions {
+/** Start options, and what the node's data directory is opened with (space limits, pack settings). */
+export interface NodeOptions extends StartOptions {
+  trove?: Pick<TroveOptions, 'space' | 'packs'>
+}
+
+export interface SpawnOptions extends NodeOptions {
   /**
    * How the nodes find each other: 'line' bootstraps node i from node i-1, 'star' from node 0,
    * 'full' from every node before it (so every pair is connected).
@@ -40,10 +47,11 @@ export async function spawnNodes (n: number, options: SpawnOptions = {}): Promis
   return nodes
 }
 
-export async function spawnNode (options: StartOptions = {}, dataDir?: { dir: string, cleanup: () => Promise<void> }): Promise<TestNode> {
+export async function spawnNode (options: NodeOptions = {}, dataDir?: { dir: string, cleanup: () => Promise<void> }): Promise<TestNode> {
   const tmp = dataDir ?? await tempDir('trove-node-')
-  const trove = await createTrove({ dataDir: tmp.dir, create: true, durable: false })
-  await trove.start({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], ...options })
+  const { trove: troveOptions, ...start } = options
+  const trove = await createTrove({ dataDir: tmp.dir, create: true, durable: false, ...troveOptions })
+  await trove.start({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], ...start })
   const addr = trove.multiaddrs().find((a) => a.includes('127.0.0.1')) ?? trove.multiaddrs()[0]
   let stopped = false
   return {
@@ -104,11 +112,52 @@ export async function writeRandomFile (file: string, size: number): Promise<void
   await pipeline(randomContent(size), createWriteStream(file))
 }
 
-/** sha1 of a file's bytes, read from disk (to check what a node really stored). */
-export async function sha1OfFile (file: string): Promise<string> {
+/** Where `store` keeps `sha1`'s bytes (a loose file or a range of a pack); fails if it is not stored. */
+export async function locateStored (store: BlobStore, sha1: string): Promise<BlobLocation> {
+  const loc = await store.locate(sha1)
+  if (loc === undefined) throw new Error(`sha1://${sha1} is not stored`)
+  return loc
+}
+
+/**
+ * sha1 of the bytes a store really holds for `sha1`, read from disk where `locate` says they are
+ * (a loose blob file, or the blob's range of a pack file), not through the store's read path.
+ * Also checks that the file has all `size` bytes there.
+ */
+export async function sha1OfStored (store: BlobStore, sha1: string): Promise<string> {
+  const loc = await locateStored(store, sha1)
   const hash = createHash('sha1')
-  for await (const piece of createReadStream(file)) hash.update(piece as Buffer)
+  let read = 0
+  if (loc.size > 0) {
+    for await (const piece of createReadStream(loc.path, { start: loc.offset, end: loc.offset + loc.size - 1 })) {
+      hash.update(piece as Buffer)
+      read += (piece as Buffer).length
+    }
+  }
+  if (read !== loc.size) throw new Error(`${loc.path} holds ${read} of the ${loc.size} bytes of sha1://${sha1}`)
   return hash.digest('hex')
+}
+
+/**
+ * Writes `bytes` over a stored blob's content at `offset` within the blob, bypassing the store
+ * (bit rot, a bad disk, a lying peer): in its loose file, or in its range of a pack file.
+ */
+export async function overwriteStored (store: BlobStore, sha1: string, offset: number, bytes: Uint8Array): Promise<BlobLocation> {
+  const loc = await locateStored(store, sha1)
+  if (offset < 0 || offset + bytes.length > loc.size) throw new RangeError(`${offset}+${bytes.length} is outside the ${loc.size} bytes of sha1://${sha1}`)
+  // blob files are read-only; a pack may be too
+  await fs.chmod(loc.path, ((await fs.stat(loc.path)).mode & 0o777) | 0o200)
+  const fh = await fs.open(loc.path, 'r+')
+  try {
+    let done = 0
+    while (done < bytes.length) {
+      const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, loc.offset + offset + done)
+      done += bytesWritten
+    }
+  } finally {
+    await fh.close()
+  }
+  return loc
 }
 
 export interface ChildNode extends ChildNodeReady {

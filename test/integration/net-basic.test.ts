@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { randomContent, sha1OfFile, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
+import { randomContent, sha1OfStored, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 
 /** Short enough that the "nobody has it" case is quick, long enough for a loaded CI machine. */
 const FIND_TIMEOUT_MS = 1_500
@@ -23,7 +23,7 @@ describe('network: two nodes over bootstrap', () => {
     const info = await b.trove.ensureLocal(`sha1://${added.sha1}`)
     assert.equal(info.sha1, added.sha1)
     assert.equal(info.size, 300 * 1024)
-    assert.equal(await sha1OfFile(b.trove.store.pathOf(added.sha1)), added.sha1)
+    assert.equal(await sha1OfStored(b.trove.store, added.sha1), added.sha1)
     assert.deepEqual(b.trove.transfers(), [])
   })
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { CHUNK_SIZE, FAULT_BAD_DATA } from '../../src/transfer/constants.js'
-import { connect, sha1OfFile, spawnNodes, stopNodes, waitFor, writeRandomFile, type TestNode } from '../helpers/nodes.js'
+import { connect, overwriteStored, sha1OfStored, spawnNodes, stopNodes, waitFor, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** Six chunks: chunk 3 exists and is a whole chunk. */
@@ -13,16 +12,7 @@ const BAD_CHUNK = 3
 /** Under the chunked threshold: fetched whole from one provider at a time. */
 const SMALL_SIZE = 1024 * 1024
 
-/** Writes garbage into a stored blob file at `offset`, bypassing the store (bit rot, a bad disk). */
-async function corrupt (file: string, offset: number): Promise<void> {
-  await fs.chmod(file, 0o644)
-  const fh = await fs.open(file, 'r+')
-  try {
-    await fh.write(Buffer.from('this is not what was stored'), 0, undefined, offset)
-  } finally {
-    await fh.close()
-  }
-}
+const GARBAGE = Buffer.from('this is not what was stored')
 
 describe('network: providers with corrupt blobs', () => {
   it('drops the provider on a hash mismatch, penalises it and completes from an honest one', async () => {
@@ -39,8 +29,9 @@ describe('network: providers with corrupt blobs', () => {
       assert.equal(r1.sha1, r2.sha1)
       const sha1 = r1.sha1
 
-      // garbage written into the bad provider's blob file, bypassing its store
-      await corrupt(bad.trove.store.pathOf(sha1), BAD_CHUNK * CHUNK_SIZE + 12_345)
+      // garbage written into the bad provider's copy of the blob, bypassing its store
+      await overwriteStored(bad.trove.store, sha1, BAD_CHUNK * CHUNK_SIZE + 12_345, GARBAGE)
+      assert.notEqual(await sha1OfStored(bad.trove.store, sha1), sha1)
 
       await connect(fetcher, bad)
       const badId = bad.trove.peerId as string
@@ -53,7 +44,7 @@ describe('network: providers with corrupt blobs', () => {
       const info = await fetching
 
       assert.equal(info.sha1, sha1)
-      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(sha1)), sha1)
+      assert.equal(await sha1OfStored(fetcher.trove.store, sha1), sha1)
       assert.ok(scores.faults(badId) >= FAULT_BAD_DATA, `faults of the bad provider: ${scores.faults(badId)}`)
       assert.equal(scores.faults(honest.trove.peerId as string), 0)
       assert.ok(honest.trove.network!.fetchProtocol.bytesServed > 0)
@@ -74,7 +65,8 @@ describe('network: providers with corrupt blobs', () => {
       const [r1, r2] = await Promise.all([honest.trove.add([content]), bad.trove.add([content])])
       assert.equal(r1.sha1, r2.sha1)
       const sha1 = r1.sha1
-      await corrupt(bad.trove.store.pathOf(sha1), SMALL_SIZE / 2)
+      await overwriteStored(bad.trove.store, sha1, SMALL_SIZE / 2, GARBAGE)
+      assert.notEqual(await sha1OfStored(bad.trove.store, sha1), sha1)
 
       await connect(fetcher, bad)
       const badId = bad.trove.peerId as string
@@ -86,7 +78,7 @@ describe('network: providers with corrupt blobs', () => {
       await connect(fetcher, honest)
       const info = await fetcher.trove.ensureLocal(`sha1://${sha1}`)
       assert.equal(info.sha1, sha1)
-      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(sha1)), sha1)
+      assert.equal(await sha1OfStored(fetcher.trove.store, sha1), sha1)
     } finally {
       await stopNodes(nodes)
     }

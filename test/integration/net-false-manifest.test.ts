@@ -4,7 +4,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import { CHUNK_SIZE } from '../../src/transfer/constants.js'
 import { encodeManifest, makeManifest, parseManifest } from '../../src/transfer/manifest.js'
-import { connect, sha1OfFile, spawnNodes, stopNodes, writeRandomFile, type TestNode } from '../helpers/nodes.js'
+import { connect, overwriteStored, sha1OfStored, spawnNodes, stopNodes, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** Three chunks: over the chunked threshold. */
@@ -20,9 +20,9 @@ async function lieAbout (liar: TestNode, sha1: string, otherFile: string): Promi
   const otherManifest = parseManifest(await liar.trove.store.readBytes(await liar.trove.db.manifests.get(other.sha1) as string), { sha1: other.sha1 })
   const fake = await liar.trove.store.putBytes(encodeManifest(makeManifest(sha1, SIZE, CHUNK_SIZE, otherManifest.chunks)))
   await liar.trove.db.manifests.put(sha1, fake.sha1)
-  const file = liar.trove.store.pathOf(sha1)
-  await fs.chmod(file, 0o644)
-  await fs.copyFile(otherFile, file)
+  // the other content written over the liar's copy of sha1, wherever the store keeps it
+  await overwriteStored(liar.trove.store, sha1, 0, await fs.readFile(otherFile))
+  assert.equal(await sha1OfStored(liar.trove.store, sha1), other.sha1)
   return fake.sha1
 }
 
@@ -53,7 +53,7 @@ describe('network: a provider offering a false manifest', () => {
       await connect(fetcher, honest)
       const info = await fetcher.trove.ensureLocal(`sha1://${sha1}`)
       assert.equal(info.sha1, sha1)
-      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(sha1)), sha1)
+      assert.equal(await sha1OfStored(fetcher.trove.store, sha1), sha1)
       assert.equal(await fetcher.trove.db.partials.get(sha1), undefined)
     } finally {
       await stopNodes(nodes)
@@ -81,7 +81,7 @@ describe('network: a provider offering a false manifest', () => {
 
       const info = await fetcher.trove.ensureLocal(`sha1://${sha1}`)
       assert.equal(info.sha1, sha1)
-      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(sha1)), sha1)
+      assert.equal(await sha1OfStored(fetcher.trove.store, sha1), sha1)
       const scores = fetcher.trove.network!.scores
       assert.ok(scores.faults(liar1.trove.peerId as string) > 0)
       assert.ok(scores.faults(liar2.trove.peerId as string) > 0)

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { describe, it } from 'node:test'
 import type { PartialState } from '../../src/transfer/chunked.js'
 import { CHUNK_SIZE } from '../../src/transfer/constants.js'
-import { randomContent, sha1OfFile, spawnNode, spawnNodes, stopNodes, waitFor, writeRandomFile, type TestNode } from '../helpers/nodes.js'
+import { randomContent, sha1OfStored, spawnNode, spawnNodes, stopNodes, waitFor, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** Twelve chunks: the download is still running after the first one lands. */
@@ -31,7 +31,7 @@ describe('network: interrupted transfers', () => {
       await stopping
       assert.ok(stopping !== undefined, 'the provider was stopped during the transfer')
       assert.equal(info.size, SIZE)
-      assert.equal(await sha1OfFile(c.trove.store.pathOf(ra.sha1)), ra.sha1)
+      assert.equal(await sha1OfStored(c.trove.store, ra.sha1), ra.sha1)
       assert.ok(a.trove.network!.fetchProtocol.bytesServed > 0)
       // the stopped provider broke off chunks in flight: the fetcher noticed and moved its work
       assert.ok(c.trove.network!.scores.faults(bId) > 0, 'the stopped provider failed a chunk')
@@ -73,7 +73,7 @@ describe('network: interrupted transfers', () => {
 
       const info = await second.trove.ensureLocal(uri)
       assert.equal(info.size, SIZE)
-      assert.equal(await sha1OfFile(second.trove.store.pathOf(added.sha1)), added.sha1)
+      assert.equal(await sha1OfStored(second.trove.store, added.sha1), added.sha1)
       const servedSecond = provider.trove.network!.fetchProtocol.bytesServed - servedFirst
       // the chunks kept were not asked for again
       assert.ok(servedSecond <= SIZE - partial.done.length * CHUNK_SIZE, `second attempt served ${servedSecond} bytes`)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { isConnected, sha1OfFile, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
+import { isConnected, sha1OfStored, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 
 /** A ref of many small files (a dataset of images, a results folder). */
 const BLOBS = 3_000
@@ -39,7 +39,7 @@ describe('network: thousands of small blobs', () => {
       assert.equal(result.local, 0)
       assert.ok(progress > 0)
       for (let i = 0; i < BLOBS; i++) {
-        assert.equal(await sha1OfFile(b.trove.store.pathOf(sha1s[i])), createHash('sha1').update(contents[i]).digest('hex'))
+        assert.equal(await sha1OfStored(b.trove.store, sha1s[i]), createHash('sha1').update(contents[i]).digest('hex'))
       }
       assert.deepEqual(b.trove.transfers(), [])
 
@@ -76,10 +76,10 @@ describe('network: thousands of small blobs', () => {
       ])
       for (let i = 0; i < sha1s.length; i++) {
         assert.equal(results[i].status, 'fulfilled', `blob ${i}`)
-        assert.equal(await sha1OfFile(b.trove.store.pathOf(sha1s[i])), createHash('sha1').update(contents[i]).digest('hex'))
+        assert.equal(await sha1OfStored(b.trove.store, sha1s[i]), createHash('sha1').update(contents[i]).digest('hex'))
       }
       assert.equal(results[sha1s.length].status, 'fulfilled')
-      assert.equal(await sha1OfFile(b.trove.store.pathOf(largeSha1)), createHash('sha1').update(large).digest('hex'))
+      assert.equal(await sha1OfStored(b.trove.store, largeSha1), createHash('sha1').update(large).digest('hex'))
       const lost = results[sha1s.length + 1]
       assert.equal(lost.status, 'rejected')
       assert.equal(((lost as PromiseRejectedResult).reason as Error).name, 'NoProvidersError')

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { CHUNKED_THRESHOLD } from '../../src/transfer/constants.js'
-import { sha1OfFile, spawnNodes, stopNodes, writeRandomFile, type TestNode } from '../helpers/nodes.js'
+import { sha1OfStored, spawnNodes, stopNodes, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** 12 chunks of 4 MiB: enough work that both providers get some of it. */
@@ -24,7 +24,7 @@ describe('network: multi-provider fetch', () => {
       let peersSeen = 0
       const info = await c.trove.ensureLocal(ra.uri, { onProgress: (p) => { peersSeen = Math.max(peersSeen, p.peers ?? 0) } })
       assert.equal(info.size, SIZE)
-      assert.equal(await sha1OfFile(c.trove.store.pathOf(ra.sha1)), ra.sha1)
+      assert.equal(await sha1OfStored(c.trove.store, ra.sha1), ra.sha1)
       const servedA = a.trove.network!.fetchProtocol.bytesServed
       const servedB = b.trove.network!.fetchProtocol.bytesServed
       assert.ok(servedA > 0, 'provider A served bytes')

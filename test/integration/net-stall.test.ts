@@ -5,7 +5,7 @@ import { FETCH_PROTOCOL, MAX_FETCH_REQUEST_BYTES } from '../../src/protocols/fet
 import { FetchRequest, FetchResponse } from '../../src/protocols/fetch/fetch.js'
 import { StreamReader, frame } from '../../src/protocols/stream-io.js'
 import { CHUNK_SIZE } from '../../src/transfer/constants.js'
-import { sha1OfFile, spawnChildNode, spawnNode, spawnNodes, stopNodes, waitFor, writeRandomFile, type ChildNode, type TestNode } from '../helpers/nodes.js'
+import { sha1OfStored, spawnChildNode, spawnNode, spawnNodes, stopNodes, waitFor, writeRandomFile, type ChildNode, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /** Six chunks: several requests reach the stalling provider. */
@@ -57,7 +57,7 @@ describe('network: stalled providers', () => {
       const info = await fetcher.trove.ensureLocal(r1.uri)
       assert.ok(fetcher.trove.network!.scores.faults(staller.trove.peerId as string) > 0, 'the staller was penalised')
       assert.equal(info.size, SIZE)
-      assert.equal(await sha1OfFile(fetcher.trove.store.pathOf(r1.sha1)), r1.sha1)
+      assert.equal(await sha1OfStored(fetcher.trove.store, r1.sha1), r1.sha1)
       assert.deepEqual(fetcher.trove.transfers(), [])
     } finally {
       await stopNodes(nodes)
@@ -91,7 +91,7 @@ describe('network: stalled providers', () => {
       })
       assert.ok(froze, 'the provider was frozen during the transfer')
       assert.equal(info.size, FROZEN_SIZE)
-      assert.equal(await sha1OfFile(c.trove.store.pathOf(ra.sha1)), ra.sha1)
+      assert.equal(await sha1OfStored(c.trove.store, ra.sha1), ra.sha1)
       assert.ok(c.trove.network!.scores.faults(frozen.peerId) > 0, 'the frozen provider was penalised')
       assert.deepEqual(c.trove.transfers(), [])
     } finally {
