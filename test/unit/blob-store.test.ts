@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BlobInfo } from '../../src/store/blob-store.js'
 import { SmallFileIo, smallFileIo } from '../../src/store/small-io.js'
+import { liveByPack, readRecord } from '../helpers/packs.js'
+import { settle } from '../helpers/space.js'
 import { tempDir } from '../helpers/tmp.js'
 import { collect, fakeSha1, openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
@@ -57,8 +59,19 @@ describe('BlobStore', () => {
       assert.equal(info?.size, data.length)
       assert.equal(typeof info?.addedAt, 'number')
       assert.equal(await t.trove.store.has(r.sha1), true)
-      assert.equal(t.trove.store.pathOf(r.sha1), path.join(t.trove.layout.blobs, r.sha1.slice(0, 2), r.sha1))
-      assert.deepEqual(await fs.readFile(t.trove.store.pathOf(r.sha1)), data)
+      // a small blob put whole lies in a pack: its record there is named by the sha1 and holds the bytes
+      const loc = await t.trove.store.locate(r.sha1)
+      assert.ok(loc?.packed === true)
+      assert.equal(path.dirname(loc.path), t.trove.layout.packs)
+      assert.deepEqual(await readRecord(loc.path, loc.offset), { sha1: r.sha1, bytes: data })
+      // a streamed one has its own file, named by its sha1
+      const streamed = Buffer.from('hello trove, streamed')
+      const s = await t.trove.store.put([streamed])
+      assert.deepEqual(s, { sha1: sha1Of(streamed), size: streamed.length, added: true })
+      assert.equal(t.trove.store.pathOf(s.sha1), path.join(t.trove.layout.blobs, s.sha1.slice(0, 2), s.sha1))
+      assert.deepEqual(await t.trove.store.locate(s.sha1), { path: t.trove.store.pathOf(s.sha1), offset: 0, size: streamed.length, packed: false })
+      assert.deepEqual(await fs.readFile(t.trove.store.pathOf(s.sha1)), streamed)
+      assert.deepEqual(await t.trove.store.readBytes(s.sha1), streamed)
     })
 
     it('streams a multi-chunk async iterable and reports progress', async () => {
@@ -220,7 +233,11 @@ describe('BlobStore', () => {
     })
 
     it('delete is refused while the blob is leased, allowed after', async () => {
-      const { sha1 } = await t.trove.store.putBytes(randomBytes(100))
+      // streamed: a file of its own, whose removal the end of the test checks
+      const { sha1 } = await t.trove.store.put([randomBytes(100)])
+      assert.equal((await t.trove.store.locate(sha1))?.packed, false)
+      // the space index looks inside new blobs under a read lease of its own: let it finish
+      await settle(t.trove)
       const stream = await t.trove.store.read(sha1)
       assert.equal(await t.trove.store.delete(sha1), false)
       assert.equal(await t.trove.store.has(sha1), true)
@@ -252,12 +269,14 @@ describe('BlobStore', () => {
       const own = await openTempTrove()
       try {
         const rand = prng(0xc0ffee)
-        const pool = Array.from({ length: 12 }, (_, i) => randomBytes(1 + Math.floor(rand() * 5000) + i))
+        // small ones go to packs, larger ones (and streamed ones) to files of their own
+        const pool = Array.from({ length: 12 }, (_, i) => randomBytes(1 + Math.floor(rand() * 5000) + i + (i % 4 === 3 ? 70_000 : 0)))
         const ops: Array<Promise<unknown>> = []
         for (let step = 0; step < 150; step++) {
           const data = pool[Math.floor(rand() * pool.length)]
           // interleave: some operations run concurrently with the ones before them
-          const op = rand() < 0.6 ? own.trove.store.putBytes(data) : own.trove.store.delete(sha1Of(data))
+          const r = rand()
+          const op = r < 0.45 ? own.trove.store.putBytes(data) : r < 0.6 ? own.trove.store.put([data]) : own.trove.store.delete(sha1Of(data))
           ops.push(op)
           if (rand() < 0.3) await Promise.all(ops.splice(0))
         }
@@ -265,13 +284,26 @@ describe('BlobStore', () => {
         const check = async (): Promise<void> => {
           let bytes = 0
           let blobs = 0
+          let loose = 0
           for await (const b of own.trove.store.list()) {
             bytes += b.size
             blobs++
-            assert.equal((await fs.stat(own.trove.store.pathOf(b.sha1))).size, b.size)
+            const loc = await own.trove.store.locate(b.sha1)
+            assert.ok(loc !== undefined)
+            if (loc.packed) {
+              assert.deepEqual(await readRecord(loc.path, loc.offset), { sha1: b.sha1, bytes: await own.trove.store.readBytes(b.sha1) })
+              assert.equal(sha1Of(await own.trove.store.readBytes(b.sha1)), b.sha1)
+            } else {
+              loose++
+              assert.equal((await fs.stat(own.trove.store.pathOf(b.sha1))).size, b.size)
+            }
           }
           assert.deepEqual(own.trove.store.getUsage(), { bytes, blobs })
-          assert.equal((await blobFiles(own)).length, blobs)
+          assert.equal((await blobFiles(own)).length, loose)
+          assert.ok(loose > 0 && loose < blobs, `both kinds expected, ${loose} of ${blobs} loose`)
+          // each pack's live bytes are its indexed records, headers included
+          const live = await liveByPack(own.trove.store)
+          assert.deepEqual(own.trove.store.packs.list().map(([id, st]) => [id, st.live]).filter(([, l]) => l > 0), [...live].sort((a, b) => a[0] - b[0]))
         }
         await check()
         const usage = own.trove.store.getUsage()
@@ -430,10 +462,22 @@ describe('BlobStore small in-memory blobs (batched through the small-file worker
       const ranged = await Promise.all(contents.map(async (c) => t.trove.store.readBytes(sha1Of(c), { offset: 50, length: 40 })))
       for (const [i, c] of contents.entries()) assert.deepEqual(ranged[i], c.subarray(50, 90))
       assert.deepEqual(t.trove.store.recentHead(sha1Of(contents[0])), contents[0].subarray(0, 64))
-      await fs.rm(t.trove.store.pathOf(sha1Of(contents[1])))
-      await assert.rejects(t.trove.store.readBytes(sha1Of(contents[1])), { name: 'BlobNotFoundError' })
-      await fs.truncate(t.trove.store.pathOf(sha1Of(contents[2])), 10)
+      // loose files gone or cut short behind the index
+      const files = [randomBytes(500), randomBytes(600)]
+      for (const f of files) await t.trove.store.put([f])
+      await fs.rm(t.trove.store.pathOf(sha1Of(files[0])))
+      await assert.rejects(t.trove.store.readBytes(sha1Of(files[0])), { name: 'BlobNotFoundError' })
+      await fs.truncate(t.trove.store.pathOf(sha1Of(files[1])), 10)
+      await assert.rejects(t.trove.store.readBytes(sha1Of(files[1])), { name: 'BlobNotFoundError' })
+      // a pack cut short behind the index, then gone
+      const cut = await t.trove.store.locate(sha1Of(contents[2]))
+      assert.ok(cut?.packed === true)
+      await fs.truncate(cut.path, cut.offset + 10)
       await assert.rejects(t.trove.store.readBytes(sha1Of(contents[2])), { name: 'BlobNotFoundError' })
+      const gone = await t.trove.store.locate(sha1Of(contents[1]))
+      assert.ok(gone?.path === cut.path)
+      await fs.rm(gone.path)
+      await assert.rejects(t.trove.store.readBytes(sha1Of(contents[1])), { name: 'BlobNotFoundError' })
     } finally {
       await t.cleanup()
     }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
-import { addBlob, openSpaceTrove, settle, uri, type SpaceTrove } from '../helpers/space.js'
+import { readRecord } from '../helpers/packs.js'
+import { addBlob, openSpaceTrove, settle, sha1Of, uri, type SpaceTrove } from '../helpers/space.js'
 
 const KIB = 1024
 const MIB = 1024 * 1024
@@ -213,7 +215,8 @@ describe('space manager: crash recovery and reconcile', () => {
 
   it('deletion intents left by a killed run are finished at open', async () => {
     const t = h.trove
-    const a = await addBlob(t, 100)
+    // streamed: a file of its own, the thing a killed run leaves behind
+    const { sha1: a } = await t.store.put([randomBytes(100)])
     await settle(t)
     // what a run leaves when killed between its index batch and the file removal
     await t.store.deleteBatch([a], { extraOps: () => [{ type: 'put', sublevel: t.db.spaceMeta, key: `intent!${a}`, value: 1 }] })
@@ -225,20 +228,50 @@ describe('space manager: crash recovery and reconcile', () => {
 
   it('a killed run\'s per-batch intent record is finished at open, and a blob stored again since keeps its file', async () => {
     const t = h.trove
-    const gone = await addBlob(t, 100)
-    const back = await addBlob(t, 120)
-    const backBytes = await fs.readFile(t.store.pathOf(back))
+    const { sha1: gone } = await t.store.put([randomBytes(100)])
+    const backBytes = randomBytes(120)
+    const { sha1: back } = await t.store.put([backBytes])
     await settle(t)
     await t.store.deleteBatch([gone, back], { extraOps: () => [{ type: 'put', sublevel: t.db.spaceMeta, key: 'intents!0000000000000001', value: [gone, back] }] })
     await fs.writeFile(t.store.pathOf(gone), 'left behind')
     // stored again after the deletion batch: the file belongs to the new entry now
-    await t.store.putBytes(backBytes)
+    await t.store.put([backBytes])
     const trove = await h.reopen()
     await assert.rejects(fs.stat(trove.store.pathOf(gone)))
     assert.equal(await trove.store.has(back), true)
-    await fs.stat(trove.store.pathOf(back))
+    assert.deepEqual(await fs.readFile(trove.store.pathOf(back)), backBytes)
     assert.deepEqual(await trove.db.spaceMeta.keys({ gt: 'intents!', lt: 'intents!\uffff' }).all(), [])
     assert.equal((await trove.verify()).ok, true)
+  })
+
+  it('a packed blob deleted by a killed run stays deleted: its record is dead space, never adopted again', async () => {
+    const t = h.trove
+    const goneBytes = randomBytes(100)
+    const gone = await addBlob(t, goneBytes)
+    const kept = randomBytes(150)
+    await addBlob(t, kept)
+    const loc = await t.store.locate(gone)
+    assert.ok(loc?.packed === true)
+    await settle(t)
+    const usage = t.store.getUsage()
+    // what a run leaves when killed right after its index batch: for a packed blob there is no file to remove
+    await t.store.deleteBatch([gone], { extraOps: () => [{ type: 'put', sublevel: t.db.spaceMeta, key: 'intents!0000000000000002', value: [gone] }] })
+    const trove = await h.reopen()
+    assert.equal(await trove.store.has(gone), false)
+    await assert.rejects(trove.store.readBytes(gone), { name: 'BlobNotFoundError' })
+    assert.deepEqual(trove.store.getUsage(), { bytes: usage.bytes - 100, blobs: usage.blobs - 1 })
+    // the record's bytes are still in the pack, unindexed
+    assert.deepEqual(await readRecord(loc.path, loc.offset), { sha1: gone, bytes: goneBytes })
+    const report = await trove.verify()
+    assert.equal(report.ok, true, JSON.stringify(report))
+    assert.deepEqual(report.adopted, [])
+    assert.equal(await trove.store.has(gone), false)
+    assert.deepEqual(await trove.store.readBytes(sha1Of(kept)), kept)
+    assert.deepEqual(await trove.db.spaceMeta.keys({ gt: 'intents!', lt: 'intents!\uffff' }).all(), [])
+    // stored again, it is a new record
+    assert.equal((await trove.store.putBytes(goneBytes)).added, true)
+    assert.deepEqual(await trove.store.readBytes(gone), goneBytes)
+    assert.notEqual((await trove.store.locate(gone))?.offset, loc.offset)
   })
 
   it('reconcile rebuilds the index when the class counters drifted', async () => {

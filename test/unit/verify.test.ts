@@ -4,16 +4,23 @@ import { rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, it } from 'node:test'
+import type { BlobLocation } from '../../src/store/blob-store.js'
 import { verifyStore } from '../../src/store/verify.js'
+import { liveByPack, packNumber } from '../helpers/packs.js'
+import { settle } from '../helpers/space.js'
 import { openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
-describe('verify', () => {
+describe('verify: loose files', () => {
   let t: TempTrove
   let blobs: Buffer[]
   beforeEach(async () => {
     t = await openTempTrove()
     blobs = [randomBytes(1000), randomBytes(2000), randomBytes(3000)]
-    for (const b of blobs) await t.trove.store.putBytes(b)
+    // streamed: files of their own, which these tests damage (packed blobs: 'verify: packed blobs' below)
+    for (const b of blobs) await t.trove.store.put([b])
+    // the space index reads new blobs in the background (a JSON blob's links) under a read lease,
+    // and verify passes over leased blobs: let it finish first
+    await settle(t.trove)
   })
   afterEach(async () => { await t.cleanup() })
 
@@ -179,5 +186,145 @@ describe('verify', () => {
     const { db, layout, store } = t.trove
     await assert.rejects(verifyStore({ db, layout, store }, { signal: AbortSignal.abort() }), { name: 'AbortError' })
     assert.deepEqual(store.getUsage(), { bytes: 6000, blobs: 3 })
+  })
+})
+
+describe('verify: packed blobs', () => {
+  let t: TempTrove
+  let blobs: Buffer[]
+  beforeEach(async () => {
+    t = await openTempTrove()
+    blobs = [randomBytes(1000), randomBytes(2000), randomBytes(3000)]
+    // one after the other: records in this order in one pack
+    for (const b of blobs) await t.trove.store.putBytes(b)
+    await settle(t.trove)
+  })
+  afterEach(async () => { await t.cleanup() })
+
+  const located = async (b: Buffer): Promise<BlobLocation> => {
+    const loc = await t.trove.store.locate(sha1Of(b))
+    assert.ok(loc?.packed === true, 'expected a packed blob')
+    return loc
+  }
+
+  /** The packs' live bytes, in memory and in LevelDB, are the indexed records'. */
+  const assertLiveCounts = async (): Promise<void> => {
+    const live = await liveByPack(t.trove.store)
+    for (const [id, state] of t.trove.store.packs.list()) {
+      assert.equal(state.live, live.get(id) ?? 0, `live bytes of pack ${id}`)
+      assert.deepEqual(await t.trove.db.packs.get(String(id)), state)
+    }
+  }
+
+  it('a clean packed store is ok and unchanged', async () => {
+    for (const b of blobs) await located(b)
+    // and one loose blob beside them
+    const loose = randomBytes(500)
+    await t.trove.store.put([loose])
+    await settle(t.trove)
+    const packsBefore = t.trove.store.packs.list()
+    const progress: number[] = []
+    const report = await t.trove.verify({ onProgress: (p) => progress.push(p.checked) })
+    assert.equal(report.ok, true, JSON.stringify(report))
+    assert.equal(report.checked, 4)
+    assert.equal(report.bytes, 6500)
+    assert.deepEqual([report.corrupt, report.missing, report.adopted, report.strays], [[], [], [], []])
+    assert.deepEqual(report.usageAfter, { bytes: 6500, blobs: 4 })
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 6500, blobs: 4 })
+    assert.deepEqual(progress, [1, 2, 3, 4])
+    assert.deepEqual(t.trove.store.packs.list(), packsBefore)
+    await assertLiveCounts()
+    assert.deepEqual(await fs.readdir(t.trove.layout.quarantine), [])
+  })
+
+  it('a corrupt record: reported, its bad bytes quarantined, unindexed, counters corrected; the other records stay', async () => {
+    const sha1 = sha1Of(blobs[1])
+    const loc = await located(blobs[1])
+    const bad = Buffer.from(blobs[1])
+    bad[100] ^= 0xff
+    const fh = await fs.open(loc.path, 'r+')
+    await fh.write(bad, 0, bad.length, loc.offset)
+    await fh.close()
+    const report = await t.trove.verify()
+    assert.equal(report.ok, false)
+    assert.equal(report.corrupt.length, 1)
+    assert.equal(report.corrupt[0].sha1, sha1)
+    assert.equal(report.corrupt[0].actual, sha1Of(bad))
+    assert.ok(report.corrupt[0].quarantinedAs.startsWith('quarantine'))
+    assert.deepEqual(await fs.readFile(path.join(t.trove.dataDir, report.corrupt[0].quarantinedAs)), bad)
+    assert.deepEqual(report.missing, [])
+    assert.equal(await t.trove.store.has(sha1), false)
+    await assert.rejects(t.trove.store.readBytes(sha1), { name: 'BlobNotFoundError' })
+    assert.deepEqual(report.usageBefore, { bytes: 6000, blobs: 3 })
+    assert.deepEqual(report.usageAfter, { bytes: 4000, blobs: 2 })
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 4000, blobs: 2 })
+    const id = packNumber(loc.path)
+    assert.equal((await t.trove.db.packs.get(String(id)))?.live, 24 * 2 + 4000)
+    await assertLiveCounts()
+    for (const b of [blobs[0], blobs[2]]) assert.deepEqual(await t.trove.store.readBytes(sha1Of(b)), b)
+    // the good content can be stored again, and the store is then clean
+    assert.equal((await t.trove.store.putBytes(blobs[1])).added, true)
+    assert.deepEqual(await t.trove.store.readBytes(sha1), blobs[1])
+    const again = await t.trove.verify()
+    assert.equal(again.ok, true, JSON.stringify(again))
+    assert.equal(again.checked, 3)
+    await assertLiveCounts()
+  })
+
+  // src bug: PackFiles.records() asks for the whole rest of the pack (up to PACK_WALK_BYTES) in its
+  // first read and gives up on any short read, so a pack shorter than its committed size yields no
+  // record at all and verify drops every blob in it, also the intact ones before the cut
+  it('a pack cut short: the blobs past the cut are missing, the ones before are kept', { todo: 'src bug: a short pack yields no records, verify drops its intact blobs too' }, async () => {
+    const cutAt = (await located(blobs[1])).offset + 10
+    await fs.truncate((await located(blobs[1])).path, cutAt)
+    const report = await t.trove.verify()
+    assert.equal(report.ok, false)
+    assert.deepEqual(report.missing.sort(), [sha1Of(blobs[1]), sha1Of(blobs[2])].sort())
+    assert.deepEqual(report.corrupt, [])
+    assert.equal(report.checked, 1)
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 1000, blobs: 1 })
+    assert.deepEqual(await t.trove.store.readBytes(sha1Of(blobs[0])), blobs[0])
+    for (const b of [blobs[1], blobs[2]]) assert.equal(await t.trove.store.has(sha1Of(b)), false)
+    await assertLiveCounts()
+    assert.equal((await t.trove.verify()).ok, true)
+  })
+
+  it('a corrected store survives reopen', async () => {
+    for (const b of [blobs[0], blobs[2]]) {
+      const bad = await located(b)
+      const fh = await fs.open(bad.path, 'r+')
+      await fh.write(Buffer.from('not the bytes'), 0, 13, bad.offset)
+      await fh.close()
+    }
+    const first = await t.trove.verify()
+    assert.deepEqual(first.corrupt.map((c) => c.sha1).sort(), [sha1Of(blobs[0]), sha1Of(blobs[2])].sort())
+    await t.reopen()
+    assert.deepEqual(t.trove.store.getUsage(), { bytes: 2000, blobs: 1 })
+    await assertLiveCounts()
+    const report = await t.trove.verify()
+    assert.equal(report.ok, true, JSON.stringify(report))
+    assert.equal(report.checked, 1)
+    assert.deepEqual(await t.trove.store.readBytes(sha1Of(blobs[1])), blobs[1])
+    await assertLiveCounts()
+  })
+
+  // src bug: after verify the cut pack keeps its committed size, so appends go on past the end of
+  // the file, leaving a hole of zeros; the next verify walks the zeros as 24-byte empty records,
+  // loses the record boundaries where the hole ends and drops the new, intact blobs as missing
+  it('a pack cut short and verified takes new blobs that verify clean', { todo: 'src bug: appends after the cut leave a hole that the next verify misreads' }, async () => {
+    // lost with the cut: the rest of blobs[1], blobs[2] and this one, 3024 + 1025 bytes of records
+    // after blobs[1]: the hole does not end on a 24-byte boundary
+    await t.trove.store.putBytes(randomBytes(1001))
+    const cut = await located(blobs[1])
+    await fs.truncate(cut.path, cut.offset + 10)
+    await t.trove.verify()
+    const fresh = [randomBytes(777), randomBytes(1501), randomBytes(50)]
+    for (const b of fresh) await t.trove.store.putBytes(b)
+    for (const b of fresh) assert.deepEqual(await t.trove.store.readBytes(sha1Of(b)), b)
+    const report = await t.trove.verify()
+    assert.equal(report.ok, true, JSON.stringify(report))
+    for (const b of fresh) assert.deepEqual(await t.trove.store.readBytes(sha1Of(b)), b)
+    await t.reopen()
+    assert.equal((await t.trove.verify()).ok, true)
   })
 })
