@@ -42,6 +42,8 @@ export const SchemaVersionError = errorKind('SchemaVersionError', 'SCHEMA_VERSIO
 export const StorageFullError = errorKind('StorageFullError', 'STORAGE_FULL', 507)
 export const HashMismatchError = errorKind('HashMismatchError', 'HASH_MISMATCH', 502)
 export const RangeNotSatisfiableError = errorKind('RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416)
+/** A pack file's records cannot be walked to its end (disk damage, a file cut short); `trove verify` repairs it. */
+export const PackDamagedError = errorKind('PackDamagedError', 'PACK_DAMAGED', 500)
 /** A listen address (libp2p or HTTP API) is taken by another process. */
 export const AddressInUseError = errorKind('AddressInUseError', 'ADDRESS_IN_USE', 500)
 export const AbortError = errorKind('AbortError', 'ABORTED', 499)

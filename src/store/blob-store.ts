@@ -87,7 +87,10 @@ export interface ReadOptions {
   offset?: number
   /** Bytes to read from offset; to the end when absent. */
   length?: number
-  /** Not a use of the blob (space management looking inside): read listeners are not told. */
+  /**
+   * Not a use of the blob (space management looking inside): read listeners are not told and no
+   * lease is taken (the read may then fail with BlobNotFoundError if the blob goes meanwhile).
+   */
   quiet?: boolean
 }
 
@@ -515,7 +518,9 @@ export class BlobStore {
     const { offset, length, file, base } = await this.checkRange(sha1, options)
     // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
     if (length === 0) return Readable.from([])
-    const release = this.leases.acquire(sha1)
+    // a quiet look (space management sniffing for links) takes no lease, as it did when it opened
+    // the file itself: it must not make verify or a delete skip the blob
+    const release = options.quiet === true ? () => {} : this.leases.acquire(sha1)
     if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
     const stream = createReadStream(file, {
       start: base + offset,
@@ -534,7 +539,7 @@ export class BlobStore {
   async readBytes (sha1: string, options: ReadOptions = {}): Promise<Buffer> {
     const { offset, length, file, base } = await this.checkRange(sha1, options)
     if (length === 0) return Buffer.alloc(0)
-    const release = this.leases.acquire(sha1)
+    const release = options.quiet === true ? () => {} : this.leases.acquire(sha1)
     try {
       if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
       if (length <= SMALL_IO_MAX_BYTES) {

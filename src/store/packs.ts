@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { TroveDb } from '../db.js'
+import { PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
 import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES, PACK_WALK_BYTES } from './constants.js'
 
@@ -79,6 +80,11 @@ export class PackFiles {
   private readonly states = new Map<number, PackState>()
   private active: { id: number, fh: fs.FileHandle } | undefined
   private readonly retiring = new Map<number, NodeJS.Timeout>()
+  /**
+   * Packs not to append to or compact: shorter than the index says, or a walk found a record
+   * running past the end. verify cuts them back to their last whole record (cut()).
+   */
+  private readonly sealed = new Set<number>()
   /** Next pack number: above every pack known, retiring or left on disk. */
   private nextId = 1
 
@@ -122,6 +128,7 @@ export class PackFiles {
       const size = (this.states.get(id) as PackState).size
       const stat = await fs.stat(file)
       if (stat.size > size) await fs.truncate(file, size)
+      if (stat.size < size) this.sealed.add(id)
     }
   }
 
@@ -200,17 +207,36 @@ export class PackFiles {
     }
   }
 
-  /** Index changes that set each pack's live bytes to what verify counted (absent: none live). */
-  reconcile (liveByPack: Map<number, number>): PackChange<number> {
+  /**
+   * Index changes that set each pack's live bytes to what verify counted (absent: none live),
+   * cut damaged packs back to their last whole record (`cuts`: pack -> length; the caller
+   * truncates the files after the batch) and forget packs whose file is gone.
+   */
+  reconcile (liveByPack: Map<number, number>, damage: { cuts?: Map<number, number>, gone?: Set<number> } = {}): PackChange<number> {
     const next = new Map<number, PackState>()
+    const ops: Op[] = []
     for (const [id, state] of this.states) {
+      if (damage.gone?.has(id) === true) {
+        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id) })
+        continue
+      }
       const live = liveByPack.get(id) ?? 0
-      if (live !== state.live) next.set(id, { size: state.size, live })
+      const size = Math.min(state.size, damage.cuts?.get(id) ?? state.size)
+      if (live === state.live && size === state.size) continue
+      next.set(id, { size, live })
+      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size, live } })
     }
     return {
-      value: next.size,
-      ops: [...next].map(([id, state]) => ({ type: 'put', sublevel: this.db.packs, key: String(id), value: state })),
-      commit: () => { for (const [id, state] of next) this.states.set(id, state) }
+      value: ops.length,
+      ops,
+      commit: () => {
+        for (const [id, state] of next) this.states.set(id, state)
+        for (const id of damage.cuts?.keys() ?? []) this.sealed.delete(id)
+        for (const id of damage.gone ?? []) {
+          this.states.delete(id)
+          this.sealed.delete(id)
+        }
+      }
     }
   }
 
@@ -221,7 +247,7 @@ export class PackFiles {
   compactable (): number[] {
     const out: number[] = []
     for (const [id, state] of this.states) {
-      if (id === this.active?.id || id === this.nextId - 1 || state.size === 0) continue
+      if (id === this.active?.id || id === this.nextId - 1 || state.size === 0 || this.sealed.has(id)) continue
       if (state.live / state.size < this.compactLiveRatio) out.push(id)
     }
     return out
@@ -237,11 +263,18 @@ export class PackFiles {
     // its live records must go to another pack: make sure appends cannot pick this one
     if (id === this.active?.id || id === this.nextId - 1) throw new Error(`pack ${id} is the one appends go to; it cannot be compacted`)
     const headers: PackRecord[] = []
+    const walk: { damagedAt?: number } = {}
     try {
-      for await (const r of this.records(id)) headers.push(r)
+      for await (const r of this.records(id, { walk })) headers.push(r)
     } catch (err) {
       // the file is gone: nothing to move (verify reports the blobs the index still has there)
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    if (walk.damagedAt !== undefined) {
+      // live records past the damage cannot be found by walking: dropping the pack would lose
+      // them. Leave it for verify, which knows from the index what is missing and cuts the pack.
+      this.sealed.add(id)
+      throw new PackDamagedError(`pack ${id} has a record running past its end at offset ${walk.damagedAt}; run trove verify`)
     }
     const entries = await this.db.blobs.getMany(headers.map((r) => r.sha1)) as Array<BlobEntry | undefined>
     const live = new Map<number, BlobEntry>()
@@ -305,12 +338,13 @@ export class PackFiles {
         let filled = 0
         while (filled < size) {
           const { bytesRead } = await fh.read(next, filled, size - filled, from + filled)
-          if (bytesRead === 0) return false
+          // a file shorter than its committed length: the records before the cut still count
+          if (bytesRead === 0) break
           filled += bytesRead
         }
-        buf = next
+        buf = next.subarray(0, filled)
         bufAt = from
-        return true
+        return filled >= length
       }
       while (pos < end) {
         if (!await ensure(pos, PACK_HEADER_BYTES)) break
@@ -337,14 +371,14 @@ export class PackFiles {
   private async activeFor (bytes: number): Promise<{ id: number, fh: fs.FileHandle, created: boolean }> {
     if (this.active !== undefined) {
       const size = this.states.get(this.active.id)?.size ?? 0
-      if (size === 0 || size + bytes <= this.targetBytes) return { ...this.active, created: false }
+      if (!this.sealed.has(this.active.id) && (size === 0 || size + bytes <= this.targetBytes)) return { ...this.active, created: false }
       await this.active.fh.close()
       this.active = undefined
     }
     // reuse the newest pack after a restart while it has room, so restarts do not leave many small packs
     const newest = this.nextId - 1
     const state = this.states.get(newest)
-    if (state !== undefined && state.size + bytes <= this.targetBytes) {
+    if (state !== undefined && state.size + bytes <= this.targetBytes && !this.sealed.has(newest)) {
       // a pack file lost from under the index (verify reports its blobs) must not stop every later write
       const fh = await fs.open(this.pathOf(newest), 'r+').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined

@@ -134,7 +134,7 @@ export async function verifyStore (components: VerifyComponents, options: Verify
       bytes += size
       blobs++
     }
-    const reconciled = store.packs.reconcile(liveByPack)
+    const reconciled = store.packs.reconcile(liveByPack, { cuts: packs.cuts, gone: packs.gone })
     ops.push(...reconciled.ops)
     for (const sha1 of seen) {
       if (indexed.has(sha1)) continue
@@ -148,6 +148,8 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     const usage = { bytes, blobs }
     ops.push({ type: 'put', sublevel: db.meta, key: 'usage', value: usage })
     await db.level.batch(ops)
+    // after the batch: a crash in between leaves a file longer than the index says, which open cuts
+    for (const [id, length] of packs.cuts) await fs.truncate(store.packs.pathOf(id), length)
     reconciled.commit()
     setUsage(usage)
     report.usageAfter = usage
@@ -166,6 +168,10 @@ interface PackCheck {
   walkedEnd: Map<number, number>
   /** Packs whose walk stopped at a record running past the end of the file (or of its committed length). */
   damaged: Set<number>
+  /** Damaged packs' last whole record's end: the index and the file are cut back to it. */
+  cuts: Map<number, number>
+  /** Packs whose file is gone. */
+  gone: Set<number>
 }
 
 /**
@@ -174,7 +180,7 @@ interface PackCheck {
  * index pass then drops their entries.
  */
 async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout, report: VerifyReport, options: VerifyOptions, total: number): Promise<PackCheck> {
-  const check: PackCheck = { intact: new Set(), corrupt: new Set(), walkedEnd: new Map(), damaged: new Set() }
+  const check: PackCheck = { intact: new Set(), corrupt: new Set(), walkedEnd: new Map(), damaged: new Set(), cuts: new Map(), gone: new Set() }
   for (const [id, state] of packs.list()) {
     options.signal?.throwIfAborted()
     const walk: { damagedAt?: number } = {}
@@ -190,10 +196,14 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
       // a pack file gone (a compaction retired it meanwhile, or lost): its entries are sorted out below
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       check.damaged.add(id)
+      check.gone.add(id)
       check.walkedEnd.set(id, state.size)
       continue
     }
-    if (walk.damagedAt !== undefined) check.damaged.add(id)
+    if (walk.damagedAt !== undefined) {
+      check.damaged.add(id)
+      check.cuts.set(id, walk.damagedAt)
+    }
     check.walkedEnd.set(id, state.size)
     const entries = await db.blobs.getMany(records.map((r) => r.sha1)) as Array<BlobEntry | undefined>
     for (const [i, r] of records.entries()) {
@@ -203,15 +213,16 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
       // a record the index does not point at is a deleted blob's dead space (a restart cuts off
       // appends that were never indexed), so it is not adopted as files are
       if (!pointed) continue
+      // counted whether intact or not, as files are
+      report.checked++
+      report.bytes += r.size
+      options.onProgress?.({ checked: report.checked, total: Math.max(total, report.checked) })
       if (r.actual !== r.sha1) {
         const quarantinedAs = await quarantineBytes(layout, r.sha1, r.data as Buffer)
         report.corrupt.push({ sha1: r.sha1, actual: r.actual, quarantinedAs })
         check.corrupt.add(where)
         continue
       }
-      report.checked++
-      report.bytes += r.size
-      options.onProgress?.({ checked: report.checked, total: Math.max(total, report.checked) })
       check.intact.add(where)
     }
   }
