@@ -5,6 +5,11 @@ import { PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
 import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES, PACK_WALK_BYTES } from './constants.js'
 
+/**
+ * A LevelDB batch operation. Every one this file makes carries `space: true`: pack bookkeeping and
+ * a compaction's moves change no blob's holds, so space management (src/space/watch.ts) must not
+ * mark them dirty or count them as writers.
+ */
 type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Where a packed blob's bytes lie: pack number and the offset of its data (past its header). */
@@ -171,7 +176,7 @@ export class PackFiles {
     const next = { size: state.size + total, live: state.live + total }
     return {
       value: locations,
-      ops: [{ type: 'put', sublevel: this.db.packs, key: String(id), value: next }],
+      ops: [{ type: 'put', sublevel: this.db.packs, key: String(id), value: next, space: true }],
       commit: () => { this.states.set(id, next) }
     }
   }
@@ -189,9 +194,9 @@ export class PackFiles {
     for (const [id, state] of next) {
       if (state.live === 0 && id !== this.active?.id && options.keep !== true) {
         emptied.push(id)
-        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id) })
+        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id), space: true })
       } else {
-        ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: state })
+        ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: state, space: true })
       }
     }
     return {
@@ -217,14 +222,14 @@ export class PackFiles {
     const ops: Op[] = []
     for (const [id, state] of this.states) {
       if (damage.gone?.has(id) === true) {
-        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id) })
+        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id), space: true })
         continue
       }
       const live = liveByPack.get(id) ?? 0
       const size = Math.min(state.size, damage.cuts?.get(id) ?? state.size)
       if (live === state.live && size === state.size) continue
       next.set(id, { size, live })
-      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size, live } })
+      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size, live }, space: true })
     }
     return {
       value: ops.length,
@@ -292,7 +297,9 @@ export class PackFiles {
       const ops: Op[] = [...appended.ops, ...released.ops]
       for (const [i, g] of group.entries()) {
         const { pack, at } = appended.value[i]
-        ops.push({ type: 'put', sublevel: this.db.blobs, key: g.sha1, value: { ...g.entry, pack, at } })
+        // space: true: a move is not a change of what holds the blob. Seen as one, it made a GC run
+        // veto (as 'changing') the blobs it was about to evict and yield to a writer that was not there
+        ops.push({ type: 'put', sublevel: this.db.blobs, key: g.sha1, value: { ...g.entry, pack, at }, space: true })
       }
       await this.db.level.batch(ops)
       appended.commit()
@@ -312,7 +319,8 @@ export class PackFiles {
       }
       await flush()
     }
-    await this.db.packs.del(String(id))
+    const drop: Op[] = [{ type: 'del', sublevel: this.db.packs, key: String(id), space: true }]
+    await this.db.level.batch(drop)
     this.states.delete(id)
     this.retire(id)
     return moved
