@@ -90,6 +90,8 @@ export class PackFiles {
    * running past the end. verify cuts them back to their last whole record (cut()).
    */
   private readonly sealed = new Set<number>()
+  /** A pack created whose folder entry is not fsynced yet (a failed first append leaves it so). */
+  private unsyncedName: number | undefined
   /** Next pack number: above every pack known, retiring or left on disk. */
   private nextId = 1
 
@@ -155,7 +157,7 @@ export class PackFiles {
   async append (items: Array<{ sha1: string, bytes: Uint8Array }>): Promise<PackChange<PackLocation[]>> {
     let total = 0
     for (const item of items) total += PACK_HEADER_BYTES + item.bytes.byteLength
-    const { id, fh, created } = await this.activeFor(total)
+    const { id, fh } = await this.activeFor(total)
     const state = this.states.get(id) ?? { size: 0, live: 0 }
     const buf = Buffer.allocUnsafe(total)
     const locations: PackLocation[] = []
@@ -171,7 +173,11 @@ export class PackFiles {
     await writeFully(fh, buf, state.size)
     if (this.durable) {
       await fh.datasync()
-      if (created) await syncDir(this.dir)
+      // the new pack's name must survive a crash before any record in it is indexed
+      if (this.unsyncedName === id) {
+        await syncDir(this.dir)
+        this.unsyncedName = undefined
+      }
     }
     const next = { size: state.size + total, live: state.live + total }
     return {
@@ -376,10 +382,10 @@ export class PackFiles {
   }
 
   /** The pack to append `bytes` to: the active one, or a new one once it has reached its target size. */
-  private async activeFor (bytes: number): Promise<{ id: number, fh: fs.FileHandle, created: boolean }> {
+  private async activeFor (bytes: number): Promise<{ id: number, fh: fs.FileHandle }> {
     if (this.active !== undefined) {
       const size = this.states.get(this.active.id)?.size ?? 0
-      if (!this.sealed.has(this.active.id) && (size === 0 || size + bytes <= this.targetBytes)) return { ...this.active, created: false }
+      if (!this.sealed.has(this.active.id) && (size === 0 || size + bytes <= this.targetBytes)) return this.active
       await this.active.fh.close()
       this.active = undefined
     }
@@ -394,12 +400,13 @@ export class PackFiles {
       })
       if (fh !== undefined) {
         this.active = { id: newest, fh }
-        return { ...this.active, created: false }
+        return this.active
       }
     }
     const id = this.nextId++
     this.active = { id, fh: await fs.open(this.pathOf(id), 'wx+') }
-    return { ...this.active, created: true }
+    this.unsyncedName = id
+    return this.active
   }
 
   private retire (id: number): void {
