@@ -58,3 +58,22 @@ export async function until (check: () => boolean | Promise<boolean>, what: stri
     await sleep(10)
   }
 }
+
+/**
+ * Every record of a pack file, read straight from disk (not through the store's own walk): the
+ * header's sha1 and length and where the data starts. Stops at a header or record running past
+ * the end of the file.
+ */
+export async function packRecords (file: string): Promise<Array<{ sha1: string, size: number, at: number }>> {
+  const buf = await fs.readFile(file)
+  const out: Array<{ sha1: string, size: number, at: number }> = []
+  let pos = 0
+  while (pos + RECORD_HEADER_BYTES <= buf.length) {
+    const size = buf.readUInt32BE(pos + 20)
+    const at = pos + RECORD_HEADER_BYTES
+    if (at + size > buf.length) break
+    out.push({ sha1: buf.toString('hex', pos, pos + 20), size, at })
+    pos = at + size
+  }
+  return out
+}
