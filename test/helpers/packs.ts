@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -74,6 +75,21 @@ export async function packRecords (file: string): Promise<Array<{ sha1: string, 
     if (at + size > buf.length) break
     out.push({ sha1: buf.toString('hex', pos, pos + 20), size, at })
     pos = at + size
+  }
+  return out
+}
+
+/**
+ * Deterministic content for blob number `n` (a child process and the test make the same bytes):
+ * 32 to 4031 bytes, distinct for every n (n is in the first four bytes).
+ */
+export function seededBlob (n: number): Buffer {
+  const size = 32 + (n * 7919) % 4000
+  const out = Buffer.alloc(size)
+  out.writeUInt32BE(n, 0)
+  let filled = 4
+  for (let k = 0; filled < size; k++) {
+    filled += createHash('sha256').update(`trove-seeded-${n}-${k}`).digest().copy(out, filled)
   }
   return out
 }
