@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { TroveDb } from '../db.js'
@@ -86,8 +87,8 @@ export class PackFiles {
   private active: { id: number, fh: fs.FileHandle } | undefined
   private readonly retiring = new Map<number, NodeJS.Timeout>()
   /**
-   * Packs not to append to or compact: shorter than the index says, or a walk found a record
-   * running past the end. verify cuts them back to their last whole record (cut()).
+   * Packs not to append to or compact: shorter than the index says, or a compaction found them
+   * damaged. verify evacuates damaged packs (evacuate()) and unseals the rest.
    */
   private readonly sealed = new Set<number>()
   /** A pack created whose folder entry is not fsynced yet (a failed first append leaves it so). */
@@ -219,34 +220,30 @@ export class PackFiles {
   }
 
   /**
-   * Index changes that set each pack's live bytes to what verify counted (absent: none live),
-   * cut damaged packs back to their last whole record (`cuts`: pack -> length; the caller
-   * truncates the files after the batch) and forget packs whose file is gone.
+   * Index changes that set each pack's live bytes to what verify counted (absent: none live) and
+   * forget packs whose file is gone. On commit every pack is unsealed: verify has just checked
+   * them all and evacuated the damaged ones.
    */
-  reconcile (liveByPack: Map<number, number>, damage: { cuts?: Map<number, number>, gone?: Set<number> } = {}): PackChange<number> {
+  reconcile (liveByPack: Map<number, number>, gone: Set<number> = new Set()): PackChange<number> {
     const next = new Map<number, PackState>()
     const ops: Op[] = []
     for (const [id, state] of this.states) {
-      if (damage.gone?.has(id) === true) {
+      if (gone.has(id)) {
         ops.push({ type: 'del', sublevel: this.db.packs, key: String(id), space: true })
         continue
       }
       const live = liveByPack.get(id) ?? 0
-      const size = Math.min(state.size, damage.cuts?.get(id) ?? state.size)
-      if (live === state.live && size === state.size) continue
-      next.set(id, { size, live })
-      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size, live }, space: true })
+      if (live === state.live) continue
+      next.set(id, { size: state.size, live })
+      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size: state.size, live }, space: true })
     }
     return {
       value: ops.length,
       ops,
       commit: () => {
         for (const [id, state] of next) this.states.set(id, state)
-        for (const id of damage.cuts?.keys() ?? []) this.sealed.delete(id)
-        for (const id of damage.gone ?? []) {
-          this.states.delete(id)
-          this.sealed.delete(id)
-        }
+        for (const id of gone) this.states.delete(id)
+        this.sealed.clear()
       }
     }
   }
@@ -269,30 +266,98 @@ export class PackFiles {
    * of at most PACK_COMPACT_GROUP_BYTES, each group with its own index batch (the blobs' new
    * locations, both packs' states), so memory stays bounded and every step is consistent on its
    * own. Then drops the pack; its file goes after the grace period. Answers the records moved.
+   *
+   * The walk is checked against the index before anything moves: the live records found must add
+   * up to the pack's live bytes, with the sizes the index has, and each must hash to its sha1. A
+   * damaged length field can hide a live record from the walk without running past the end;
+   * dropping the pack would then lose it. A pack that fails any check is sealed and left for
+   * verify (PackDamagedError), which finds its blobs through the index and evacuates them.
    */
   async compact (id: number): Promise<number> {
     // its live records must go to another pack: make sure appends cannot pick this one
     if (id === this.active?.id || id === this.nextId - 1) throw new Error(`pack ${id} is the one appends go to; it cannot be compacted`)
+    const damaged = (why: string): Error => {
+      this.sealed.add(id)
+      return new PackDamagedError(`pack ${id} ${why}; run trove verify`)
+    }
     const headers: PackRecord[] = []
     const walk: { damagedAt?: number } = {}
     try {
       for await (const r of this.records(id, { walk })) headers.push(r)
     } catch (err) {
-      // the file is gone: nothing to move (verify reports the blobs the index still has there)
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw damaged('has no file')
+      throw err
     }
-    if (walk.damagedAt !== undefined) {
-      // live records past the damage cannot be found by walking: dropping the pack would lose
-      // them. Leave it for verify, which knows from the index what is missing and cuts the pack.
-      this.sealed.add(id)
-      throw new PackDamagedError(`pack ${id} has a record running past its end at offset ${walk.damagedAt}; run trove verify`)
-    }
+    if (walk.damagedAt !== undefined) throw damaged(`has a record running past its end at offset ${walk.damagedAt}`)
     const entries = await this.db.blobs.getMany(headers.map((r) => r.sha1)) as Array<BlobEntry | undefined>
     const live = new Map<number, BlobEntry>()
+    let liveBytes = 0
     for (const [i, r] of headers.entries()) {
       const e = entries[i]
-      if (e?.pack === id && e.at === r.at) live.set(r.at, e)
+      if (e?.pack !== id || e.at !== r.at) continue
+      if (e.size !== r.size) throw damaged(`has a record at offset ${r.at} whose length is not the blob's`)
+      live.set(r.at, e)
+      liveBytes += PACK_HEADER_BYTES + e.size
     }
+    const expected = this.states.get(id)?.live ?? 0
+    if (liveBytes !== expected) throw damaged(`holds ${liveBytes} live bytes where the index counts ${expected}`)
+    const self = this
+    return this.moveOut(id, (async function * () {
+      if (live.size === 0) return
+      for await (const r of self.records(id, { withData: true })) {
+        const entry = live.get(r.at)
+        if (entry === undefined) continue
+        if (createHash('sha1').update(r.data as Buffer).digest('hex') !== r.sha1) throw damaged(`has a corrupt record at offset ${r.at}`)
+        // a copy: the walk's buffer is reused
+        yield { sha1: r.sha1, bytes: Buffer.from(r.data as Buffer), entry }
+      }
+    })())
+  }
+
+  /**
+   * verify's repair of a damaged pack: reads each blob the index places in it (`items`) straight
+   * from its offset, moves those that hash to their sha1 to the active pack, and drops the pack.
+   * Answers the others (the caller drops their entries): `corrupt` with the bytes found,
+   * `missing` when the file ends before them.
+   */
+  async evacuate (id: number, items: Array<{ sha1: string, entry: BlobEntry }>): Promise<{ moved: Array<{ sha1: string, size: number, to: PackLocation }>, corrupt: Array<{ sha1: string, actual: string, bytes: Buffer }>, missing: string[] }> {
+    // appends must go elsewhere, also when this is the active or newest pack
+    this.sealed.add(id)
+    if (this.active?.id === id) {
+      await this.active.fh.close()
+      this.active = undefined
+    }
+    const corrupt: Array<{ sha1: string, actual: string, bytes: Buffer }> = []
+    const missing: string[] = []
+    const moved: Array<{ sha1: string, size: number, to: PackLocation }> = []
+    const fh = await fs.open(this.pathOf(id), 'r').catch(() => undefined)
+    try {
+      const self = this
+      await this.moveOut(id, (async function * () {
+        for (const { sha1, entry } of [...items].sort((a, b) => (a.entry.at ?? 0) - (b.entry.at ?? 0))) {
+          const bytes = Buffer.alloc(entry.size)
+          const { bytesRead } = fh === undefined ? { bytesRead: -1 } : await fh.read(bytes, 0, entry.size, entry.at)
+          if (bytesRead < entry.size) {
+            missing.push(sha1)
+            continue
+          }
+          const actual = createHash('sha1').update(bytes).digest('hex')
+          if (actual !== sha1) {
+            corrupt.push({ sha1, actual, bytes })
+            continue
+          }
+          yield { sha1, bytes, entry }
+        }
+      })(), (sha1, size, to) => { moved.push({ sha1, size, to }) })
+    } finally {
+      await fh?.close()
+    }
+    this.sealed.delete(id)
+    return { moved, corrupt, missing }
+  }
+
+  /** Appends what `source` yields to the active pack in groups, moving the index with each group; then drops pack `id`. */
+  private async moveOut (id: number, source: AsyncIterable<{ sha1: string, bytes: Uint8Array, entry: BlobEntry }>, onMoved?: (sha1: string, size: number, to: PackLocation) => void): Promise<number> {
     let moved = 0
     let group: Array<{ sha1: string, bytes: Uint8Array, entry: BlobEntry }> = []
     let groupBytes = 0
@@ -310,21 +375,17 @@ export class PackFiles {
       await this.db.level.batch(ops)
       appended.commit()
       released.commit()
+      for (const [i, g] of group.entries()) onMoved?.(g.sha1, g.bytes.byteLength, appended.value[i])
       moved += group.length
       group = []
       groupBytes = 0
     }
-    if (live.size > 0) {
-      for await (const r of this.records(id, { withData: true })) {
-        const entry = live.get(r.at)
-        if (entry === undefined) continue
-        // a copy: the walk's buffer is reused
-        group.push({ sha1: r.sha1, bytes: Buffer.from(r.data as Buffer), entry })
-        groupBytes += r.size
-        if (groupBytes >= PACK_COMPACT_GROUP_BYTES) await flush()
-      }
-      await flush()
+    for await (const item of source) {
+      group.push(item)
+      groupBytes += item.bytes.byteLength
+      if (groupBytes >= PACK_COMPACT_GROUP_BYTES) await flush()
     }
+    await flush()
     const drop: Op[] = [{ type: 'del', sublevel: this.db.packs, key: String(id), space: true }]
     await this.db.level.batch(drop)
     this.states.delete(id)

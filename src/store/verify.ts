@@ -21,6 +21,12 @@ export interface VerifyReport {
   adopted: string[]
   /** Files in the blob folders that are not named like a blob; moved to quarantine/. */
   strays: string[]
+  /**
+   * Pack files whose records could not all be walked (a damaged length field, a file cut short or
+   * gone): each blob the index placed in one was read from where the index says, moved to another
+   * pack if intact (else reported corrupt or missing), and the pack dropped.
+   */
+  damagedPacks: number[]
   /** Counters before and after reconciling with what is really there. */
   usageBefore: Usage
   usageAfter: Usage
@@ -53,6 +59,7 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     missing: [],
     adopted: [],
     strays: [],
+    damagedPacks: [],
     usageBefore: store.getUsage(),
     usageAfter: store.getUsage(),
     ok: true
@@ -97,21 +104,26 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     // read under the index lock, so writes that finished during the crawl do not count as a discrepancy
     report.usageBefore = store.getUsage()
     const liveByPack = new Map<number, number>()
+    const addLive = (pack: number, size: number): void => { liveByPack.set(pack, (liveByPack.get(pack) ?? 0) + PACK_HEADER_BYTES + size) }
+    // the walk found it intact where the index says, or it was stored past where the walk read
+    // (appended, or moved there by a compaction, since) in a pack the walk found sound
+    const walkDamaged = new Set(packs.damaged)
+    const vouched = (entry: BlobEntry): boolean => packs.intact.has(`${entry.pack ?? -1}:${entry.at ?? -1}`) ||
+      ((entry.at ?? 0) >= (packs.walkedEnd.get(entry.pack ?? -1) ?? 0) && !walkDamaged.has(entry.pack ?? -1))
     for await (const [sha1, value] of db.blobs.iterator()) {
       indexed.add(sha1)
       const entry = value as BlobEntry
       if (entry.pack !== undefined && entry.at !== undefined) {
-        const where = `${entry.pack}:${entry.at}`
-        // past the end the walk read: appended (or moved there by a compaction) after it
-        const storedSince = entry.at >= (packs.walkedEnd.get(entry.pack) ?? 0)
-        if (packs.intact.has(where) || (storedSince && !packs.damaged.has(entry.pack))) {
+        if (packs.corrupt.has(`${entry.pack}:${entry.at}`)) {
+          ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
+        } else if (vouched(entry)) {
           bytes += entry.size
           blobs++
-          liveByPack.set(entry.pack, (liveByPack.get(entry.pack) ?? 0) + PACK_HEADER_BYTES + entry.size)
-          continue
+          addLive(entry.pack, entry.size)
+        } else {
+          // the walk did not find it where the index says: a damaged pack, evacuated below
+          packs.damaged.add(entry.pack)
         }
-        if (!packs.corrupt.has(where)) report.missing.push(sha1)
-        ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
         continue
       }
       if (!seen.has(sha1)) {
@@ -134,7 +146,52 @@ export async function verifyStore (components: VerifyComponents, options: Verify
       bytes += size
       blobs++
     }
-    const reconciled = store.packs.reconcile(liveByPack, { cuts: packs.cuts, gone: packs.gone })
+    if (packs.damaged.size > 0) {
+      // a second pass over the index for the damaged packs' blobs (rare: only when damage was found)
+      const items = new Map<number, Array<{ sha1: string, entry: BlobEntry }>>()
+      for (const id of packs.damaged) items.set(id, [])
+      for await (const [sha1, value] of db.blobs.iterator()) {
+        const entry = value as BlobEntry
+        if (entry.pack === undefined || !packs.damaged.has(entry.pack) || packs.corrupt.has(`${entry.pack}:${entry.at ?? -1}`)) continue
+        items.get(entry.pack)?.push({ sha1, entry })
+      }
+      for (const [id, list] of items) {
+        report.damagedPacks.push(id)
+        const counted = new Map(list.filter((i) => vouched(i.entry)).map((i) => [i.sha1, i.entry.size]))
+        const lost = (sha1: string): void => {
+          ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
+          const size = counted.get(sha1)
+          if (size === undefined) return
+          bytes -= size
+          blobs--
+        }
+        const result = await store.packs.evacuate(id, list)
+        // blobs the walk did not vouch for were hashed by the evacuation: they count as checked
+        const hashedNow = (sha1: string, size: number): void => {
+          if (counted.has(sha1)) return
+          report.checked++
+          report.bytes += size
+        }
+        for (const m of result.moved) {
+          addLive(m.to.pack, m.size)
+          hashedNow(m.sha1, m.size)
+          if (counted.has(m.sha1)) continue
+          bytes += m.size
+          blobs++
+        }
+        for (const c of result.corrupt) {
+          hashedNow(c.sha1, c.bytes.length)
+          const quarantinedAs = await quarantineBytes(layout, c.sha1, c.bytes)
+          report.corrupt.push({ sha1: c.sha1, actual: c.actual, quarantinedAs })
+          lost(c.sha1)
+        }
+        for (const sha1 of result.missing) {
+          report.missing.push(sha1)
+          lost(sha1)
+        }
+      }
+    }
+    const reconciled = store.packs.reconcile(liveByPack)
     ops.push(...reconciled.ops)
     for (const sha1 of seen) {
       if (indexed.has(sha1)) continue
@@ -148,13 +205,11 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     const usage = { bytes, blobs }
     ops.push({ type: 'put', sublevel: db.meta, key: 'usage', value: usage })
     await db.level.batch(ops)
-    // after the batch: a crash in between leaves a file longer than the index says, which open cuts
-    for (const [id, length] of packs.cuts) await fs.truncate(store.packs.pathOf(id), length)
     reconciled.commit()
     setUsage(usage)
     report.usageAfter = usage
   })
-  report.ok = report.corrupt.length === 0 && report.missing.length === 0 && report.strays.length === 0 &&
+  report.ok = report.corrupt.length === 0 && report.missing.length === 0 && report.strays.length === 0 && report.damagedPacks.length === 0 &&
     report.usageBefore.bytes === report.usageAfter.bytes && report.usageBefore.blobs === report.usageAfter.blobs
   return report
 }
@@ -166,12 +221,12 @@ interface PackCheck {
   corrupt: Set<string>
   /** How far each pack was read: records past it were appended after the walk. */
   walkedEnd: Map<number, number>
-  /** Packs whose walk stopped at a record running past the end of the file (or of its committed length). */
+  /**
+   * Packs whose walk stopped at a record running past the end (or found no file, or a record
+   * whose length is not its blob's); the index pass adds those where it finds a blob the walk did
+   * not. Their blobs are read from where the index says and moved out, and the pack dropped.
+   */
   damaged: Set<number>
-  /** Damaged packs' last whole record's end: the index and the file are cut back to it. */
-  cuts: Map<number, number>
-  /** Packs whose file is gone. */
-  gone: Set<number>
 }
 
 /**
@@ -180,7 +235,7 @@ interface PackCheck {
  * index pass then drops their entries.
  */
 async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout, report: VerifyReport, options: VerifyOptions, total: number): Promise<PackCheck> {
-  const check: PackCheck = { intact: new Set(), corrupt: new Set(), walkedEnd: new Map(), damaged: new Set(), cuts: new Map(), gone: new Set() }
+  const check: PackCheck = { intact: new Set(), corrupt: new Set(), walkedEnd: new Map(), damaged: new Set() }
   for (const [id, state] of packs.list()) {
     options.signal?.throwIfAborted()
     const walk: { damagedAt?: number } = {}
@@ -196,14 +251,10 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
       // a pack file gone (a compaction retired it meanwhile, or lost): its entries are sorted out below
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       check.damaged.add(id)
-      check.gone.add(id)
       check.walkedEnd.set(id, state.size)
       continue
     }
-    if (walk.damagedAt !== undefined) {
-      check.damaged.add(id)
-      check.cuts.set(id, walk.damagedAt)
-    }
+    if (walk.damagedAt !== undefined) check.damaged.add(id)
     check.walkedEnd.set(id, state.size)
     const entries = await db.blobs.getMany(records.map((r) => r.sha1)) as Array<BlobEntry | undefined>
     for (const [i, r] of records.entries()) {
@@ -213,6 +264,11 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
       // a record the index does not point at is a deleted blob's dead space (a restart cuts off
       // appends that were never indexed), so it is not adopted as files are
       if (!pointed) continue
+      if ((entry as BlobEntry).size !== r.size) {
+        // a damaged length field: the bytes are judged by the index's length when evacuated
+        check.damaged.add(id)
+        continue
+      }
       // counted whether intact or not, as files are
       report.checked++
       report.bytes += r.size

@@ -115,9 +115,10 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       emit(opts, report, () => {
         const lines = [`checked ${report.checked} blobs (${formatSize(report.bytes)})`]
         for (const c of report.corrupt) lines.push(`corrupt: sha1://${c.sha1} (content hashes to ${c.actual}); moved to ${c.quarantinedAs}`)
-        for (const m of report.missing) lines.push(`missing: sha1://${m} was indexed but its file is gone; removed from the index`)
+        for (const m of report.missing) lines.push(`missing: sha1://${m} was indexed but its bytes are gone; removed from the index`)
         for (const a of report.adopted) lines.push(`adopted: sha1://${a} was on disk but not indexed; indexed now`)
         for (const s of report.strays) lines.push(`stray file moved to quarantine: ${s}`)
+        for (const p of report.damagedPacks ?? []) lines.push(`damaged pack ${p}: its intact blobs were moved to another pack and the pack dropped`)
         if (report.usageBefore.bytes !== report.usageAfter.bytes || report.usageBefore.blobs !== report.usageAfter.blobs) {
           lines.push(`counters corrected: ${report.usageBefore.blobs} blobs/${report.usageBefore.bytes} B -> ${report.usageAfter.blobs} blobs/${report.usageAfter.bytes} B`)
         }
