@@ -190,7 +190,7 @@ export class Trove implements TroveOps {
     for await (const _ of this.db.refs.keys()) refs++
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
-    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins }
+    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packs.totals() }
     report.space = await spaceStatus({ db: this.db, store: this.store, refs: this.refs, space: this.space })
     if (this.network !== undefined) {
       report.mode = 'node'

@@ -61,6 +61,8 @@ export interface StatusReport {
   usage: Usage
   refs: number
   pins: number
+  /** Pack files of small blobs: count, bytes on disk, bytes of live records (the rest is dead space until compaction). */
+  packs?: { files: number, bytes: number, liveBytes: number }
   [extra: string]: unknown
 }
 

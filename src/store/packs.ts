@@ -109,6 +109,20 @@ export class PackFiles {
     return path.join(this.dir, `${String(pack).padStart(8, '0')}.pack`)
   }
 
+  /**
+   * Pack files, their bytes on disk and the bytes of live records in them (headers included): the
+   * difference is deleted blobs' dead space, which compaction bounds (see PACK_COMPACT_LIVE_RATIO).
+   */
+  totals (): { files: number, bytes: number, liveBytes: number } {
+    let bytes = 0
+    let liveBytes = 0
+    for (const state of this.states.values()) {
+      bytes += state.size
+      liveBytes += state.live
+    }
+    return { files: this.states.size, bytes, liveBytes }
+  }
+
   /** Packs and their states, as the index has them. */
   list (): Array<[number, PackState]> {
     return [...this.states.entries()].sort((a, b) => a[0] - b[0])

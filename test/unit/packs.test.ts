@@ -451,6 +451,24 @@ describe('packs', () => {
     })
   })
 
+  describe('status', () => {
+    it('reports pack files, their bytes on disk and their live bytes, dead space included until compaction', async () => {
+      t = await openTempTrove({ packs: { targetBytes: TARGET, retireGraceMs: 0 } })
+      const { store } = t.trove
+      assert.deepEqual((await t.trove.status()).packs, { files: 0, bytes: 0, liveBytes: 0 })
+      const blobs = await putMany(PER_PACK * 2)
+      const sizes = async (): Promise<number[]> => Promise.all(store.packs.list().map(async ([id]) => (await fs.stat(store.packs.pathOf(id))).size))
+      const onDisk = (await sizes()).reduce((a, b) => a + b, 0)
+      assert.equal(onDisk, blobs.length * RECORD_BYTES)
+      assert.deepEqual((await t.trove.status()).packs, { files: store.packs.list().length, bytes: onDisk, liveBytes: onDisk })
+      // one blob of the first pack deleted: its record is dead space, not yet given back
+      await settle(t.trove)
+      await store.deleteBatch([sha1Of(blobs[1])])
+      await indexIdle(store)
+      assert.deepEqual((await t.trove.status()).packs, { files: store.packs.list().length, bytes: onDisk, liveBytes: onDisk - RECORD_BYTES })
+    })
+  })
+
   describe('compaction: damage a walk cannot see', () => {
     // A length field damaged to a value that still ends inside the pack (here: record 3 claims its
     // own bytes and the whole of record 4) makes the walk step over record 4 without noticing

@@ -35,6 +35,7 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
       emit(opts, st, () => [
         `data directory: ${st.dataDir} (${st.mode})`,
         `blobs: ${st.usage.blobs} (${formatSize(st.usage.bytes)})`,
+        ...(st.packs !== undefined && st.packs.files > 0 ? [`packs: ${st.packs.files} file${st.packs.files === 1 ? '' : 's'}, ${formatSize(st.packs.bytes)} on disk, ${formatSize(st.packs.liveBytes)} live`] : []),
         `refs: ${st.refs}`,
         `pins: ${st.pins}`,
         ...statusSpaceLines(st),
