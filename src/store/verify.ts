@@ -120,6 +120,9 @@ export async function verifyStore (components: VerifyComponents, options: Verify
           bytes += entry.size
           blobs++
           addLive(entry.pack, entry.size)
+          // a loose copy too (a removal that failed before the blob was stored again, packed):
+          // the index names the pack, so the file is only space
+          if (seen.has(sha1)) await fs.rm(store.pathOf(sha1), { force: true })
         } else {
           // the walk did not find it where the index says: a damaged pack, evacuated below
           packs.damaged.add(entry.pack)

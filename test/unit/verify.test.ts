@@ -216,6 +216,22 @@ describe('verify: packed blobs', () => {
     }
   }
 
+  it('a loose copy of a packed blob (a removal that failed before it was stored again) is removed; the packed one stays', async () => {
+    const sha1 = sha1Of(blobs[1])
+    const file = t.trove.store.pathOf(sha1)
+    await fs.mkdir(path.dirname(file), { recursive: true })
+    await fs.writeFile(file, blobs[1])
+    const usage = t.trove.store.getUsage()
+    const report = await t.trove.verify()
+    assert.equal(report.ok, true, JSON.stringify(report))
+    assert.deepEqual([report.adopted, report.missing, report.corrupt], [[], [], []])
+    await assert.rejects(fs.stat(file), { code: 'ENOENT' })
+    assert.equal((await located(blobs[1])).size, blobs[1].length)
+    assert.deepEqual(await t.trove.store.readBytes(sha1), blobs[1])
+    assert.deepEqual(t.trove.store.getUsage(), usage)
+    await assertLiveCounts()
+  })
+
   it('a clean packed store is ok and unchanged', async () => {
     for (const b of blobs) await located(b)
     // and one loose blob beside them
