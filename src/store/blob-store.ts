@@ -6,13 +6,14 @@ import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
-import { syncDir, writeFully } from '../fs-util.js'
+import { syncDir } from '../fs-util.js'
 import { SerialQueue } from '../serial.js'
 import { assertSha1Hex } from '../uri.js'
 import { ChunkHasher } from './chunk-hasher.js'
 import { copyAndHash } from './file-copy.js'
 import { IO_CHUNK_SIZE, PACK_MAX_BYTES, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
+import { TempWriter } from './temp-writer.js'
 import { PackFiles, type BlobEntry, type PackFilesInit, type PackLocation } from './packs.js'
 import { SMALL_IO_MAX_BYTES, smallFileIo } from './small-io.js'
 
@@ -693,63 +694,6 @@ export class BlobStore {
       return new StorageFullError(`disk full while storing a blob (nothing was stored; temp file ${path.basename(tmp)} removed)`, { cause: err })
     }
     return err
-  }
-}
-
-interface TempWriterInit {
-  durable: boolean
-  signal?: AbortSignal
-  onProgress?: (bytes: number) => void
-  /** Also hashes the content in fixed pieces, in the same pass. */
-  chunker?: ChunkHasher
-  /** Space check before the file grows to `total` bytes (WriteTicket.grow). */
-  beforeWrite?: (total: number) => Promise<void> | undefined
-}
-
-/**
- * Hashes chunks and writes them to a temp file with one write in flight, so reading, hashing and
- * writing overlap; fsyncs at the end when durable.
- */
-class TempWriter {
-  size = 0
-  private readonly hash = createHash('sha1')
-  private pending: Promise<void> = Promise.resolve()
-
-  constructor (private readonly fh: fs.FileHandle, private readonly init: TempWriterInit) {}
-
-  /**
-   * Hashes the chunk and queues its write. Resolves once the chunk pushed before it is on its way
-   * to disk, so from then on the caller may reuse that earlier chunk's buffer (not this one's).
-   */
-  async push (chunk: Uint8Array): Promise<void> {
-    this.init.signal?.throwIfAborted()
-    const room = this.init.beforeWrite?.(this.size + chunk.length)
-    if (room !== undefined) await room
-    this.hash.update(chunk)
-    const chunked = this.init.chunker?.update(chunk)
-    if (chunked !== undefined) await chunked
-    await this.pending
-    this.pending = writeFully(this.fh, chunk, this.size)
-    // a failed write (ENOSPC) surfaces at the next await; until then it must not count as an
-    // unhandled rejection, which would kill the process while we wait for the source
-    this.pending.catch(() => {})
-    this.size += chunk.length
-    this.init.onProgress?.(this.size)
-  }
-
-  /** Waits for every write, then makes the file durable (when asked to). */
-  async finish (): Promise<void> {
-    await this.pending
-    if (this.init.durable) await this.fh.sync()
-  }
-
-  /** After a failure: waits for operations still in flight, ignoring their outcome. */
-  async settle (): Promise<void> {
-    await this.pending.catch(() => {})
-  }
-
-  digest (): string {
-    return this.hash.digest('hex')
   }
 }
 

@@ -4,7 +4,10 @@ import path from 'node:path'
 import type { TroveDb } from '../db.js'
 import { PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
-import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES, PACK_WALK_BYTES } from './constants.js'
+import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES } from './constants.js'
+import { walkPack, type PackRecord, type WalkOptions } from './pack-walk.js'
+
+export type { PackRecord } from './pack-walk.js'
 
 /**
  * A LevelDB batch operation. Every one this file makes carries `space: true`: pack bookkeeping and
@@ -31,14 +34,6 @@ export interface BlobEntry {
 export interface PackState {
   size: number
   live: number
-}
-
-/** One record of a pack as read back: header fields, where its data starts, and the data if asked for. */
-export interface PackRecord {
-  sha1: string
-  size: number
-  at: number
-  data?: Buffer
 }
 
 export interface PackFilesComponents {
@@ -407,53 +402,9 @@ export class PackFiles {
     return moved
   }
 
-  /**
-   * The records of a pack in order, up to its committed length, read sequentially in
-   * PACK_WALK_BYTES pieces. Stops at a header that runs past the end (a damaged pack): `damagedAt`
-   * of the returned walk tells where.
-   */
-  async * records (id: number, options: { withData?: boolean, walk?: { damagedAt?: number } } = {}): AsyncGenerator<PackRecord> {
-    const end = this.states.get(id)?.size ?? 0
-    const fh = await fs.open(this.pathOf(id), 'r')
-    try {
-      let buf = Buffer.alloc(0)
-      let bufAt = 0
-      let pos = 0
-      const ensure = async (from: number, length: number): Promise<boolean> => {
-        if (from + length > end) return false
-        if (from >= bufAt && from + length <= bufAt + buf.length) return true
-        const size = Math.min(Math.max(length, PACK_WALK_BYTES), end - from)
-        const next = Buffer.allocUnsafe(size)
-        let filled = 0
-        while (filled < size) {
-          const { bytesRead } = await fh.read(next, filled, size - filled, from + filled)
-          // a file shorter than its committed length: the records before the cut still count
-          if (bytesRead === 0) break
-          filled += bytesRead
-        }
-        buf = next.subarray(0, filled)
-        bufAt = from
-        return filled >= length
-      }
-      while (pos < end) {
-        if (!await ensure(pos, PACK_HEADER_BYTES)) break
-        const h = pos - bufAt
-        const sha1 = buf.toString('hex', h, h + 20)
-        const size = buf.readUInt32BE(h + 20)
-        const at = pos + PACK_HEADER_BYTES
-        if (options.withData === true) {
-          if (!await ensure(at, size)) break
-          yield { sha1, size, at, data: buf.subarray(at - bufAt, at - bufAt + size) }
-        } else {
-          if (at + size > end) break
-          yield { sha1, size, at }
-        }
-        pos = at + size
-      }
-      if (pos < end && options.walk !== undefined) options.walk.damagedAt = pos
-    } finally {
-      await fh.close()
-    }
+  /** The records of pack `id` up to its committed length (see walkPack). */
+  records (id: number, options: WalkOptions = {}): AsyncGenerator<PackRecord> {
+    return walkPack(this.pathOf(id), this.states.get(id)?.size ?? 0, options)
   }
 
   /** The pack to append `bytes` to: the active one, or a new one once it has reached its target size. */
