@@ -217,9 +217,10 @@ export class Trove implements TroveOps {
    */
   async ensureLocal (uri: string, options: FetchOptions = {}): Promise<BlobInfo> {
     const sha1 = toSha1(uri)
+    // the fetcher looks in the store first itself: one index look-up per call, not two
+    if (this.network !== undefined) return this.network.fetch(sha1, options)
     const info = await this.store.stat(sha1)
     if (info !== undefined) return info
-    if (this.network !== undefined) return this.network.fetch(sha1, options)
     throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
   }
 
