@@ -6,6 +6,9 @@
  * window/RTT cap matters more.
  */
 export const YAMUX_MAX_STREAM_WINDOW = 16 * 1024 * 1024
+/** yamux refuses windows under its 256 KiB minimum, and past 1 GiB one stream could hold too much. */
+export const MIN_STREAM_WINDOW = 256 * 1024
+export const MAX_STREAM_WINDOW = 1024 * 1024 * 1024
 /**
  * A paused stream buffers up to one window before the sender stops; the read buffer limit must
  * exceed that or yamux would reset our own paused downloads.

@@ -10,7 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { InvalidArgumentError } from '../errors.js'
 import { noiseCrypto } from './noise-crypto.js'
-import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, type Encryption, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
+import { DEFAULT_ENCRYPTION, DHT_PROTOCOL, DIAL_TIMEOUT_MS, ENCRYPTIONS, type Encryption, MAX_CONNECTIONS, MDNS_INTERVAL_MS, MDNS_SERVICE_TAG, MAX_STREAM_WINDOW, MIN_STREAM_WINDOW, YAMUX_MAX_READ_BUFFER, YAMUX_MAX_STREAM_WINDOW } from './constants.js'
 
 export interface NetworkInit {
   privateKey: PrivateKey
@@ -73,6 +73,10 @@ export async function createNetwork (init: NetworkInit): Promise<TroveLibp2p> {
   }
 
   const window = init.streamWindow ?? YAMUX_MAX_STREAM_WINDOW
+  // checked here too for library callers (the CLI checks first, for a usage error before anything starts)
+  if (!Number.isSafeInteger(window) || window < MIN_STREAM_WINDOW || window > MAX_STREAM_WINDOW) {
+    throw new InvalidArgumentError(`stream window must be between 256KiB and 1GiB, got ${String(window)}`)
+  }
   const options: Libp2pOptions = {
     privateKey: init.privateKey,
     addresses: { listen: init.listen },

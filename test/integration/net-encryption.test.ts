@@ -65,12 +65,17 @@ describe('network: connection encryption (noise, TLS)', () => {
     }
   })
 
-  it('refuses an unknown encryption name, or none, with InvalidArgumentError', async () => {
+  it('refuses an unknown encryption name, or none, and a stream window out of range, with InvalidArgumentError', async () => {
     const tmp = await tempDir()
     const trove = await createTrove({ dataDir: tmp.dir, create: true, durable: false })
     try {
       for (const encryption of [['rot13'], []]) {
         await assert.rejects(trove.start({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], encryption: encryption as Array<'tls'> }),
+          (err: Error) => err.name === 'InvalidArgumentError')
+      }
+      // the stream window is checked for library callers too, not only by the CLI
+      for (const streamWindow of [1024, 2 * 1024 * 1024 * 1024, 1.5 * 1024 * 1024 + 0.5]) {
+        await assert.rejects(trove.start({ mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], streamWindow }),
           (err: Error) => err.name === 'InvalidArgumentError')
       }
     } finally {

@@ -10,7 +10,7 @@ import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import type { Trove } from '../../node.js'
 import type { StartOptions } from '../../ops.js'
-import { ENCRYPTIONS, type Encryption } from '../../net/constants.js'
+import { ENCRYPTIONS, type Encryption, MAX_STREAM_WINDOW, MIN_STREAM_WINDOW } from '../../net/constants.js'
 import { parseDuration, parseSize } from '../../units.js'
 import { openWaitingForLock } from '../lock-wait.js'
 import type { GlobalOptions } from '../output.js'
@@ -176,10 +176,6 @@ async function startOptionsFrom (config: TroveConfig, flags: StartFlags, given: 
   if (encryption !== undefined) options.encryption = encryptionFrom(encryption)
   return options
 }
-
-/** yamux refuses windows under its 256 KiB minimum, and past 1 GiB one stream could hold too much. */
-const MIN_STREAM_WINDOW = 256 * 1024
-const MAX_STREAM_WINDOW = 1024 * 1024 * 1024
 
 function streamWindowFrom (value: unknown): number {
   const bytes = parseSize(value as string | number)
