@@ -1,5 +1,14 @@
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
+import type CliProgress from 'cli-progress'
 import { formatSize } from '../units.js'
+
+const require = createRequire(import.meta.url)
+let loaded: typeof CliProgress | undefined
+/**
+ * cli-progress is loaded when the first bar is drawn: `trove start` (a long-running process that
+ * imports every command) and scripts (`--json`, no terminal) never draw one and need not hold it.
+ */
+const cliProgress = (): typeof CliProgress => (loaded ??= require('cli-progress') as typeof CliProgress)
 
 /** Files at least this large get a progress bar; smaller ones finish before a bar would help. */
 export const PROGRESS_MIN_BYTES = 16 * 1024 * 1024
@@ -16,13 +25,13 @@ export function byteProgress (label: string, total: number | undefined, options:
   if (options.json === true || process.stderr.isTTY !== true) return NOOP
   if (total !== undefined && total < (options.minBytes ?? PROGRESS_MIN_BYTES)) return NOOP
   let base: { bytes: number, at: number } | undefined
-  const bar = new cliProgress.SingleBar({
+  const bar = new (cliProgress().SingleBar)({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% {done}/{size} {rate}`,
     hideCursor: true,
     clearOnComplete: true,
     barsize: 30
-  }, cliProgress.Presets.shades_classic)
+  }, cliProgress().Presets.shades_classic)
   const size = total ?? 0
   bar.start(size, 0, { done: formatSize(0), size: total !== undefined ? formatSize(size) : '?', rate: '' })
   return {
