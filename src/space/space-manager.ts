@@ -427,8 +427,17 @@ export class SpaceManager {
           const c = planned.get(d.sha1) as PlanEntry
           if (last.key === undefined || c.key > last.key) last.key = c.key
           if (report.blobs.length < RUN_HISTORY_BLOBS) report.blobs.push({ ...c, uri: formatUri(c.sha1) })
+          planned.delete(d.sha1)
         }
         report.errors.push(...res.errors)
+        for (const e of res.errors) planned.delete(e.sha1)
+        // kept at the last check (leased since planning, used, or its holds changing): counted as
+        // skipped, so a run's report says why what it planned is still there
+        for (const c of planned.values()) {
+          const skip = this.store.leases.isLeased(c.sha1) ? skips.leased : skips.changing
+          skip.blobs++
+          skip.bytes += c.size
+        }
       } catch (err) {
         // a failed batch fails its blobs, not the run
         for (const c of todo) report.errors.push({ sha1: c.sha1, error: (err as Error).message })

@@ -117,6 +117,36 @@ describe('space manager: leases', () => {
     assert.equal(report.evicted.blobs, 2)
   })
 
+  it('a blob leased or used after the run planned it, before its batch: kept, and counted as skipped', async () => {
+    const t = h.trove
+    const leased = await addBlob(t, 1000)
+    const used = await addBlob(t, 2000)
+    const free = await addBlob(t, 3000)
+    await settle(t)
+    // between planning and the batch: what a fetch or a reader starting at that moment does
+    const deleteCandidates = t.space.index.deleteCandidates.bind(t.space.index)
+    let release: () => void = () => {}
+    t.space.index.deleteCandidates = async (cands, keep) => {
+      release = t.store.leases.acquire(leased)
+      t.space.access.touch(used, Date.now() + 60_000)
+      return deleteCandidates(cands, keep)
+    }
+    try {
+      const report = await t.gc()
+      assert.deepEqual(report.blobs.map((b) => b.sha1), [free])
+      assert.deepEqual(report.skipped.leased, { blobs: 1, bytes: 1000 })
+      assert.deepEqual(report.skipped.changing, { blobs: 1, bytes: 2000 })
+      assert.equal(await t.store.has(leased), true)
+      assert.equal(await t.store.has(used), true)
+    } finally {
+      t.space.index.deleteCandidates = deleteCandidates
+      release()
+    }
+    await settle(t)
+    const again = await t.gc()
+    assert.deepEqual(again.blobs.map((b) => b.sha1).sort(), [leased, used].sort())
+  })
+
   it('an add in progress during a run completes and leaves a consistent store', async () => {
     const t = h.trove
     const older = await addBlob(t, 1000)
