@@ -271,7 +271,7 @@ export class BlobStore {
         await fs.rm(tmp, { force: true })
         throw this.writeError(err, tmp)
       }
-      return this.finishIngest(tmp, copied.sha1, copied.size, chunker, options)
+      return this.finishIngest({ tmp }, copied.sha1, copied.size, chunker, options)
     })
   }
 
@@ -288,16 +288,9 @@ export class BlobStore {
       if (room !== undefined) await room
       if (bytes.byteLength <= PACK_MAX_BYTES) {
         this.rememberHead(sha1, bytes)
-        const release = this.leases.acquire(sha1)
-        try {
-          const result = await this.commit({ bytes }, sha1, bytes.byteLength)
-          options.onProgress?.(bytes.byteLength)
-          return result
-        } catch (err) {
-          throw this.writeError(err, 'pack')
-        } finally {
-          release()
-        }
+        const result = await this.finishIngest({ bytes }, sha1, bytes.byteLength, undefined, options)
+        options.onProgress?.(bytes.byteLength)
+        return result
       }
       const tmp = this.tempPath()
       try {
@@ -308,7 +301,7 @@ export class BlobStore {
       }
       options.onProgress?.(bytes.byteLength)
       this.rememberHead(sha1, bytes)
-      return this.finishIngest(tmp, sha1, bytes.byteLength, undefined, options)
+      return this.finishIngest({ tmp }, sha1, bytes.byteLength, undefined, options)
     })
   }
 
@@ -365,22 +358,23 @@ export class BlobStore {
       await fs.rm(tmp, { force: true })
       throw this.writeError(err, tmp)
     }
-    return this.finishIngest(tmp, out.digest(), out.size, chunker, options)
+    return this.finishIngest({ tmp }, out.digest(), out.size, chunker, options)
   }
 
   /** A hashed, durable temp file: checks it against what was expected and commits it. */
-  private async finishIngest (tmp: string, sha1: string, size: number, chunker: ChunkHasher | undefined, options: PutOptions): Promise<PutResult> {
+  private async finishIngest (content: { tmp: string } | { bytes: Uint8Array }, sha1: string, size: number, chunker: ChunkHasher | undefined, options: PutOptions): Promise<PutResult> {
+    const tmp = 'tmp' in content ? content.tmp : undefined
     if (options.expectedSha1 !== undefined && sha1 !== options.expectedSha1) {
-      await fs.rm(tmp, { force: true })
+      if (tmp !== undefined) await fs.rm(tmp, { force: true })
       throw new HashMismatchError(`content hashes to ${sha1}, expected ${options.expectedSha1}`)
     }
     const release = this.leases.acquire(sha1)
     try {
-      const result = await this.commit({ tmp }, sha1, size)
+      const result = await this.commit(content, sha1, size)
       if (chunker !== undefined) result.chunks = await chunker.digest()
       return result
     } catch (err) {
-      await fs.rm(tmp, { force: true })
+      if (tmp !== undefined) await fs.rm(tmp, { force: true })
       throw this.writeError(err, tmp)
     } finally {
       release()
@@ -519,10 +513,7 @@ export class BlobStore {
     const { offset, length, file, base } = await this.checkRange(sha1, options)
     // createReadStream cannot express an empty range (its end is inclusive and must be >= 0)
     if (length === 0) return Readable.from([])
-    // a quiet look (space management sniffing for links) takes no lease, as it did when it opened
-    // the file itself: it must not make verify or a delete skip the blob
-    const release = options.quiet === true ? () => {} : this.leases.acquire(sha1)
-    if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
+    const release = this.beginRead(sha1, options)
     const stream = createReadStream(file, {
       start: base + offset,
       end: base + offset + length - 1,
@@ -540,9 +531,8 @@ export class BlobStore {
   async readBytes (sha1: string, options: ReadOptions = {}): Promise<Buffer> {
     const { offset, length, file, base } = await this.checkRange(sha1, options)
     if (length === 0) return Buffer.alloc(0)
-    const release = options.quiet === true ? () => {} : this.leases.acquire(sha1)
+    const release = this.beginRead(sha1, options)
     try {
-      if (options.quiet !== true) for (const listener of this.readListeners) listener(sha1)
       if (length <= SMALL_IO_MAX_BYTES) {
         // reads asked for together (a fetch responder's batch) go to the worker in one hand-off
         try {
@@ -570,6 +560,17 @@ export class BlobStore {
     } finally {
       release()
     }
+  }
+
+  /**
+   * Leases the blob for the read and tells the read listeners (a use, for eviction order); answers
+   * the release. A quiet look (space management sniffing for links) does neither, as when it
+   * opened the file itself: it must not make verify or a delete skip the blob.
+   */
+  private beginRead (sha1: string, options: ReadOptions): () => void {
+    if (options.quiet === true) return () => {}
+    for (const listener of this.readListeners) listener(sha1)
+    return this.leases.acquire(sha1)
   }
 
   /** The range asked for, checked against the blob, and where the blob's bytes start in which file. */
@@ -689,9 +690,11 @@ export class BlobStore {
     })
   }
 
-  private writeError (err: unknown, tmp: string): unknown {
+  /** `tmp`: the temp file the write used and removed (none for a blob appended to a pack). */
+  private writeError (err: unknown, tmp?: string): unknown {
     if (isDiskFull(err)) {
-      return new StorageFullError(`disk full while storing a blob (nothing was stored; temp file ${path.basename(tmp)} removed)`, { cause: err })
+      const cleaned = tmp !== undefined ? `; temp file ${path.basename(tmp)} removed` : ''
+      return new StorageFullError(`disk full while storing a blob (nothing was stored${cleaned})`, { cause: err })
     }
     return err
   }

@@ -198,7 +198,7 @@ export class PackFiles {
   }
 
   /** Index changes for records no longer live (their blobs deleted); commit() after writing them. */
-  release (records: Array<{ pack: number, size: number }>, options: { keep?: boolean } = {}): PackChange<number[]> {
+  release (records: Array<{ pack: number, size: number }>, options: { keep?: boolean } = {}): PackChange<void> {
     const next = new Map<number, PackState>()
     for (const r of records) {
       const state = next.get(r.pack) ?? this.states.get(r.pack)
@@ -216,7 +216,7 @@ export class PackFiles {
       }
     }
     return {
-      value: emptied,
+      value: undefined,
       ops,
       commit: () => {
         for (const [id, state] of next) this.states.set(id, state)
@@ -229,29 +229,24 @@ export class PackFiles {
   }
 
   /**
-   * Index changes that set each pack's live bytes to what verify counted (absent: none live) and
-   * forget packs whose file is gone. On commit every pack is unsealed: verify has just checked
-   * them all and evacuated the damaged ones.
+   * Index changes that set each pack's live bytes to what verify counted (absent: none live). On
+   * commit every pack is unsealed: verify has just checked them all and evacuated the damaged ones
+   * (a pack whose file is gone among them).
    */
-  reconcile (liveByPack: Map<number, number>, gone: Set<number> = new Set()): PackChange<number> {
+  reconcile (liveByPack: Map<number, number>): PackChange<void> {
     const next = new Map<number, PackState>()
     const ops: Op[] = []
     for (const [id, state] of this.states) {
-      if (gone.has(id)) {
-        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id), space: true })
-        continue
-      }
       const live = liveByPack.get(id) ?? 0
       if (live === state.live) continue
       next.set(id, { size: state.size, live })
       ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size: state.size, live }, space: true })
     }
     return {
-      value: ops.length,
+      value: undefined,
       ops,
       commit: () => {
         for (const [id, state] of next) this.states.set(id, state)
-        for (const id of gone) this.states.delete(id)
         this.sealed.clear()
       }
     }

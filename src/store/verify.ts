@@ -288,9 +288,9 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
   return check
 }
 
+/** A corrupt pack record's bytes, copied to quarantine/ (the pack keeps its other records). */
 async function quarantineBytes (layout: DataDirLayout, name: string, bytes: Buffer): Promise<string> {
-  await fs.mkdir(layout.quarantine, { recursive: true })
-  const dest = path.join(layout.quarantine, `${name}.${Date.now()}.${randomBytes(4).toString('hex')}`)
+  const dest = await quarantinePath(layout, name)
   await fs.writeFile(dest, bytes, { flag: 'wx' })
   return path.relative(layout.root, dest)
 }
@@ -336,9 +336,13 @@ async function exists (file: string): Promise<boolean> {
 }
 
 async function quarantine (layout: DataDirLayout, file: string, name: string): Promise<string> {
-  await fs.mkdir(layout.quarantine, { recursive: true })
-  // the random part keeps two strays of the same name (from different shards, same millisecond) apart
-  const dest = path.join(layout.quarantine, `${name}.${Date.now()}.${randomBytes(4).toString('hex')}`)
+  const dest = await quarantinePath(layout, name)
   await fs.rename(file, dest)
   return path.relative(layout.root, dest)
+}
+
+async function quarantinePath (layout: DataDirLayout, name: string): Promise<string> {
+  await fs.mkdir(layout.quarantine, { recursive: true })
+  // the random part keeps two strays of the same name (from different shards, same millisecond) apart
+  return path.join(layout.quarantine, `${name}.${Date.now()}.${randomBytes(4).toString('hex')}`)
 }
