@@ -14,7 +14,7 @@ import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
 import { explain, spaceStatus } from './space/status.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
-import type { TroveNetwork } from './net/network.js'
+import type { TroveNetwork } from './network.js'
 import type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { encodeManifest, makeManifest } from './transfer/manifest.js'
@@ -234,7 +234,7 @@ export class Trove implements TroveOps {
     if (options.maxSize !== undefined) this.space.configure({ maxSize: options.maxSize })
     this.space.startBackground()
     const cfg = this.config
-    const { TroveNetwork } = await import('./net/network.js')
+    const { TroveNetwork } = await import('./network.js')
     const network = new TroveNetwork({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
