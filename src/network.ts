@@ -35,7 +35,7 @@ export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
   findTimeoutMs?: number
   stallTimeoutMs?: number
   announceBatchMs?: number
-  /** Chunked downloads write with O_DIRECT where possible (default true; see src/store/direct-io.ts). */
+  /** Chunked downloads write with O_DIRECT where possible (default true; see src/transfer/direct-io.ts). */
   directWrites?: boolean
 }
 
