@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url'
 import * as varint from 'uint8-varint'
 import { dhtKey } from '../../src/net/dht-key.js'
 import * as netConstants from '../../src/net/constants.js'
-import * as network from '../../src/network.js'
 import { Announce } from '../../src/protocols/announce/announce.js'
 import * as announceConstants from '../../src/protocols/announce/constants.js'
 import * as fetchConstants from '../../src/protocols/fetch/constants.js'
@@ -34,7 +33,6 @@ const PROTOCOLS = ['have', 'fetch', 'announce'] as const
 /** Every module whose exported constants the specs may name. */
 const exported: Record<string, unknown> = {
   ...netConstants,
-  ...network,
   ...haveConstants,
   ...fetchConstants,
   ...announceConstants,
