@@ -57,7 +57,10 @@ export class TroveNetwork {
     const base = { libp2p, store: c.store, db: c.db }
     this.have = new HaveProtocol(base)
     this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: init.stallTimeoutMs })
-    this.announce = new AnnounceProtocol({ libp2p, providers: this.providers }, { batchMs: init.announceBatchMs })
+    this.announce = new AnnounceProtocol({
+      libp2p,
+      onAnnounce: (peer, blobs) => { for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size) }
+    }, { batchMs: init.announceBatchMs })
     this.fetcher = new Fetcher({
       ...base,
       layout: c.layout,
