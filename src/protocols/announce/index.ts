@@ -4,7 +4,7 @@ import { bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { StreamReader, frame, send } from '../stream-io.js'
-import { Announce } from './announce.js'
+import { Announce } from './pb/announce.js'
 import { ANNOUNCE_BATCH_MS, ANNOUNCE_MAX_INBOUND_STREAMS, ANNOUNCE_MAX_OUTBOUND_STREAMS, ANNOUNCE_PROTOCOL, ANNOUNCE_TIMEOUT_MS, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGE_BYTES, MAX_ANNOUNCE_MESSAGES_PER_STREAM, MAX_ANNOUNCE_QUEUE } from './constants.js'
 
 export { ANNOUNCE_PROTOCOL } from './constants.js'
