@@ -13,6 +13,8 @@ import * as fetchConstants from '../../src/protocols/fetch/constants.js'
 import { FetchRequest, FetchResponse } from '../../src/protocols/fetch/pb/fetch.js'
 import * as haveConstants from '../../src/protocols/have/constants.js'
 import { HaveRequest, HaveResponse } from '../../src/protocols/have/pb/have.js'
+// the codecs are used here without their protocols, which apply this encoder patch
+import '../../src/protocols/uint64-fix.js'
 import * as streamIo from '../../src/protocols/stream-io.js'
 import * as transferConstants from '../../src/transfer/constants.js'
 import * as manifest from '../../src/transfer/manifest.js'

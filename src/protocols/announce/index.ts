@@ -5,6 +5,8 @@ import { abortStream, deadline } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { StreamReader, frame, send } from '../stream-io.js'
 import { Announce } from './pb/announce.js'
+// the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
+import '../uint64-fix.js'
 import { ANNOUNCE_BATCH_MS, ANNOUNCE_MAX_INBOUND_STREAMS, ANNOUNCE_MAX_OUTBOUND_STREAMS, ANNOUNCE_PROTOCOL, ANNOUNCE_TIMEOUT_MS, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGE_BYTES, MAX_ANNOUNCE_MESSAGES_PER_STREAM, MAX_ANNOUNCE_QUEUE } from './constants.js'
 
 export { ANNOUNCE_PROTOCOL } from './constants.js'
