@@ -3,7 +3,7 @@ import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
-import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
@@ -14,8 +14,7 @@ import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
 import { explain, spaceStatus } from './space/status.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
-import type { TroveNetwork } from './net/network.js'
-import type { FetchManyOptions, FetchManyResult } from './transfer/fetcher.js'
+import type { TroveNetwork } from './network.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
@@ -234,8 +233,8 @@ export class Trove implements TroveOps {
     if (options.maxSize !== undefined) this.space.configure({ maxSize: options.maxSize })
     this.space.startBackground()
     const cfg = this.config
-    const { TroveNetwork } = await import('./net/network.js')
-    const network = new TroveNetwork({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
+    const { TroveNetwork } = await import('./network.js')
+    const network = await TroveNetwork.start({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,
@@ -249,7 +248,6 @@ export class Trove implements TroveOps {
       stallTimeoutMs: options.stallTimeoutMs,
       announceBatchMs: options.announceBatchMs
     })
-    await network.start()
     this.network = network
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })

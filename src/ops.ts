@@ -2,7 +2,6 @@ import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '
 import type { RefMeta } from './refs/meta.js'
 import type { Usage } from './store/blob-store.js'
 import type { VerifyReport } from './store/verify.js'
-import type { FetchManyResult } from './transfer/fetcher.js'
 import type { GcReport, SpaceExplanation } from './space/report.js'
 import type { Encryption } from './net/constants.js'
 
@@ -77,6 +76,19 @@ export interface FetchOptions {
   onProgress?: (progress: FetchProgress) => void
   /** Give up after this long when no provider can be found or none delivers. */
   timeoutMs?: number
+}
+
+export interface FetchManyOptions {
+  signal?: AbortSignal
+  onProgress?: (p: { done: number, total: number }) => void
+  timeoutMs?: number
+}
+
+export interface FetchManyResult {
+  fetched: number
+  /** Already stored here. */
+  local: number
+  failed: Array<{ sha1: string, code: string, message: string }>
 }
 
 /** Options of `trove start` (flags override the data directory's config). */

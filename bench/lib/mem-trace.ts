@@ -13,7 +13,7 @@ const MEM_TRACE_INTERVAL_MS = 100
 /**
  * glibc gives each thread arena a 64 MiB-aligned reservation (HEAP_MAX_SIZE on 64-bit). A heuristic:
  * other anonymous mappings that happen to start so aligned (WebAssembly memories, such as the
- * chunk buffers of src/store/direct-io.ts) are counted there too.
+ * chunk buffers of src/transfer/direct-io.ts) are counted there too.
  */
 const THREAD_ARENA_ALIGN = 64 * 1024 * 1024
 

@@ -1,6 +1,4 @@
 import { errorKind } from '../errors.js'
-// every protocol module imports this file, so the encoder fix applies before any message is sent
-import './uint64-fix.js'
 
 /** A peer broke a protocol's rules (bad framing, oversized or undecodable message). */
 export const ProtocolError = errorKind('ProtocolError', 'PROTOCOL_ERROR', 502)

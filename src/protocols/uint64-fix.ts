@@ -10,9 +10,16 @@ import { writer } from 'protons-runtime'
  *
  * Safe integers are written with the library's own plain varint encoder instead (the same bytes
  * any correct protobuf encoder writes); larger values keep the original path, which is correct
- * once the high word is non-zero. Decoding is unaffected. Imported for its effect by every
- * module that encodes Trove messages; remove once protons-runtime is fixed upstream
- * (test/unit/protocol-specs.test.ts checks the round trip).
+ * once the high word is non-zero. Decoding is unaffected. Imported for its effect, explicitly, by
+ * every module that uses the generated codecs (protocols/<name>/index.ts; a test that encodes
+ * with a codec without loading a protocol imports it too).
+ *
+ * Applies to protons-runtime 7.1.2 (package.json: ^7.1.2), the version it was found in and that
+ * the lock file holds. Upstream: https://github.com/ipfs/protons (packages/protons-runtime,
+ * src/utils/longbits.ts and writer.ts); no issue there was found for it when this was written,
+ * see https://github.com/ipfs/protons/issues. On an upgrade, drop the imports of this file and run
+ * test/unit/protocol-specs.test.ts (its uint64 round trip fails while the bug is there), then
+ * delete this file once it passes.
  */
 interface Uint64Writer {
   uint64: (value: bigint) => unknown

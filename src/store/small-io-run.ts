@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import { OP_READ, OP_RENAME, OP_WRITE, type IoBatch, type IoReply } from './small-io.js'
+import { OP_READ, OP_RENAME, OP_WRITE, type IoBatch, type IoReply } from './small-io-proto.js'
 
 const fsync = promisify(fs.fsync)
 

@@ -3,7 +3,7 @@
  * blocking system calls and answers the batch with one message. See small-io.ts for why.
  */
 import { parentPort } from 'node:worker_threads'
-import type { IoBatch, IoReply } from './small-io.js'
+import type { IoBatch, IoReply } from './small-io-proto.js'
 import { runBatch } from './small-io-run.js'
 
 parentPort?.on('message', (batch: IoBatch) => {

@@ -59,3 +59,12 @@ export const COALESCE_MAX_BATCH = 4096
  * a request that arrives while a long batch runs does not wait for all of it.
  */
 export const COALESCE_BATCHES_IN_FLIGHT = 2
+/** DHT provide records published at once: providing is a network walk, so it runs in the background. */
+export const DHT_PROVIDE_CONCURRENCY = 4
+/** One provide walk may take this long before it is abandoned (and retried). */
+export const DHT_PROVIDE_TIMEOUT_MS = 60_000
+/** A failed provide is retried after 5 s, 10 s, 20 s, ... up to this many attempts in all. */
+export const DHT_PROVIDE_ATTEMPTS = 6
+export const DHT_PROVIDE_RETRY_MS = 5_000
+/** Blobs waiting to be provided on the DHT at most; past this the oldest wait for the next restart. */
+export const MAX_PROVIDE_QUEUE = 100_000

@@ -4,7 +4,7 @@ import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { TroveLibp2p } from '../net/libp2p.js'
-import type { FetchOptions, TransferInfo } from '../ops.js'
+import type { FetchManyOptions, FetchManyResult, FetchOptions, TransferInfo } from '../ops.js'
 import type { FetchProtocol } from '../protocols/fetch/index.js'
 import type { HaveProtocol } from '../protocols/have/index.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
@@ -23,19 +23,6 @@ import type { PeerScores } from './scores.js'
 export const MANY_CONCURRENCY = 4
 /** Hashes fetchMany checks against the local index per look-up. */
 const LOCAL_CHECK_BATCH = 1024
-
-export interface FetchManyOptions {
-  signal?: AbortSignal
-  onProgress?: (p: { done: number, total: number }) => void
-  timeoutMs?: number
-}
-
-export interface FetchManyResult {
-  fetched: number
-  /** Already stored here. */
-  local: number
-  failed: Array<{ sha1: string, code: string, message: string }>
-}
 
 export interface FetcherComponents {
   libp2p: TroveLibp2p

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { alignedBuffer, BlockWriter, DIRECT_IO_ALIGN } from '../../src/store/direct-io.js'
+import { alignedBuffer, BlockWriter, DIRECT_IO_ALIGN } from '../../src/transfer/direct-io.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const MIB = 1024 * 1024

@@ -1,18 +1,26 @@
 import type { Stream } from '@libp2p/interface'
 import type { TroveLibp2p } from '../../net/libp2p.js'
-import type { ProviderTable } from '../../transfer/providers.js'
 import { bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { StreamReader, frame, send } from '../stream-io.js'
-import { Announce } from './announce.js'
+import { Announce } from './pb/announce.js'
+// the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
+import '../uint64-fix.js'
 import { ANNOUNCE_BATCH_MS, ANNOUNCE_MAX_INBOUND_STREAMS, ANNOUNCE_MAX_OUTBOUND_STREAMS, ANNOUNCE_PROTOCOL, ANNOUNCE_TIMEOUT_MS, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGE_BYTES, MAX_ANNOUNCE_MESSAGES_PER_STREAM, MAX_ANNOUNCE_QUEUE } from './constants.js'
 
 export { ANNOUNCE_PROTOCOL } from './constants.js'
 
+/** A blob a peer says it holds. */
+export interface AnnouncedBlob {
+  sha1: string
+  size: number
+}
+
 export interface AnnounceComponents {
   libp2p: TroveLibp2p
-  providers: ProviderTable
+  /** Told what a peer announced, message by message (the node records it as providers). */
+  onAnnounce: (peer: string, blobs: AnnouncedBlob[]) => void
 }
 
 export interface AnnounceInit {
@@ -21,7 +29,7 @@ export interface AnnounceInit {
 
 /**
  * `/trove/announce/1.0.0`: tells connected peers which blobs this node has gained, batched and
- * deduplicated; records what peers announce in the provider table (see protocols/announce.md).
+ * deduplicated; hands what peers announce to `onAnnounce` (see protocols/announce.md).
  */
 export class AnnounceProtocol {
   private readonly queue = new Map<string, number>()
@@ -101,11 +109,16 @@ export class AnnounceProtocol {
         if (msg === undefined) break
         if (n >= MAX_ANNOUNCE_MESSAGES_PER_STREAM) throw new ProtocolError('too many announce messages on one stream')
         const announce = Announce.decode(msg, { limits: { blobs: MAX_ANNOUNCE_BLOBS } })
+        const blobs: AnnouncedBlob[] = []
+        let bad = false
         for (const blob of announce.blobs) {
-          if (blob.hash.byteLength !== 20) throw new ProtocolError('announced hash is not 20 bytes')
-          this.components.providers.add(bytesToSha1(blob.hash), peerId, Number(blob.size))
-          this.received++
+          if (blob.hash.byteLength !== 20) { bad = true; break }
+          blobs.push({ sha1: bytesToSha1(blob.hash), size: Number(blob.size) })
         }
+        if (blobs.length > 0) this.components.onAnnounce(peerId, blobs)
+        this.received += blobs.length
+        // a bad hash ends the stream; the blobs before it in the message are kept
+        if (bad) throw new ProtocolError('announced hash is not 20 bytes')
       }
       await stream.close({ signal })
     } catch (err) {

@@ -9,7 +9,9 @@ import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
 import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_BATCHED_ANSWERS, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
-import { FetchRequest, FetchResponse } from './fetch.js'
+import { FetchRequest, FetchResponse } from './pb/fetch.js'
+// the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
+import '../uint64-fix.js'
 
 export { FETCH_PROTOCOL } from './constants.js'
 

@@ -8,7 +8,9 @@ import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
 import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
-import { HaveRequest, HaveResponse } from './have.js'
+import { HaveRequest, HaveResponse } from './pb/have.js'
+// the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
+import '../uint64-fix.js'
 
 export { HAVE_PROTOCOL } from './constants.js'
 

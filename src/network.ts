@@ -1,0 +1,143 @@
+import type { PeerId } from '@libp2p/interface'
+import type { DataDirLayout } from './datadir.js'
+import { AddressInUseError } from './errors.js'
+import type { TroveDb } from './db.js'
+import type { FetchManyOptions, FetchManyResult, FetchOptions, PeerInfo, TransferInfo } from './ops.js'
+import { AnnounceProtocol } from './protocols/announce/index.js'
+import { FetchProtocol } from './protocols/fetch/index.js'
+import { HaveProtocol } from './protocols/have/index.js'
+import type { BlobInfo, BlobStore } from './store/blob-store.js'
+import { Fetcher } from './transfer/fetcher.js'
+import { ProviderTable } from './transfer/providers.js'
+import { ProvideQueue } from './transfer/provide-queue.js'
+import { PeerScores } from './transfer/scores.js'
+import { loadOrCreateKey } from './net/identity.js'
+import { createNetwork, type NetworkInit, type TroveLibp2p } from './net/libp2p.js'
+
+export interface NetworkComponents {
+  db: TroveDb
+  store: BlobStore
+  layout: DataDirLayout
+  reserve?: (bytes: number) => Promise<() => void>
+}
+
+export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
+  findTimeoutMs?: number
+  stallTimeoutMs?: number
+  announceBatchMs?: number
+  /** Chunked downloads write with O_DIRECT where possible (default true; see src/transfer/direct-io.ts). */
+  directWrites?: boolean
+}
+
+/** The running network side of a node: libp2p, the three Trove protocols and the fetcher. */
+export class TroveNetwork {
+  readonly providers = new ProviderTable()
+  readonly scores = new PeerScores()
+  readonly libp2p: TroveLibp2p
+  readonly have: HaveProtocol
+  readonly fetchProtocol: FetchProtocol
+  readonly announce: AnnounceProtocol
+  readonly fetcher: Fetcher
+  private readonly provides: ProvideQueue
+  private unsubscribe: (() => void) | undefined
+  private stopped = false
+
+  /** Brings the network up: libp2p listening, the protocols handling, announcements going out. */
+  static async start (c: NetworkComponents, init: TroveNetworkInit): Promise<TroveNetwork> {
+    const privateKey = await loadOrCreateKey(c.layout.key)
+    // createLibp2p already listens, so a taken port fails here
+    const libp2p = await createNetwork({ ...init, privateKey }).catch((err: unknown) => { throw listenError(err, init.listen) })
+    const network = new TroveNetwork(c, init, libp2p)
+    await network.startParts()
+    return network
+  }
+
+  private constructor (private readonly c: NetworkComponents, private readonly init: TroveNetworkInit, libp2p: TroveLibp2p) {
+    this.libp2p = libp2p
+    const base = { libp2p, store: c.store, db: c.db }
+    this.have = new HaveProtocol(base)
+    this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: init.stallTimeoutMs })
+    this.announce = new AnnounceProtocol({
+      libp2p,
+      onAnnounce: (peer, blobs) => { for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size) }
+    }, { batchMs: init.announceBatchMs })
+    this.fetcher = new Fetcher({
+      ...base,
+      layout: c.layout,
+      have: this.have,
+      fetch: this.fetchProtocol,
+      providers: this.providers,
+      scores: this.scores,
+      reserve: c.reserve
+    }, { dht: init.dht === true, findTimeoutMs: init.findTimeoutMs, directWrites: init.directWrites })
+    this.provides = new ProvideQueue({ libp2p })
+  }
+
+  private async startParts (): Promise<void> {
+    await this.have.start()
+    await this.fetchProtocol.start()
+    await this.announce.start()
+    this.libp2p.addEventListener('peer:disconnect', (evt) => { this.providers.forgetPeer(evt.detail.toString()) })
+    this.unsubscribe = this.c.store.onAdded((info) => {
+      this.announce.announce(info.sha1, info.size)
+      if (this.init.dht === true) this.provides.add(info.sha1)
+    })
+    try {
+      await this.libp2p.start()
+    } catch (err) {
+      await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      throw listenError(err, this.init.listen)
+    }
+  }
+
+  get peerId (): PeerId {
+    return this.libp2p.peerId
+  }
+
+  multiaddrs (): string[] {
+    return this.libp2p.getMultiaddrs().map((m) => m.toString())
+  }
+
+  async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
+    return this.fetcher.fetch(sha1, options)
+  }
+
+  async fetchMany (sha1s: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {
+    return this.fetcher.fetchMany(sha1s, options)
+  }
+
+  transfers (): TransferInfo[] {
+    return this.fetcher.transfers()
+  }
+
+  peers (): PeerInfo[] {
+    return this.libp2p.getConnections().map((conn) => ({
+      peerId: conn.remotePeer.toString(),
+      addresses: [conn.remoteAddr.toString()],
+      faults: this.scores.faults(conn.remotePeer.toString())
+    }))
+  }
+
+  /** Publishes provider records for blobs already stored (on start with the DHT on). */
+  async provideAll (): Promise<void> {
+    for await (const info of this.c.store.list()) this.provides.add(info.sha1)
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    this.provides.stop()
+    this.unsubscribe?.()
+    await this.announce.flush().catch(() => {})
+    await this.announce.stop().catch(() => {})
+    await this.libp2p.stop()
+  }
+}
+
+/** A taken listen port becomes a one-line ADDRESS_IN_USE error instead of libp2p's stack trace. */
+function listenError (err: unknown, listen: string[]): unknown {
+  const text = String((err as Error)?.message ?? err)
+  if (!text.includes('EADDRINUSE')) return err
+  const addr = /(\/ip[46]\/[^\s:]+\/tcp\/\d+)/.exec(text)?.[1] ?? listen.join(' ')
+  return new AddressInUseError(`cannot listen on ${addr}: the address is already in use (another trove node? choose another with --listen)`, { cause: err })
+}
