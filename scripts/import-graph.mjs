@@ -14,7 +14,7 @@
  * higher layer is "upward". The first entry that matches assigns a file (a path ending in /
  * matches a folder, anything else one file). A file no entry matches is listed as unassigned.
  * The intended design:
- * - base: leaf modules every layer may use (URIs, errors, units, data directory, the LevelDB
+ * - base: leaf modules every layer may use (URIs, errors, units, logger, data directory, the LevelDB
  *   handle and its schema, small fs and scheduling helpers).
  * - store, refs, space: the local node. Refs records what the store holds; space manages both.
  * - net: libp2p wiring only (transports, encryption, discovery, gater, key, DHT key); knows no
@@ -34,7 +34,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const LAYERS = [
-  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts'] },
+  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts', 'logger.ts'] },
   { name: 'store', match: ['store/'] },
   { name: 'refs', match: ['refs/'] },
   { name: 'space', match: ['space/'] },
