@@ -83,9 +83,10 @@ export interface ErrorBody {
 }
 
 /** Every error class a client may see: those of the domain, transfer, protocols and this file. */
-export const ERROR_CLASSES: readonly TroveErrorClass[] = [errors, transferErrors, protocolErrors, { ForbiddenHostError, UnauthorizedError,
-  NotFoundError, NotImplementedError, PayloadTooLargeError, UnsupportedMediaTypeError, ApiUnavailableError }]
-  .flatMap((mod) => Object.values(mod as Record<string, unknown>).filter(isErrorClass))
+export const ERROR_CLASSES: readonly TroveErrorClass[] = [
+  ...[errors, transferErrors, protocolErrors].flatMap((mod) => Object.values(mod as Record<string, unknown>).filter(isErrorClass)),
+  ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnsupportedMediaTypeError, ApiUnavailableError
+]
 
 function isErrorClass (value: unknown): value is TroveErrorClass {
   return typeof value === 'function' && value.prototype instanceof TroveError

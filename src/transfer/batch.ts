@@ -91,7 +91,7 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       bytes += data.byteLength
       options.onProgress?.({ done, total, bytes })
     } catch (err) {
-      // the bytes arrived whole: only their not verifying is the peer's doing, not our store failing
+      // a failed store is our side's doing; only bytes that do not verify count against the peer
       c.scores.fault(peer, faultWeight(err, 0), `bad bytes for ${sha1}`)
     }
   }

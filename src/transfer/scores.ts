@@ -4,8 +4,7 @@ import { BAN_DURATION_MS, BAN_THRESHOLD, FAULT_BAD_DATA, FAULT_DECAY_MS, FAULT_P
 
 /**
  * Failures that prove a peer's data false: bytes that do not hash to what was asked, or a manifest
- * that is invalid (manifest.ts and the manifest size check are the only InvalidArgumentErrors a
- * download meets; the caller's own arguments are checked before any peer is asked).
+ * that is invalid (parseManifest and the manifest size check answer InvalidArgumentError).
  */
 export function isBadData (err: unknown): boolean {
   return isError(err, HashMismatchError) || isError(err, InvalidArgumentError)
