@@ -1,55 +1,128 @@
 /**
- * One error class per failure kind. `name` and `code` are stable: tests, scripts (via `--json`)
- * and HTTP clients match on them, never on the message text.
+ * One error class per failure kind, in the js-libp2p shape plus a stable `code`: `static name`
+ * (kept when a bundler renames classes) and `static code`. Instances carry both as `name` and
+ * `code`. Tests, scripts (via `--json`) and HTTP clients match on them, never on the message text;
+ * code matches with `isError`. The HTTP status of each code is the API's business (api/errors.ts).
  */
-export class TroveError extends Error {
+export abstract class TroveError extends Error {
   readonly code: string
-  /** HTTP status the API answers with for this kind of failure. */
-  readonly status: number
 
-  constructor (message: string, code: string, status = 400, options?: { cause?: unknown }) {
+  constructor (message: string, options?: ErrorOptions) {
     super(message, options)
-    this.code = code
-    this.status = status
+    this.name = new.target.name
+    this.code = (new.target as unknown as TroveErrorClass).code
   }
 }
 
-export type TroveErrorClass = new (message: string, options?: { cause?: unknown }) => TroveError
+/** A failure kind: a concrete error class with its stable code. */
+export type TroveErrorClass = (new (message: string, options?: ErrorOptions) => TroveError) & { readonly code: string }
 
-/** Makes an error class for one failure kind: a stable `name`, `code` and HTTP status. */
-export function errorKind (name: string, code: string, status: number): TroveErrorClass {
-  const cls = class extends TroveError {
-    constructor (message: string, options?: { cause?: unknown }) {
-      super(message, code, status, options)
-      this.name = name
-    }
-  }
-  Object.defineProperty(cls, 'name', { value: name })
-  return cls
+export class InvalidUriError extends TroveError {
+  static override name = 'InvalidUriError'
+  static readonly code = 'INVALID_URI'
 }
 
-export const InvalidUriError = errorKind('InvalidUriError', 'INVALID_URI', 400)
-export const InvalidKeyError = errorKind('InvalidKeyError', 'INVALID_KEY', 400)
-export const InvalidJsonError = errorKind('InvalidJsonError', 'INVALID_JSON', 400)
-export const InvalidArgumentError = errorKind('InvalidArgumentError', 'INVALID_ARGUMENT', 400)
-export const BlobNotFoundError = errorKind('BlobNotFoundError', 'BLOB_NOT_FOUND', 404)
-export const RefNotFoundError = errorKind('RefNotFoundError', 'REF_NOT_FOUND', 404)
-export const VersionNotFoundError = errorKind('VersionNotFoundError', 'VERSION_NOT_FOUND', 404)
-export const FileNotFoundError = errorKind('FileNotFoundError', 'FILE_NOT_FOUND', 400)
-export const DataDirLockedError = errorKind('DataDirLockedError', 'DATA_DIR_LOCKED', 409)
-export const DataDirMissingError = errorKind('DataDirMissingError', 'DATA_DIR_MISSING', 400)
-export const SchemaVersionError = errorKind('SchemaVersionError', 'SCHEMA_VERSION', 500)
-export const StorageFullError = errorKind('StorageFullError', 'STORAGE_FULL', 507)
-export const HashMismatchError = errorKind('HashMismatchError', 'HASH_MISMATCH', 502)
-export const RangeNotSatisfiableError = errorKind('RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416)
+export class InvalidKeyError extends TroveError {
+  static override name = 'InvalidKeyError'
+  static readonly code = 'INVALID_KEY'
+}
+
+export class InvalidJsonError extends TroveError {
+  static override name = 'InvalidJsonError'
+  static readonly code = 'INVALID_JSON'
+}
+
+export class InvalidArgumentError extends TroveError {
+  static override name = 'InvalidArgumentError'
+  static readonly code = 'INVALID_ARGUMENT'
+}
+
+export class BlobNotFoundError extends TroveError {
+  static override name = 'BlobNotFoundError'
+  static readonly code = 'BLOB_NOT_FOUND'
+}
+
+export class RefNotFoundError extends TroveError {
+  static override name = 'RefNotFoundError'
+  static readonly code = 'REF_NOT_FOUND'
+}
+
+export class VersionNotFoundError extends TroveError {
+  static override name = 'VersionNotFoundError'
+  static readonly code = 'VERSION_NOT_FOUND'
+}
+
+export class FileNotFoundError extends TroveError {
+  static override name = 'FileNotFoundError'
+  static readonly code = 'FILE_NOT_FOUND'
+}
+
+export class DataDirLockedError extends TroveError {
+  static override name = 'DataDirLockedError'
+  static readonly code = 'DATA_DIR_LOCKED'
+}
+
+export class DataDirMissingError extends TroveError {
+  static override name = 'DataDirMissingError'
+  static readonly code = 'DATA_DIR_MISSING'
+}
+
+export class SchemaVersionError extends TroveError {
+  static override name = 'SchemaVersionError'
+  static readonly code = 'SCHEMA_VERSION'
+}
+
+export class StorageFullError extends TroveError {
+  static override name = 'StorageFullError'
+  static readonly code = 'STORAGE_FULL'
+}
+
+export class HashMismatchError extends TroveError {
+  static override name = 'HashMismatchError'
+  static readonly code = 'HASH_MISMATCH'
+}
+
+export class RangeNotSatisfiableError extends TroveError {
+  static override name = 'RangeNotSatisfiableError'
+  static readonly code = 'RANGE_NOT_SATISFIABLE'
+}
+
 /** A pack file's records cannot be walked to its end (disk damage, a file cut short); `trove verify` repairs it. */
-export const PackDamagedError = errorKind('PackDamagedError', 'PACK_DAMAGED', 500)
+export class PackDamagedError extends TroveError {
+  static override name = 'PackDamagedError'
+  static readonly code = 'PACK_DAMAGED'
+}
+
 /** A listen address (libp2p or HTTP API) is taken by another process. */
-export const AddressInUseError = errorKind('AddressInUseError', 'ADDRESS_IN_USE', 500)
-export const AbortError = errorKind('AbortError', 'ABORTED', 499)
+export class AddressInUseError extends TroveError {
+  static override name = 'AddressInUseError'
+  static readonly code = 'ADDRESS_IN_USE'
+}
+
+export class AbortError extends TroveError {
+  static override name = 'AbortError'
+  static readonly code = 'ABORTED'
+}
+
+/**
+ * Something that cannot happen did (a broken invariant: a bug), or the system failed in a way
+ * nothing else names. The same code the CLI and the API give any error that is not a TroveError.
+ */
+export class InternalError extends TroveError {
+  static override name = 'InternalError'
+  static readonly code = 'INTERNAL'
+}
 
 export function isTroveError (err: unknown): err is TroveError {
   return err instanceof TroveError
+}
+
+/**
+ * Whether `err` is of the kind `cls`, matched on the name as js-libp2p does: an error rebuilt by
+ * the API client, or one thrown by another copy of this module, still matches.
+ */
+export function isError<T extends Error> (err: unknown, cls: abstract new (...args: any[]) => T): err is T {
+  return (err as Error | null | undefined)?.name === cls.name
 }
 
 /** Node's errno codes that mean the volume has no room left for our write. */

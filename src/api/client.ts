@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError } from '../errors.js'
+import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
 import type { AddOptions, AddResult, FetchManyResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
@@ -104,7 +104,7 @@ export class ApiClient implements TroveOps {
       res = await this.request('GET', `/blobs/${sha1}`, { headers })
     } catch (err) {
       // the store answers an empty stream for "from the very end"; HTTP calls that unsatisfiable
-      if (err instanceof RangeNotSatisfiableError && range.length === undefined && offset > 0 && offset === await this.size(sha1)) {
+      if (isError(err, RangeNotSatisfiableError) && range.length === undefined && offset > 0 && offset === await this.size(sha1)) {
         return Readable.from([])
       }
       throw err

@@ -1,38 +1,106 @@
 import * as errors from '../errors.js'
-import { TroveError, errorKind, type TroveErrorClass } from '../errors.js'
+import { InternalError, TroveError, isError, type TroveErrorClass } from '../errors.js'
 import * as protocolErrors from '../protocols/errors.js'
 import * as transferErrors from '../transfer/errors.js'
 
-type ErrorClass = TroveErrorClass
-const kind = errorKind
-
 /** Failures that only exist over HTTP. Codes are stable like those of src/errors.ts. */
-export const ForbiddenHostError = kind('ForbiddenHostError', 'FORBIDDEN_HOST', 403)
-export const UnauthorizedError = kind('UnauthorizedError', 'UNAUTHORIZED', 401)
-export const NotFoundError = kind('NotFoundError', 'NOT_FOUND', 404)
-export const NotImplementedError = kind('NotImplementedError', 'NOT_IMPLEMENTED', 501)
-export const PayloadTooLargeError = kind('PayloadTooLargeError', 'PAYLOAD_TOO_LARGE', 413)
-export const UnsupportedMediaTypeError = kind('UnsupportedMediaTypeError', 'UNSUPPORTED_MEDIA_TYPE', 415)
-export const InternalError = kind('InternalError', 'INTERNAL', 500)
-export const ApiUnavailableError = kind('ApiUnavailableError', 'API_UNAVAILABLE', 503)
-export { AddressInUseError } from '../errors.js'
+export class ForbiddenHostError extends TroveError {
+  static override name = 'ForbiddenHostError'
+  static readonly code = 'FORBIDDEN_HOST'
+}
+
+export class UnauthorizedError extends TroveError {
+  static override name = 'UnauthorizedError'
+  static readonly code = 'UNAUTHORIZED'
+}
+
+export class NotFoundError extends TroveError {
+  static override name = 'NotFoundError'
+  static readonly code = 'NOT_FOUND'
+}
+
+export class NotImplementedError extends TroveError {
+  static override name = 'NotImplementedError'
+  static readonly code = 'NOT_IMPLEMENTED'
+}
+
+export class PayloadTooLargeError extends TroveError {
+  static override name = 'PayloadTooLargeError'
+  static readonly code = 'PAYLOAD_TOO_LARGE'
+}
+
+export class UnsupportedMediaTypeError extends TroveError {
+  static override name = 'UnsupportedMediaTypeError'
+  static readonly code = 'UNSUPPORTED_MEDIA_TYPE'
+}
+
+export class ApiUnavailableError extends TroveError {
+  static override name = 'ApiUnavailableError'
+  static readonly code = 'API_UNAVAILABLE'
+}
+
+export { AddressInUseError, InternalError } from '../errors.js'
+
+/**
+ * The HTTP status the API answers with, by error code: the one place statuses live (the errors
+ * themselves know nothing of HTTP). A code missing here is answered 500.
+ */
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  INVALID_URI: 400,
+  INVALID_KEY: 400,
+  INVALID_JSON: 400,
+  INVALID_ARGUMENT: 400,
+  FILE_NOT_FOUND: 400,
+  DATA_DIR_MISSING: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN_HOST: 403,
+  BLOB_NOT_FOUND: 404,
+  REF_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  NO_PROVIDERS: 404,
+  DATA_DIR_LOCKED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RANGE_NOT_SATISFIABLE: 416,
+  ABORTED: 499,
+  INTERNAL: 500,
+  SCHEMA_VERSION: 500,
+  PACK_DAMAGED: 500,
+  ADDRESS_IN_USE: 500,
+  NOT_IMPLEMENTED: 501,
+  HASH_MISMATCH: 502,
+  TRANSFER_FAILED: 502,
+  PROTOCOL_ERROR: 502,
+  API_UNAVAILABLE: 503,
+  PEER_TIMEOUT: 504,
+  STORAGE_FULL: 507
+}
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
   error: { code: string, name: string, message: string }
 }
 
-/** Every error class a client may see, by code, so the client rethrows what the embedded node would. */
-const BY_CODE = new Map<string, ErrorClass>()
-for (const value of [...Object.values(errors), ...Object.values(transferErrors), ...Object.values(protocolErrors)]) registerClass(value)
-for (const cls of [ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError,
-  UnsupportedMediaTypeError, InternalError, ApiUnavailableError]) registerClass(cls)
+/** Every error class a client may see: those of the domain, transfer, protocols and this file. */
+export const ERROR_CLASSES: readonly TroveErrorClass[] = [
+  ...[errors, transferErrors, protocolErrors].flatMap((mod) => Object.values(mod as Record<string, unknown>).filter(isErrorClass)),
+  ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnsupportedMediaTypeError, ApiUnavailableError
+]
 
-function registerClass (value: unknown): void {
-  if (typeof value !== 'function' || value === TroveError || !(value.prototype instanceof TroveError)) return
-  // the code lives on instances only; make one to learn it
-  const probe = new (value as ErrorClass)('')
-  BY_CODE.set(probe.code, value as ErrorClass)
+function isErrorClass (value: unknown): value is TroveErrorClass {
+  return typeof value === 'function' && value.prototype instanceof TroveError
+}
+
+/** The classes by code, so the client rethrows what the embedded node would. */
+const BY_CODE = new Map(ERROR_CLASSES.map((cls) => [cls.code, cls]))
+
+/** A code this client has no class for (a newer server): code and name kept as sent. */
+class UnknownCodeError extends TroveError {
+  constructor (message: string, override readonly code: string, name: string) {
+    super(message)
+    this.name = name
+  }
 }
 
 /** Rebuilds the error a server answered, as the same class the server threw. */
@@ -46,20 +114,18 @@ export function errorFromBody (body: unknown, status: number): TroveError {
   const message = typeof e.message === 'string' ? e.message : e.code
   const cls = BY_CODE.get(e.code)
   if (cls !== undefined) return new cls(message)
-  // a code this client does not know (a newer server): keep code, name and status as sent
-  const err = new TroveError(message, e.code, status)
-  err.name = typeof e.name === 'string' ? e.name : 'TroveError'
-  return err
+  return new UnknownCodeError(message, e.code, typeof e.name === 'string' ? e.name : 'TroveError')
 }
 
 /** What the server answers for any thrown value: TroveErrors as they are, anything else as INTERNAL. */
 export function errorToBody (err: unknown): { status: number, body: ErrorBody } {
   const mapped = mapError(err)
-  return { status: mapped.status, body: { error: { code: mapped.code, name: mapped.name, message: mapped.message } } }
+  return { status: STATUS_BY_CODE[mapped.code] ?? 500, body: { error: { code: mapped.code, name: mapped.name, message: mapped.message } } }
 }
 
 function mapError (err: unknown): TroveError {
-  if (err instanceof TroveError) return err
+  // an internal failure's details are for the node's log, not for the client
+  if (err instanceof TroveError && !isError(err, InternalError)) return err
   const e = err as { code?: string, statusCode?: number, message?: string, name?: string } | undefined
   const code = e?.code ?? ''
   const status = e?.statusCode

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import { isPidAlive } from '../api/discovery.js'
 import { layout } from '../datadir.js'
 import type { OwnerInfo } from '../db.js'
+import { DataDirLockedError, isError } from '../errors.js'
 import { createTrove, type Trove } from '../node.js'
 
 /**
@@ -37,7 +38,7 @@ export async function openWaitingForLock<T> (dataDir: string, command: string, w
     try {
       return await createTrove({ dataDir, command })
     } catch (err) {
-      if ((err as { code?: string }).code !== 'DATA_DIR_LOCKED' || Date.now() > deadline) throw err
+      if (!isError(err, DataDirLockedError) || Date.now() > deadline) throw err
       const owner = await lockOwner(dataDir)
       if (owner?.command === 'trove start') {
         if (whileNodeStarting === undefined) throw err

@@ -1,7 +1,13 @@
-import { errorKind } from '../errors.js'
+import { TroveError } from '../errors.js'
 
 /** A peer broke a protocol's rules (bad framing, oversized or undecodable message). */
-export const ProtocolError = errorKind('ProtocolError', 'PROTOCOL_ERROR', 502)
+export class ProtocolError extends TroveError {
+  static override name = 'ProtocolError'
+  static readonly code = 'PROTOCOL_ERROR'
+}
 
 /** A peer did not answer within the deadline. */
-export const PeerTimeoutError = errorKind('PeerTimeoutError', 'PEER_TIMEOUT', 504)
+export class PeerTimeoutError extends TroveError {
+  static override name = 'PeerTimeoutError'
+  static readonly code = 'PEER_TIMEOUT'
+}

@@ -120,7 +120,7 @@ export class RefStore {
     try {
       const text = JSON.stringify(input)
       // a function or symbol has no JSON form (inside a wrapper object it would vanish silently)
-      if (text === undefined) throw new Error('obj is not a JSON value')
+      if (text === undefined) throw new InvalidJsonError('obj is not a JSON value')
       // scan and store the JSON form, so a Date or a toJSON() can hide no reference from the edges
       obj = JSON.parse(text)
       size = Buffer.byteLength(`{"obj":${text},"meta":${JSON.stringify(normalized)}}`)

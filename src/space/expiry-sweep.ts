@@ -1,4 +1,5 @@
 import type { TroveDb } from '../db.js'
+import { RefNotFoundError, isError } from '../errors.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { RefStore } from '../refs/ref-store.js'
 import { parseDuration } from '../units.js'
@@ -89,7 +90,7 @@ export async function sweepExpired (components: { db: TroveDb, refs: RefStore },
         removed.push(e)
       } catch (err) {
         // removed by someone else in between: nothing left to do
-        if ((err as { code?: string }).code !== 'REF_NOT_FOUND') throw err
+        if (!isError(err, RefNotFoundError)) throw err
       }
     }
   }

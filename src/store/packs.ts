@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { TroveDb } from '../db.js'
-import { PackDamagedError } from '../errors.js'
+import { InvalidArgumentError, PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
 import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES } from './constants.js'
 import { walkPack, type PackRecord, type WalkOptions } from './pack-walk.js'
@@ -279,7 +279,7 @@ export class PackFiles {
    */
   async compact (id: number): Promise<number> {
     // its live records must go to another pack: make sure appends cannot pick this one
-    if (id === this.active?.id || id === this.nextId - 1) throw new Error(`pack ${id} is the one appends go to; it cannot be compacted`)
+    if (id === this.active?.id || id === this.nextId - 1) throw new InvalidArgumentError(`pack ${id} is the one appends go to; it cannot be compacted`)
     const damaged = (why: string): Error => {
       this.sealed.add(id)
       return new PackDamagedError(`pack ${id} ${why}; run trove verify`)

@@ -4,9 +4,9 @@ import type { FetchProtocol, RangeRequest } from '../protocols/fetch/index.js'
 import type { HaveProtocol } from '../protocols/have/index.js'
 import { MAX_HAVE_HASHES } from '../protocols/have/constants.js'
 import type { BlobStore } from '../store/blob-store.js'
-import { FAULT_BAD_DATA, FAULT_PROTOCOL, SMALL_BLOB_MAX, SMALL_BLOBS_IN_FLIGHT } from './constants.js'
+import { SMALL_BLOB_MAX, SMALL_BLOBS_IN_FLIGHT } from './constants.js'
 import type { ProviderTable } from './providers.js'
-import type { PeerScores } from './scores.js'
+import { faultWeight, type PeerScores } from './scores.js'
 
 /**
  * Stores of small fetched blobs running at once: fsyncs overlap instead of queueing one by one,
@@ -91,7 +91,8 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       bytes += data.byteLength
       options.onProgress?.({ done, total, bytes })
     } catch (err) {
-      if ((err as Error).name === 'HashMismatchError') c.scores.fault(peer, FAULT_BAD_DATA, `bad bytes for ${sha1}`)
+      // a failed store is our side's doing; only bytes that do not verify count against the peer
+      c.scores.fault(peer, faultWeight(err, 0), `bad bytes for ${sha1}`)
     }
   }
   await Promise.allSettled([...shares.values()].map(async ({ peer, reqs }) => {
@@ -125,7 +126,7 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       await session.close()
     } catch (err) {
       session.abort(err)
-      if ((err as Error).name === 'ProtocolError') c.scores.fault(peer.toString(), FAULT_PROTOCOL, (err as Error).message)
+      c.scores.fault(peer.toString(), faultWeight(err, 0), (err as Error).message)
     }
   }))
   while (running > 0) await new Promise<void>((resolve) => { waiting.push(resolve) })

@@ -5,12 +5,12 @@ import { HashMismatchError, StorageFullError, isDiskFull } from '../errors.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
 import type { BlobStore } from '../store/blob-store.js'
 import { alignedBuffer, BlockWriter } from './direct-io.js'
-import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, FAULT_BAD_DATA, PARTIAL_SAVE_INTERVAL_MS, FAULT_PROTOCOL, FAULT_STALL } from './constants.js'
+import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, PARTIAL_SAVE_INTERVAL_MS } from './constants.js'
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
 import { chunkRange, type Manifest } from './manifest.js'
 import { OrderedHasher } from './ordered-hash.js'
-import type { PeerScores } from './scores.js'
+import { faultWeight, type PeerScores } from './scores.js'
 
 export interface ChunkedComponents {
   db: TroveDb
@@ -139,8 +139,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
         // a failed write to our own disk is no fault of the peer's, and no other peer would fare better
         if (options.signal.aborted || (err as { localWrite?: boolean }).localWrite === true) throw err
         const e = err as Error
-        const weight = e.name === 'HashMismatchError' ? FAULT_BAD_DATA : e.name === 'ProtocolError' ? FAULT_PROTOCOL : FAULT_STALL
-        c.scores.fault(peer, weight, `${e.name}: ${e.message}`)
+        c.scores.fault(peer, faultWeight(err), `${e.name}: ${e.message}`)
         failures.push(`${peer}: ${e.name} (${e.message})`)
         dropped.add(peer)
       }

@@ -1,7 +1,13 @@
-import { errorKind } from '../errors.js'
+import { TroveError } from '../errors.js'
 
 /** No peer could be found that holds the blob within the time allowed. */
-export const NoProvidersError = errorKind('NoProvidersError', 'NO_PROVIDERS', 404)
+export class NoProvidersError extends TroveError {
+  static override name = 'NoProvidersError'
+  static readonly code = 'NO_PROVIDERS'
+}
 
 /** Providers were found but every one of them failed; the message names each and why. */
-export const TransferFailedError = errorKind('TransferFailedError', 'TRANSFER_FAILED', 502)
+export class TransferFailedError extends TroveError {
+  static override name = 'TransferFailedError'
+  static readonly code = 'TRANSFER_FAILED'
+}

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
-import { InvalidArgumentError } from '../errors.js'
+import { BlobNotFoundError, InvalidArgumentError, StorageFullError, isError } from '../errors.js'
 import type { TroveLibp2p } from '../net/libp2p.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, TransferInfo } from '../ops.js'
 import type { FetchProtocol } from '../protocols/fetch/index.js'
@@ -12,12 +12,12 @@ import { deadline } from '../protocols/deadline.js'
 import { fetchSmallBatch } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
-import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FAULT_PROTOCOL, FAULT_STALL, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
+import { CHUNKED_THRESHOLD, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate } from './find.js'
 import { parseManifest } from './manifest.js'
 import type { ProviderTable } from './providers.js'
-import type { PeerScores } from './scores.js'
+import { faultWeight, isBadData, type PeerScores } from './scores.js'
 
 /** Blobs fetched one by one at once when they cannot go in a batch (large or found via the DHT). */
 export const MANY_CONCURRENCY = 4
@@ -197,10 +197,9 @@ export class Fetcher {
         session?.abort(err)
         if (options.signal?.aborted === true) throw err
         const e = err as Error
-        if (e.name !== 'BlobNotFoundError') {
-          this.c.scores.fault(peer, e.name === 'HashMismatchError' ? FAULT_BAD_DATA : e.name === 'ProtocolError' ? FAULT_PROTOCOL : FAULT_STALL, `${e.name}: ${e.message}`)
-        }
-        if (e.name === 'StorageFullError') throw err
+        // the provider table may be stale: a peer that no longer has the blob is not at fault
+        if (!isError(err, BlobNotFoundError)) this.c.scores.fault(peer, faultWeight(err), `${e.name}: ${e.message}`)
+        if (isError(err, StorageFullError)) throw err
         failures.push(`${peer}: ${e.name} (${e.message})`)
       }
     }
@@ -226,10 +225,9 @@ export class Fetcher {
         await this.chunked(sha1, size, manifestSha1, pool, info, onBytes, options)
         return
       } catch (err) {
-        const name = (err as Error).name
-        if (options.signal?.aborted === true || (name !== 'HashMismatchError' && name !== 'InvalidArgumentError')) throw err
+        if (options.signal?.aborted === true || !isBadData(err)) throw err
         for (const c of pool) {
-          if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), FAULT_BAD_DATA, `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
+          if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
         }
         await this.c.db.partials.del(sha1)
         await fs.rm(path.join(this.c.layout.root, 'partial', `${sha1}.part`), { force: true })

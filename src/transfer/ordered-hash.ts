@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type fs from 'node:fs/promises'
+import { InternalError } from '../errors.js'
 import { chunkRange, type Manifest } from './manifest.js'
 
 /**
@@ -37,7 +38,7 @@ export class OrderedHasher {
       await this.reading
     }
     if (this.error !== undefined) throw this.error
-    if (this.next !== this.manifest.chunks.length) throw new Error(`only ${this.next} of ${this.manifest.chunks.length} chunks were hashed`)
+    if (this.next !== this.manifest.chunks.length) throw new InternalError(`only ${this.next} of ${this.manifest.chunks.length} chunks were hashed`)
     return this.hash.digest('hex')
   }
 
@@ -52,7 +53,7 @@ export class OrderedHasher {
           let got = 0
           while (got < length) {
             const { bytesRead } = await this.fh.read(this.readBuf, got, length - got, offset + got)
-            if (bytesRead === 0) throw new Error(`chunk ${this.next} is short on disk`)
+            if (bytesRead === 0) throw new InternalError(`chunk ${this.next} is short on disk`)
             got += bytesRead
           }
           this.hash.update(this.readBuf.subarray(0, length))

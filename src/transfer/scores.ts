@@ -1,4 +1,25 @@
-import { BAN_DURATION_MS, BAN_THRESHOLD, FAULT_DECAY_MS } from './constants.js'
+import { HashMismatchError, InvalidArgumentError, isError } from '../errors.js'
+import { ProtocolError } from '../protocols/errors.js'
+import { BAN_DURATION_MS, BAN_THRESHOLD, FAULT_BAD_DATA, FAULT_DECAY_MS, FAULT_PROTOCOL, FAULT_STALL } from './constants.js'
+
+/**
+ * Failures that prove a peer's data false: bytes that do not hash to what was asked, or a manifest
+ * that is invalid (parseManifest and the manifest size check answer InvalidArgumentError).
+ */
+export function isBadData (err: unknown): boolean {
+  return isError(err, HashMismatchError) || isError(err, InvalidArgumentError)
+}
+
+/**
+ * How much a failed exchange counts against the peer it was with: false data most, a broken
+ * protocol rule next, anything else (a stall, a reset stream) `otherwise`. Where a failure of
+ * another kind cannot be the peer's doing, the caller passes 0 and nothing is recorded.
+ */
+export function faultWeight (err: unknown, otherwise = FAULT_STALL): number {
+  if (isBadData(err)) return FAULT_BAD_DATA
+  if (isError(err, ProtocolError)) return FAULT_PROTOCOL
+  return otherwise
+}
 
 interface Score {
   faults: number
@@ -16,6 +37,7 @@ export class PeerScores {
   private readonly scores = new Map<string, Score>()
 
   fault (peerId: string, weight: number, reason: string, now = Date.now()): void {
+    if (weight <= 0) return
     const s = this.current(peerId, now)
     s.faults += weight
     s.lastFault = now

@@ -1,6 +1,6 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { BlobNotFoundError, RangeNotSatisfiableError } from '../../errors.js'
+import { BlobNotFoundError, RangeNotSatisfiableError, isError } from '../../errors.js'
 import type { TroveLibp2p } from '../../net/libp2p.js'
 import type { BlobInfo, BlobStore } from '../../store/blob-store.js'
 import { bytesToSha1, sha1ToBytes } from '../../uri.js'
@@ -134,7 +134,7 @@ export class FetchProtocol {
         return answer
       } catch (err) {
         // deleted between stat and read
-        return err instanceof BlobNotFoundError
+        return isError(err, BlobNotFoundError)
           ? status(FetchResponse.Status.NOT_FOUND, 'not stored here')
           : status(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
       }
@@ -144,7 +144,7 @@ export class FetchProtocol {
       try {
         source = await this.components.store.read(sha1, { offset, length, info })
       } catch (err) {
-        const answer = err instanceof BlobNotFoundError
+        const answer = isError(err, BlobNotFoundError)
           ? status(FetchResponse.Status.NOT_FOUND, 'not stored here')
           : status(FetchResponse.Status.INTERNAL_ERROR, 'read failed')
         await send(stream, answer, undefined, this.stallTimeoutMs)
@@ -283,7 +283,7 @@ export class FetchSession {
             await (sink ?? (() => {}))(chunk)
           }, options.signal, async (size) => { sink = await handlers.sinkFor(reqs[i], size) })
         } catch (err) {
-          if (err instanceof BlobNotFoundError) {
+          if (isError(err, BlobNotFoundError)) {
             handlers.onMissing(reqs[i], err)
             await sendMore(i + 1)
             continue
