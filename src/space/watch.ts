@@ -134,14 +134,6 @@ export class WriteWatch implements WriteObserver {
     return true
   }
 
-  /**
-   * Marks blobs from inside the space index's own batch (link propagation): the record to add to
-   * it, and the marks to commit once it is written.
-   */
-  markOps (sha1s: string[], origin?: number): { op: BatchOp, marks: Array<[string, number]> } {
-    return this.groupOp(sha1s, origin)
-  }
-
   /** Once the batch holding `marks` is written: they count, and the records they replace may go. */
   commitMarks (marks: Array<[string, number]>): void {
     let any = false
@@ -166,8 +158,11 @@ export class WriteWatch implements WriteObserver {
     if (any) this.onReady()
   }
 
-  /** One record for `sha1s`, and their marks (uncommitted until the batch is written). */
-  private groupOp (sha1s: Iterable<string>, origin?: number): { op: BatchOp, marks: Array<[string, number]> } {
+  /**
+   * One record for `sha1s`, to add to a batch, and their marks, to commit once it is written (the
+   * space index marks the blobs its own batch propagates to this way).
+   */
+  markOps (sha1s: Iterable<string>, origin?: number): { op: BatchOp, marks: Array<[string, number]> } {
     const seq = this.nextSeq()
     const cover = dirtyGroupKey(seq)
     const marks: Array<[string, number]> = []
@@ -237,7 +232,7 @@ export class WriteWatch implements WriteObserver {
       }
     }
     if (marked.length === 0) return
-    const group = this.groupOp(marked)
+    const group = this.markOps(marked)
     batch.add(group.op)
     batch.onWritten(() => { this.commitMarks(group.marks) })
   }
