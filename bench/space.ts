@@ -7,7 +7,7 @@
  *
  * How the store is made, to make 1M blobs in reasonable time: blob index entries, refs, their
  * versions and edges, and pins are written straight into LevelDB in large batches (the same
- * records the stores write, marked so the space hook ignores them), then the data directory
+ * records the stores write, flagged `holdsUnchanged` so space management passes them by), then the data directory
  * is reopened, which rebuilds the space index in one ordered pass (timed). Tiny real files
  * exist only for blobs early in the eviction order (those the runs delete); the rest are index
  * entries only. Nothing is fsynced (durable: false).
@@ -20,6 +20,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import type { BatchOp } from '../src/db.js'
+import { META_USAGE, SPACE_VERSION, edgeKey, versionKey } from '../src/db/keys.js'
 import { createTrove, type Trove } from '../src/node.js'
 import { emptySkips } from '../src/space/planner.js'
 import { note, printResult, round } from './lib/output.js'
@@ -40,8 +42,6 @@ const FILE_CONCURRENCY = 64
 /** Ref sets kept in flight by the rate test, and how long the idle measurement lasts. */
 const RATE_CONCURRENCY = 16
 const RATE_IDLE_MS = 2000
-
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function sha1Of (text: string): string {
   return createHash('sha1').update(text).digest('hex')
@@ -67,24 +67,24 @@ async function build (root: string, n: number): Promise<Built> {
   const base = Date.now() - n * 1000
   const held: string[] = []
   const toFile: string[] = []
-  let ops: Op[] = []
+  let ops: BatchOp[] = []
   const flush = async (): Promise<void> => {
     if (ops.length === 0) return
-    await db.level.batch(ops)
+    await db.batch(ops)
     ops = []
   }
   for (let i = 0; i < n; i++) {
     const sha1 = sha1Of(`bench-${n}-${i}`)
-    ops.push({ type: 'put', sublevel: db.blobs, key: sha1, value: { size: BLOB_SIZE, addedAt: base + i * 1000 }, space: true })
+    ops.push({ type: 'put', sublevel: db.blobs, key: sha1, value: { size: BLOB_SIZE, addedAt: base + i * 1000 }, holdsUnchanged: true })
     if (i % UNREF_EVERY === 0) {
       toFile.push(sha1)
     } else if (i % PIN_EVERY === 1) {
-      ops.push({ type: 'put', sublevel: db.pins, key: sha1, value: { pinnedAt: new Date().toISOString() }, space: true })
+      ops.push({ type: 'put', sublevel: db.pins, key: sha1, value: { pinnedAt: new Date().toISOString() }, holdsUnchanged: true })
     } else {
       const r = i % refCount
       members[r].push(sha1)
       const priority = r % PRIORITIES
-      ops.push({ type: 'put', sublevel: db.edges, key: `${sha1}\x00bench/r${r}`, value: { priority, pin: false }, space: true })
+      ops.push({ type: 'put', sublevel: db.edges, key: edgeKey(sha1, `bench/r${r}`), value: { priority, pin: false }, holdsUnchanged: true })
       // the runs delete unreferenced blobs, then the oldest priority-0 ones: give those real files
       if (priority === 0 && i < n / 2) toFile.push(sha1)
       else if (priority > 0 && held.length < 10_000) held.push(sha1)
@@ -96,13 +96,13 @@ async function build (root: string, n: number): Promise<Built> {
     const key = `bench/r${r}`
     const obj = { files: members[r].map((s) => `sha1://${s}`) }
     const meta = { priority: r % PRIORITIES }
-    ops.push({ type: 'put', sublevel: db.refs, key, value: { version: 1, obj, meta, setAt, hashes: members[r] }, space: true })
-    ops.push({ type: 'put', sublevel: db.versions, key: `${key}\x00${'1'.padStart(10, '0')}`, value: { version: 1, obj, meta, setAt }, space: true })
+    ops.push({ type: 'put', sublevel: db.refs, key, value: { version: 1, obj, meta, setAt, hashes: members[r] }, holdsUnchanged: true })
+    ops.push({ type: 'put', sublevel: db.versions, key: versionKey(key, 1), value: { version: 1, obj, meta, setAt }, holdsUnchanged: true })
     if (ops.length >= BUILD_BATCH) await flush()
   }
-  ops.push({ type: 'put', sublevel: db.meta, key: 'usage', value: { bytes: n * BLOB_SIZE, blobs: n }, space: true })
+  ops.push({ type: 'put', sublevel: db.meta, key: META_USAGE, value: { bytes: n * BLOB_SIZE, blobs: n }, holdsUnchanged: true })
   // the space index is rebuilt from these records at the next open
-  ops.push({ type: 'del', sublevel: db.spaceMeta, key: 'version', space: true })
+  ops.push({ type: 'del', sublevel: db.spaceMeta, key: SPACE_VERSION, holdsUnchanged: true })
   await flush()
   const payload = Buffer.alloc(BLOB_SIZE, 0x61)
   for (let i = 0; i < toFile.length; i += FILE_CONCURRENCY) {

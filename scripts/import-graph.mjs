@@ -34,7 +34,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const LAYERS = [
-  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts', 'logger.ts'] },
+  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'db/', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts', 'logger.ts'] },
   { name: 'store', match: ['store/'] },
   { name: 'refs', match: ['refs/'] },
   { name: 'space', match: ['space/'] },

@@ -1,55 +1,47 @@
 import fs from 'node:fs/promises'
 import { Level } from 'level'
+import { META_SCHEMA, type KeyRange } from './db/keys.js'
+import { WriteObservers, type BatchOptions, type WriteObserver } from './db/observers.js'
+import { SUBLEVEL_NAMES, type BatchOp, type Root, type Sublevel, type Sublevels, type TableName, type Tables } from './db/schema.js'
 import { DataDirLockedError, SchemaVersionError } from './errors.js'
+
+export type { BatchOptions, ObservedBatch, WriteObserver } from './db/observers.js'
+export type { BatchOp, ObservedOp, PartialState, Sublevel, TableName, Tables } from './db/schema.js'
 
 /** Bump when the key layout changes; opening a store of another version is refused, not guessed at. */
 export const SCHEMA_VERSION = 1
-
-type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
-export type Sub = ReturnType<typeof makeSub>
-
-function makeSub (level: Level<string, Json>, name: string) { // eslint-disable-line @typescript-eslint/explicit-function-return-type
-  return level.sublevel<string, Json>(name, { valueEncoding: 'json' })
-}
+/** Entries per native call when a table is scanned (scan). */
+const SCAN_BLOCK = 1000
 
 /**
- * The one LevelDB of a data directory, split into named sublevels. Every part that must change
- * atomically with another (blob index and byte counters, refs and their edges) writes through
- * `db.batch()` with operations on several sublevels.
+ * The one LevelDB of a data directory, split into the tables of db/schema.ts. Every part that must
+ * change atomically with another (blob index and byte counters, refs and their edges) writes
+ * through `db.batch()` with operations on several tables.
  */
-export interface TroveDb {
-  level: Level<string, Json>
-  meta: Sub
-  blobs: Sub
-  refs: Sub
-  versions: Sub
-  edges: Sub
-  pins: Sub
-  expiry: Sub
-  access: Sub
-  /** pack number -> { size, live }: committed length and live bytes of each pack file (src/store/packs.ts). */
-  packs: Sub
-  /** blob sha1 -> sha1 of its chunk manifest (large blobs only). */
-  manifests: Sub
-  /** blob sha1 -> state of an interrupted chunked download, for resume. */
-  partials: Sub
-  /** Space management (src/space): per-blob hold state, eviction order, pending reclassifications. */
-  spaceState: Sub
-  spaceEvict: Sub
-  spaceDirty: Sub
-  /** JSON blob -> blobs it references (`<parent>\0<child>`), and the reverse (`<child>\0<parent>`). */
-  spaceLinks: Sub
-  spaceLinkedBy: Sub
-  /** Class counters, run history, refs asking for minCopies, deletion intents of a GC run. */
-  spaceMeta: Sub
+export interface TroveDb extends Sublevels {
+  level: Root
+  /** Writes `ops` atomically (see BatchOptions for how observers see it). */
+  batch: (ops: BatchOp[], options?: BatchOptions) => Promise<void>
   /**
-   * Installed by space management (src/space/watch.ts): given a batch about to be written, returns
-   * it with the space index's dirty marks for the whole batch in one record. Writers that batch
-   * many changes at once (the ref store) call it; every other write is marked operation by
-   * operation by the prewrite hook, so calling it is an optimisation, never a requirement.
+   * Makes `observer` see every later write to its tables, until the function it returns is called
+   * (space management follows the refs and the store this way, see src/space/watch.ts).
    */
-  prepareBatch?: (ops: any[]) => any[] // eslint-disable-line @typescript-eslint/no-explicit-any
+  observe: (observer: WriteObserver) => () => void
   close: () => Promise<void>
+}
+
+/** Reads a range of a table in blocks of `size` entries: one native call per block, not per entry. */
+export async function * scan<N extends TableName> (sub: Sublevel<N>, range: KeyRange = {}, size = SCAN_BLOCK): AsyncGenerator<Array<[string, Tables[N]]>> {
+  const it = sub.iterator(range)
+  try {
+    for (;;) {
+      const block = await it.nextv(size)
+      if (block.length === 0) return
+      yield block
+    }
+  } finally {
+    await it.close()
+  }
 }
 
 export interface OwnerInfo {
@@ -64,7 +56,7 @@ export interface OpenDbOptions {
 }
 
 export async function openDb (dbPath: string, ownerFile: string, options: OpenDbOptions = {}): Promise<TroveDb> {
-  const level = new Level<string, Json>(dbPath, { valueEncoding: 'json' })
+  const level: Root = new Level<string, unknown>(dbPath, { valueEncoding: 'json' })
   try {
     await level.open()
   } catch (err) {
@@ -75,26 +67,13 @@ export async function openDb (dbPath: string, ownerFile: string, options: OpenDb
     }
     throw err
   }
-  const sub = (name: string): Sub => makeSub(level, name)
+  const sublevels = Object.fromEntries(Object.entries(SUBLEVEL_NAMES).map(([table, name]) => [table, level.sublevel(name, { valueEncoding: 'json' })])) as unknown as Sublevels
+  const observers = new WriteObservers(level, sublevels, SUBLEVEL_NAMES)
   const db: TroveDb = {
+    ...sublevels,
     level,
-    meta: sub('meta'),
-    blobs: sub('blobs'),
-    refs: sub('refs'),
-    versions: sub('versions'),
-    edges: sub('edges'),
-    pins: sub('pins'),
-    expiry: sub('expiry'),
-    access: sub('access'),
-    packs: sub('packs'),
-    manifests: sub('manifests'),
-    partials: sub('partials'),
-    spaceState: sub('space-state'),
-    spaceEvict: sub('space-evict'),
-    spaceDirty: sub('space-dirty'),
-    spaceLinks: sub('space-links'),
-    spaceLinkedBy: sub('space-linked-by'),
-    spaceMeta: sub('space-meta'),
+    batch: async (ops, options) => observers.batch(ops, options),
+    observe: (observer) => observers.observe(observer),
     close: async () => {
       await fs.rm(ownerFile, { force: true })
       await level.close()
@@ -112,9 +91,9 @@ export async function openDb (dbPath: string, ownerFile: string, options: OpenDb
 }
 
 async function checkSchema (db: TroveDb): Promise<void> {
-  const version = await db.meta.get('schema') as number | undefined
+  const version = await db.meta.get(META_SCHEMA) as number | undefined
   if (version === undefined) {
-    await db.meta.put('schema', SCHEMA_VERSION)
+    await db.meta.put(META_SCHEMA, SCHEMA_VERSION)
     return
   }
   if (version !== SCHEMA_VERSION) {

@@ -1,7 +1,4 @@
-import type { Sub, TroveDb } from '../db.js'
-
-type Level = TroveDb['level']
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { BatchOp, Sublevel, TableName, Tables, TroveDb } from '../db.js'
 
 /**
  * Most keys one getMany reads: bounds the memory of one call and the wait of the first caller
@@ -11,9 +8,9 @@ export const MAX_READ_BATCH = 256
 /** Most operations in one coalesced write batch (a set is ~4-8 operations). */
 export const MAX_WRITE_BATCH_OPS = 2048
 
-interface PendingRead {
+interface PendingRead<V> {
   key: string
-  resolve: (value: unknown) => void
+  resolve: (value: V | undefined) => void
   reject: (err: unknown) => void
 }
 
@@ -23,12 +20,12 @@ interface PendingRead {
  * where a single get spends most of its time. A read still sees every write that finished
  * before it was issued, because nothing is read before the turn in which it was asked for.
  */
-export class BatchedReader {
-  private pending: PendingRead[] = []
+export class BatchedReader<N extends TableName> {
+  private pending: Array<PendingRead<Tables[N]>> = []
 
-  constructor (private readonly sub: Sub) {}
+  constructor (private readonly sub: Sublevel<N>) {}
 
-  async get (key: string): Promise<unknown> {
+  async get (key: string): Promise<Tables[N] | undefined> {
     return new Promise((resolve, reject) => {
       // nextTick runs after the promise jobs of this turn, so callers resuming from the same
       // completed batch all join the next one
@@ -47,7 +44,7 @@ export class BatchedReader {
         continue
       }
       this.sub.getMany(group.map((r) => r.key)).then(
-        (values: unknown[]) => { for (const [j, r] of group.entries()) r.resolve(values[j]) },
+        (values) => { for (const [j, r] of group.entries()) r.resolve(values[j]) },
         (err: unknown) => { for (const r of group) r.reject(err) }
       )
     }
@@ -55,7 +52,7 @@ export class BatchedReader {
 }
 
 interface PendingWrite {
-  ops: Op[]
+  ops: BatchOp[]
   resolve: () => void
   reject: (err: unknown) => void
 }
@@ -72,18 +69,15 @@ export class BatchedWriter {
   private pending: PendingWrite[] = []
   private pendingOps = 0
   private scheduled = false
-  private readonly level: Level
 
-  /** `db.prepareBatch`, when installed, sees each combined batch whole (one record of dirty marks per batch). */
-  constructor (private readonly db: Pick<TroveDb, 'level' | 'prepareBatch'>) {
-    this.level = db.level
+  constructor (private readonly db: Pick<TroveDb, 'batch'>) {}
+
+  /** Observers see each combined batch whole (space management: one record of dirty marks per batch). */
+  private async batch (ops: BatchOp[]): Promise<void> {
+    await this.db.batch(ops, { whole: true })
   }
 
-  private async batch (ops: Op[]): Promise<void> {
-    await this.level.batch(this.db.prepareBatch?.(ops) ?? ops)
-  }
-
-  async write (ops: Op[]): Promise<void> {
+  async write (ops: BatchOp[]): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.pendingOps > 0 && this.pendingOps + ops.length > MAX_WRITE_BATCH_OPS) this.flush()
       this.pending.push({ ops, resolve, reject })

@@ -1,8 +1,8 @@
 import type { TroveDb } from '../db.js'
+import { edgeKey, parseEdgeKey } from '../db/keys.js'
+import type { EdgeValue, Holder } from '../db/schema.js'
 import { assertSha1Hex } from '../uri.js'
 import { HOLDERS_READ_AHEAD } from './constants.js'
-import { SEP } from './keys.js'
-import type { EdgeValue, Holder } from './ref-store.js'
 
 /**
  * The first `limit` holders of each blob, in key order, read with one edge iterator moved from
@@ -10,7 +10,7 @@ import type { EdgeValue, Holder } from './ref-store.js'
  * every table: a dry run listing 100k blobs, or a reclassification of thousands of fetched ones,
  * spent most of its time creating them). Used by RefStore.holdersMany and the space index.
  */
-export async function readHolders (db: TroveDb, sha1s: string[], limit = Infinity): Promise<Map<string, Holder[]>> {
+export async function readHolders (db: Pick<TroveDb, 'edges'>, sha1s: string[], limit = Infinity): Promise<Map<string, Holder[]>> {
   const out = new Map<string, Holder[]>()
   const sorted = [...new Set(sha1s)].sort()
   for (const sha1 of sorted) assertSha1Hex(sha1)
@@ -21,18 +21,19 @@ export async function readHolders (db: TroveDb, sha1s: string[], limit = Infinit
   let at = 0
   let ended = false
   const more = async (): Promise<void> => {
-    ahead = await it.nextv(HOLDERS_READ_AHEAD) as Array<[string, EdgeValue]>
+    ahead = await it.nextv(HOLDERS_READ_AHEAD)
     at = 0
     ended = ahead.length === 0
   }
   try {
     for (const sha1 of sorted) {
-      const prefix = `${sha1}${SEP}`
-      while (at < ahead.length && ahead[at][0] < prefix) at++
+      // below every edge of this blob
+      const first = edgeKey(sha1, '')
+      while (at < ahead.length && ahead[at][0] < first) at++
       // what was read ahead already reaches past this blob's edges (or the table's end): no
       // seek. A batch of fresh blobs that no ref holds yet then costs one read, not one each.
       if (at === ahead.length && !ended) {
-        it.seek(prefix)
+        it.seek(first)
         await more()
       }
       const list: Holder[] = []
@@ -43,8 +44,9 @@ export async function readHolders (db: TroveDb, sha1s: string[], limit = Infinit
           continue
         }
         const [k, v] = ahead[at]
-        if (!k.startsWith(prefix)) break
-        list.push({ key: k.slice(prefix.length), ...v })
+        const edge = parseEdgeKey(k)
+        if (edge.sha1 !== sha1) break
+        list.push({ key: edge.ref, ...v })
         at++
       }
       out.set(sha1, list)

@@ -5,8 +5,8 @@ const SEGMENT = /^[A-Za-z0-9._@+=,~-]+$/
 
 /**
  * A ref key is a path like `lab/mouse7/spike-sorting`: non-empty segments of letters, digits and
- * `._@+=,~-`, joined by single slashes. The separator byte used in index keys (NUL) can
- * therefore never appear in a key.
+ * `._@+=,~-`, joined by single slashes. The separator byte of composite index keys (NUL,
+ * src/db/keys.ts) can therefore never appear in a key.
  */
 export function assertKey (key: unknown): string {
   if (typeof key !== 'string' || key === '') throw new InvalidKeyError('ref key must be a non-empty string')
@@ -29,18 +29,4 @@ export function assertPrefix (prefix: unknown): string {
   // a prefix may end mid-segment ("lab/mou"), so only the full segments before the last are checked strictly
   assertKey(trimmed)
   return prefix
-}
-
-export const SEP = '\x00'
-
-export function versionKey (key: string, version: number): string {
-  return `${key}${SEP}${String(version).padStart(10, '0')}`
-}
-
-export function edgeKey (sha1: string, key: string): string {
-  return `${sha1}${SEP}${key}`
-}
-
-export function expiryKey (expiresMs: number, key: string): string {
-  return `${String(expiresMs).padStart(15, '0')}${SEP}${key}`
 }

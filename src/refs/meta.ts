@@ -1,21 +1,8 @@
+import type { RefMeta } from '../db/schema.js'
 import { InvalidArgumentError } from '../errors.js'
 import { parseDuration } from '../units.js'
 
-/**
- * A ref's metadata. The fields below steer space management; anything else is the user's and is
- * kept exactly as given.
- */
-export interface RefMeta {
-  /** Higher survives longer under eviction. Integer, default 0. */
-  priority?: number
-  /** Blobs held by a pinned ref are never evicted. */
-  pin?: boolean
-  /** ISO time after which the ref is removed by the expiry sweep. */
-  expires?: string
-  /** Duration (`7d`) since the ref was last read after which it is removed. */
-  ttl?: string
-  [field: string]: unknown
-}
+export type { RefMeta } from '../db/schema.js'
 
 const ISO_DATE_START = /^\d{4}-\d{2}-\d{2}/
 

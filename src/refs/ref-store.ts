@@ -1,4 +1,6 @@
-import type { TroveDb } from '../db.js'
+import { scan, type BatchOp, type TroveDb } from '../db.js'
+import { edgeKey, edgesOf, expiryKey, expiryUpTo, parseEdgeKey, parseExpiryKey, versionKey, versionsOf } from '../db/keys.js'
+import type { Holder, PinValue, StoredRef, StoredVersion } from '../db/schema.js'
 import { InvalidArgumentError, InvalidJsonError, RefNotFoundError, VersionNotFoundError } from '../errors.js'
 import { KeyedSerialQueue } from '../serial.js'
 import { assertSha1Hex, findReferences } from '../uri.js'
@@ -6,8 +8,16 @@ import { parseDuration } from '../units.js'
 import { ACCESS_FLUSH_INTERVAL_MS, DEFAULT_LIST_LIMIT, MAX_REF_BYTES } from './constants.js'
 import { readHolders } from './holders.js'
 import { BatchedReader, BatchedWriter } from './batching.js'
-import { SEP, assertKey, assertPrefix, edgeKey, expiryKey, versionKey } from './keys.js'
+import { assertKey, assertPrefix } from './keys.js'
 import { normalizeMeta, priorityOf, type RefMeta } from './meta.js'
+
+export type { Holder } from '../db/schema.js'
+
+/**
+ * Edges read per native call when every holder of one blob is wanted: a blob many refs hold has
+ * an edge per ref, and one call per edge was most of the cost of reclassifying it.
+ */
+const EDGE_BLOCK = 1000
 
 export interface RefRecord {
   key: string
@@ -25,20 +35,8 @@ export interface HistoryEntry extends RefRecord {
   deleted?: boolean
 }
 
-/** What an edge blob -> ref carries, so "what holds this blob, and how strongly" needs no ref reads. */
-export interface EdgeValue {
-  priority: number
-  pin: boolean
-}
-
-export interface Holder extends EdgeValue {
-  key: string
-}
-
-export interface PinRecord {
+export interface PinRecord extends PinValue {
   sha1: string
-  pinnedAt: string
-  by?: string
 }
 
 export interface ListOptions {
@@ -70,19 +68,6 @@ export interface RefStoreInit {
   accessFlushIntervalMs?: number
 }
 
-interface StoredRef {
-  version: number
-  obj: unknown
-  meta: RefMeta
-  setAt: string
-  by?: string
-  /** Blobs this version references; kept so the next set knows which edges to drop. */
-  hashes: string[]
-  expiresMs?: number
-}
-
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /**
  * Named, versioned JSON records pointing at blobs. Each set writes the ref, a history entry and
  * the blob -> ref edges in one LevelDB batch, so "who references this blob" is a prefix scan of
@@ -92,8 +77,8 @@ export class RefStore {
   private readonly db: TroveDb
   private readonly locks = new KeyedSerialQueue()
   /** Concurrent point reads of refs share one getMany; concurrent sets share one batch write. */
-  private readonly refReader: BatchedReader
-  private readonly versionReader: BatchedReader
+  private readonly refReader: BatchedReader<'refs'>
+  private readonly versionReader: BatchedReader<'versions'>
   private readonly writer: BatchedWriter
   private readonly accessed = new Map<string, number>()
   private readonly flushTimer: NodeJS.Timeout
@@ -130,13 +115,13 @@ export class RefStore {
     if (size > MAX_REF_BYTES) throw new InvalidArgumentError(`ref is ${size} bytes serialized; the limit is ${MAX_REF_BYTES}`)
     const hashes = [...findReferences(obj, { strict: true })]
     return this.locks.run(key, async () => {
-      const cur = await this.refReader.get(key) as StoredRef | undefined
+      const cur = await this.refReader.get(key)
       const version = (cur?.version ?? await this.lastVersion(key)) + 1
       const record: StoredRef = { version, obj, meta: normalized, setAt: new Date().toISOString(), hashes }
       if (options.by !== undefined) record.by = options.by
       if (normalized.expires !== undefined) record.expiresMs = Date.parse(normalized.expires)
-      const edge: EdgeValue = { priority: priorityOf(normalized), pin: normalized.pin === true }
-      const ops: Op[] = [
+      const edge = { priority: priorityOf(normalized), pin: normalized.pin === true }
+      const ops: BatchOp[] = [
         { type: 'put', sublevel: this.db.refs, key, value: record },
         { type: 'put', sublevel: this.db.versions, key: versionKey(key, version), value: historyValue(record) }
       ]
@@ -166,7 +151,7 @@ export class RefStore {
       if (!Number.isSafeInteger(options.version) || options.version < 1) {
         throw new InvalidArgumentError(`version must be a positive integer, got ${String(options.version)}`)
       }
-      const entry = await this.db.versions.get(versionKey(key, options.version)) as HistoryEntry | undefined
+      const entry = await this.db.versions.get(versionKey(key, options.version))
       if (entry === undefined) {
         const last = await this.lastVersion(key)
         if (last === 0) throw new RefNotFoundError(`ref not found: ${key}`)
@@ -175,7 +160,7 @@ export class RefStore {
       if (entry.deleted === true) throw new VersionNotFoundError(`version ${options.version} of ref ${key} records its removal`)
       return { ...entry, key }
     }
-    const cur = await this.refReader.get(key) as StoredRef | undefined
+    const cur = await this.refReader.get(key)
     if (cur === undefined) throw new RefNotFoundError(`ref not found: ${key}`)
     if (cur.meta.ttl !== undefined) this.accessed.set(key, Date.now())
     return toRecord(key, cur)
@@ -188,12 +173,12 @@ export class RefStore {
   async rm (key: string, options: WriteOptions = {}): Promise<{ key: string, version: number }> {
     assertKey(key)
     return this.locks.run(key, async () => {
-      const cur = await this.db.refs.get(key) as StoredRef | undefined
+      const cur = await this.db.refs.get(key)
       if (cur === undefined) throw new RefNotFoundError(`ref not found: ${key}`)
       const version = cur.version + 1
       const tombstone: HistoryEntry = { key, version, obj: null, meta: {}, setAt: new Date().toISOString(), deleted: true }
       if (options.by !== undefined) tombstone.by = options.by
-      const ops: Op[] = [
+      const ops: BatchOp[] = [
         { type: 'del', sublevel: this.db.refs, key },
         { type: 'put', sublevel: this.db.versions, key: versionKey(key, version), value: stripKey(tombstone) },
         { type: 'del', sublevel: this.db.access, key }
@@ -201,7 +186,7 @@ export class RefStore {
       for (const h of cur.hashes) ops.push({ type: 'del', sublevel: this.db.edges, key: edgeKey(h, key) })
       if (cur.expiresMs !== undefined) ops.push({ type: 'del', sublevel: this.db.expiry, key: expiryKey(cur.expiresMs, key) })
       this.accessed.delete(key)
-      await this.db.level.batch(ops)
+      await this.db.batch(ops)
       return { key, version }
     })
   }
@@ -209,9 +194,7 @@ export class RefStore {
   async history (key: string): Promise<HistoryEntry[]> {
     assertKey(key)
     const out: HistoryEntry[] = []
-    for await (const value of this.db.versions.values({ gt: `${key}${SEP}`, lt: `${key}\x01` })) {
-      out.push({ ...(value as HistoryEntry), key })
-    }
+    for await (const value of this.db.versions.values(versionsOf(key))) out.push({ ...value, key })
     if (out.length === 0) throw new RefNotFoundError(`ref not found: ${key}`)
     return out
   }
@@ -242,12 +225,26 @@ export class RefStore {
 
   /** Every ref that references the blob, with the priority and pin it holds it at. */
   async holders (sha1: string): Promise<Holder[]> {
-    assertSha1Hex(sha1)
     const out: Holder[] = []
-    for await (const [k, v] of this.db.edges.iterator({ gt: `${sha1}${SEP}`, lt: `${sha1}\x01` })) {
-      out.push({ key: k.slice(sha1.length + 1), ...(v as EdgeValue) })
-    }
+    for await (const block of this.holderBlocks(sha1)) out.push(...block)
     return out
+  }
+
+  /** The holders of a blob a block at a time, in key order: a caller that has seen enough stops reading. */
+  async * holderBlocks (sha1: string): AsyncGenerator<Holder[]> {
+    for await (const block of scan(this.db.edges, edgesOf(assertSha1Hex(sha1)), EDGE_BLOCK)) {
+      yield block.map(([k, v]) => ({ key: parseEdgeKey(k).ref, ...v }))
+    }
+  }
+
+  /** Every edge in blob order, a block at a time: [blob sha1, holder] (a rebuild of the space index). */
+  async * scanHolders (): AsyncGenerator<Array<[string, Holder]>> {
+    for await (const block of scan(this.db.edges)) {
+      yield block.map(([k, v]) => {
+        const { sha1, ref } = parseEdgeKey(k)
+        return [sha1, { key: ref, ...v }]
+      })
+    }
   }
 
   /** The first `limit` holders of each of many blobs, as `holders` lists them (readHolders). */
@@ -257,9 +254,9 @@ export class RefStore {
 
   async pin (sha1: string, options: WriteOptions = {}): Promise<PinRecord> {
     assertSha1Hex(sha1)
-    const existing = await this.db.pins.get(sha1) as Omit<PinRecord, 'sha1'> | undefined
+    const existing = await this.db.pins.get(sha1)
     if (existing !== undefined) return { sha1, ...existing }
-    const record: Omit<PinRecord, 'sha1'> = { pinnedAt: new Date().toISOString() }
+    const record: PinValue = { pinnedAt: new Date().toISOString() }
     if (options.by !== undefined) record.by = options.by
     await this.db.pins.put(sha1, record)
     return { sha1, ...record }
@@ -274,17 +271,28 @@ export class RefStore {
   }
 
   async getPin (sha1: string): Promise<PinRecord | undefined> {
-    const rec = await this.db.pins.get(assertSha1Hex(sha1)) as Omit<PinRecord, 'sha1'> | undefined
+    const rec = await this.db.pins.get(assertSha1Hex(sha1))
     return rec === undefined ? undefined : { sha1, ...rec }
   }
 
+  /** Whether each blob is pinned, in one look-up. */
+  async pinned (sha1s: string[]): Promise<boolean[]> {
+    for (const sha1 of sha1s) assertSha1Hex(sha1)
+    return (await this.db.pins.getMany(sha1s)).map((rec) => rec !== undefined)
+  }
+
   async * pins (): AsyncGenerator<PinRecord> {
-    for await (const [sha1, rec] of this.db.pins.iterator()) yield { sha1, ...(rec as Omit<PinRecord, 'sha1'>) }
+    for await (const [sha1, rec] of this.db.pins.iterator()) yield { sha1, ...rec }
+  }
+
+  /** Every pin in blob order, a block at a time (a rebuild of the space index). */
+  scanPins (): AsyncGenerator<Array<[string, PinValue]>> {
+    return scan(this.db.pins)
   }
 
   /** Last read of a ref with a ttl (in memory first, then the flushed value). */
   async lastAccess (key: string): Promise<number | undefined> {
-    return this.accessed.get(key) ?? (await this.db.access.get(key) as number | undefined)
+    return this.accessed.get(key) ?? await this.db.access.get(key)
   }
 
   /** Writes buffered access times in one batch. */
@@ -292,14 +300,12 @@ export class RefStore {
     if (this.accessed.size === 0) return
     const entries = [...this.accessed]
     this.accessed.clear()
-    await this.db.level.batch(entries.map(([key, t]) => ({ type: 'put', sublevel: this.db.access, key, value: t }) as Op))
+    await this.db.batch(entries.map(([key, t]) => ({ type: 'put', sublevel: this.db.access, key, value: t })))
   }
 
   /** Refs whose `expires` is at or before `now`, oldest first. */
   async * expiredBy (now = Date.now()): AsyncGenerator<string> {
-    for await (const k of this.db.expiry.keys({ lte: expiryKey(now, '\uffff') })) {
-      yield k.slice(k.indexOf(SEP) + 1)
-    }
+    for await (const k of this.db.expiry.keys(expiryUpTo(now))) yield parseExpiryKey(k).ref
   }
 
   ttlMs (meta: RefMeta): number | undefined {
@@ -311,9 +317,7 @@ export class RefStore {
     // read instead of a reverse range scan, which costs several times more and is the common case
     // (a set of a new key). Anything that ever prunes history must keep version 1 or change this.
     if (await this.versionReader.get(versionKey(key, 1)) === undefined) return 0
-    for await (const value of this.db.versions.values({ gt: `${key}${SEP}`, lt: `${key}\x01`, reverse: true, limit: 1 })) {
-      return (value as HistoryEntry).version
-    }
+    for await (const value of this.db.versions.values({ ...versionsOf(key), reverse: true, limit: 1 })) return value.version
     return 0
   }
 
@@ -323,7 +327,7 @@ export class RefStore {
       delete range.gte
       range.gt = cursor
     }
-    for await (const [k, v] of this.db.refs.iterator(range)) yield [k, v as StoredRef]
+    for await (const [k, v] of this.db.refs.iterator(range)) yield [k, v]
   }
 
   private async * holderKeys (refsTo: string, prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {
@@ -331,19 +335,19 @@ export class RefStore {
     for (const holder of await this.holders(sha1)) {
       if (!holder.key.startsWith(prefix)) continue
       if (cursor !== undefined && holder.key <= cursor) continue
-      const stored = await this.db.refs.get(holder.key) as StoredRef | undefined
+      const stored = await this.db.refs.get(holder.key)
       if (stored !== undefined) yield [holder.key, stored]
     }
   }
 }
 
-function historyValue (record: StoredRef): Omit<HistoryEntry, 'key'> {
-  const entry: Omit<HistoryEntry, 'key'> = { version: record.version, obj: record.obj, meta: record.meta, setAt: record.setAt }
+function historyValue (record: StoredRef): StoredVersion {
+  const entry: StoredVersion = { version: record.version, obj: record.obj, meta: record.meta, setAt: record.setAt }
   if (record.by !== undefined) entry.by = record.by
   return entry
 }
 
-function stripKey (entry: HistoryEntry): Omit<HistoryEntry, 'key'> {
+function stripKey (entry: HistoryEntry): StoredVersion {
   const { key: _key, ...rest } = entry
   return rest
 }

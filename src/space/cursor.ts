@@ -1,29 +1,26 @@
-import type { Sub } from '../db.js'
-
-const READ_AHEAD = 1000
-
-/** A sorted LevelDB range read ahead in blocks, for merge-joins of sublevels sharing a sha1 prefix. */
-export class Cursor<V = unknown> {
+/**
+ * A sorted range read ahead in blocks (a table's or an owner's scan), for merge-joins of tables
+ * whose keys share a sha1 prefix.
+ */
+export class Cursor<V> {
   private buf: Array<[string, V]> = []
   private i = 0
   private done = false
-  private readonly it
 
-  constructor (sub: Sub, range: Record<string, string> = {}) {
-    this.it = sub.iterator(range)
-  }
+  constructor (private readonly blocks: AsyncGenerator<Array<[string, V]>>) {}
 
   async peek (): Promise<[string, V] | undefined> {
-    if (this.i < this.buf.length) return this.buf[this.i]
-    if (this.done) return undefined
-    this.buf = await this.it.nextv(READ_AHEAD) as Array<[string, V]>
-    this.i = 0
-    if (this.buf.length === 0) {
-      this.done = true
-      await this.it.close()
-      return undefined
+    while (this.i === this.buf.length) {
+      if (this.done) return undefined
+      const block = await this.blocks.next()
+      if (block.done === true) {
+        this.done = true
+        return undefined
+      }
+      this.buf = block.value
+      this.i = 0
     }
-    return this.buf[0]
+    return this.buf[this.i]
   }
 
   async next (): Promise<[string, V] | undefined> {
@@ -52,7 +49,7 @@ export class Cursor<V = unknown> {
   async close (): Promise<void> {
     if (!this.done) {
       this.done = true
-      await this.it.close()
+      await this.blocks.return(undefined)
     }
   }
 }

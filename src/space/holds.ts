@@ -1,11 +1,10 @@
 import type { TroveDb } from '../db.js'
-import { readHolders } from '../refs/holders.js'
-import type { EdgeValue } from '../refs/ref-store.js'
+import { linksFrom, parseLinkKey } from '../db/keys.js'
+import type { EdgeValue } from '../db/schema.js'
+import type { RefStore } from '../refs/ref-store.js'
 import { MAX_LINK_DEPTH } from './constants.js'
 import type { Hold } from './state.js'
 
-/** Edges read per native call when combining the refs that hold a blob. */
-const EDGE_READ_AHEAD = 1000
 export const UNHELD: Hold = Object.freeze({ c: 'u' })
 export const PROTECTED: Hold = Object.freeze({ c: 'p' })
 
@@ -27,8 +26,13 @@ export function edgeHold (edge: EdgeValue, minCopies: number | undefined): Hold 
   return h
 }
 
+/** What holds a blob directly, as the ref store answers it: its pin and the refs' edges. */
+export type HolderSource = Pick<RefStore, 'pinned' | 'holdersMany' | 'holderBlocks'>
+
 export interface HoldSource {
-  db: TroveDb
+  /** The links between JSON blobs (space's own tables). */
+  db: Pick<TroveDb, 'spaceLinkedBy'>
+  refs: HolderSource
   minCopies: Map<string, number>
   /** false when the store has no links at all: parents need not be looked up. */
   links?: boolean
@@ -82,18 +86,17 @@ export class HoldComputer {
 
   /**
    * Reads the pins and edges of a batch of blobs ahead: one pin look-up for the lot and one edge
-   * iterator for the lot (readHolders) instead of a look-up and an iterator per blob, which with
+   * iterator for the lot (holdersMany) instead of a look-up and an iterator per blob, which with
    * thousands of freshly fetched blobs per second was the largest item of a reclassification.
    */
   async prefetch (sha1s: string[]): Promise<void> {
-    const { db, minCopies } = this.src
+    const { refs, minCopies } = this.src
     const todo = [...new Set(sha1s)].filter((s) => !this.directs.has(s))
     if (todo.length === 0) return
-    const pins = await db.pins.getMany(todo)
-    const unpinned = todo.filter((_, i) => pins[i] === undefined)
-    const holders = await readHolders(db, unpinned)
+    const pinned = await refs.pinned(todo)
+    const holders = await refs.holdersMany(todo.filter((_, i) => !pinned[i]))
     for (const [i, sha1] of todo.entries()) {
-      let hold = pins[i] !== undefined ? PROTECTED : UNHELD
+      let hold = pinned[i] ? PROTECTED : UNHELD
       for (const h of holders.get(sha1) ?? []) hold = combine(hold, edgeHold(h, minCopies.get(h.key)))
       this.directs.set(sha1, hold)
     }
@@ -103,39 +106,32 @@ export class HoldComputer {
   async direct (sha1: string): Promise<Hold> {
     const known = this.directs.get(sha1)
     if (known !== undefined) return known
-    const { db, minCopies } = this.src
-    if (await db.pins.get(sha1) !== undefined) return PROTECTED
+    const { refs, minCopies } = this.src
+    if ((await refs.pinned([sha1]))[0]) return PROTECTED
     let hold = UNHELD
-    // read in blocks: a blob many refs hold has an edge per ref, and one native call per edge was
-    // most of the cost of reclassifying it
-    const it = db.edges.iterator({ gt: `${sha1}\x00`, lt: `${sha1}\x01` })
-    try {
-      for (;;) {
-        const edges = await it.nextv(EDGE_READ_AHEAD) as Array<[string, EdgeValue]>
-        if (edges.length === 0) return hold
-        for (const [k, v] of edges) {
-          hold = combine(hold, edgeHold(v, minCopies.get(k.slice(sha1.length + 1))))
-          if (hold.c === 'p') return hold
-        }
+    // stops reading at the first pinned ref: nothing holds more strongly
+    for await (const holders of refs.holderBlocks(sha1)) {
+      for (const h of holders) {
+        hold = combine(hold, edgeHold(h, minCopies.get(h.key)))
+        if (hold.c === 'p') return hold
       }
-    } finally {
-      await it.close()
     }
+    return hold
   }
 
   async parents (sha1: string): Promise<string[]> {
     if (this.src.links === false) return []
-    return this.src.db.spaceLinkedBy.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
-      .then((keys) => keys.map((k) => k.slice(sha1.length + 1)))
+    const keys = await this.src.db.spaceLinkedBy.keys(linksFrom(sha1)).all()
+    return keys.map((k) => parseLinkKey(k).to)
   }
 }
 
-export async function childrenOf (db: TroveDb, sha1: string): Promise<string[]> {
-  const keys = await db.spaceLinks.keys({ gt: `${sha1}\x00`, lt: `${sha1}\x01` }).all()
-  return keys.map((k) => k.slice(sha1.length + 1))
+export async function childrenOf (db: Pick<TroveDb, 'spaceLinks'>, sha1: string): Promise<string[]> {
+  const keys = await db.spaceLinks.keys(linksFrom(sha1)).all()
+  return keys.map((k) => parseLinkKey(k).to)
 }
 
 /** Whether any JSON blob references another (one key read): most stores have few or none. */
-export async function anyLinks (db: TroveDb): Promise<boolean> {
+export async function anyLinks (db: Pick<TroveDb, 'spaceLinks'>): Promise<boolean> {
   return (await db.spaceLinks.keys({ limit: 1 }).all()).length > 0
 }

@@ -35,10 +35,6 @@ export function extractLinks (bytes: Uint8Array, self?: string): string[] {
   return [...out]
 }
 
-export function linkKey (from: string, to: string): string {
-  return `${from}\x00${to}`
-}
-
 /** Starts (after whitespace) like a JSON object or array: only those can reference anything. */
 export function looksLikeJson (head: Uint8Array): boolean {
   let i = 0

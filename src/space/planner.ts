@@ -1,10 +1,11 @@
 import type { TroveDb } from '../db.js'
+import { UNHELD_EVICT_KEYS, evictKey, parseEvictKey } from '../db/keys.js'
+import type { EvictValue } from '../db/schema.js'
 import type { Leases } from '../store/leases.js'
 import type { AccessTracker } from './access-tracker.js'
 import { LRU_BUCKET_MS, REPLICA_GROUP_MAX } from './constants.js'
 import { KeyHeap } from './heap.js'
 import type { ReplicaSource } from './replicas.js'
-import { evictKey, parseEvictKey, type EvictValue } from './state.js'
 import type { WriteWatch } from './watch.js'
 
 /** One blob the planner would evict, in order, with why it goes. */
@@ -126,7 +127,7 @@ export class Planner {
   private async * merged (options: PlanOptions): AsyncGenerator<Entry> {
     const { db, access } = this.components
     const deferred = new KeyHeap<Entry>()
-    const it = db.spaceEvict.iterator(options.onlyUnreferenced === true ? { lt: '2' } : {})
+    const it = db.spaceEvict.iterator(options.onlyUnreferenced === true ? UNHELD_EVICT_KEYS : {})
     try {
       for (;;) {
         const batch = await it.nextv(READ_AHEAD) as Array<[string, EvictValue]>

@@ -1,14 +1,17 @@
-import fs from 'node:fs/promises'
-import type { TroveDb } from '../db.js'
-import type { EdgeValue } from '../refs/ref-store.js'
+import { scan, type BatchOp, type TroveDb } from '../db.js'
+import {
+  INTENTS_KEYS, LEGACY_INTENT_KEYS, MIN_COPIES_KEYS, SPACE_TOTALS, SPACE_VERSION, evictKey, intentsKey, linkKey, parseLegacyIntentKey, parseMinCopiesKey
+} from '../db/keys.js'
+import type { BlobState, ClassTotals, EvictValue } from '../db/schema.js'
+import type { RefStore } from '../refs/ref-store.js'
 import { SerialQueue } from '../serial.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import type { AccessTracker } from './access-tracker.js'
 import { RECLASSIFY_BATCH, RECLASSIFY_BATCH_DURING_RUN, REBUILD_THRESHOLD } from './constants.js'
 import { Cursor } from './cursor.js'
-import { HoldComputer, UNHELD, PROTECTED, anyLinks, childrenOf, combine, edgeHold } from './holds.js'
-import { extractLinks, linkKey, looksLikeJson, mayHoldLinks } from './links.js'
-import { CLASS_NAMES, emptyTotals, evictKey, sameHold, type BlobState, type ClassTotals, type EvictValue, type Hold } from './state.js'
+import { HoldComputer, UNHELD, PROTECTED, anyLinks, childrenOf, combine, edgeHold, type HolderSource } from './holds.js'
+import { extractLinks, looksLikeJson, mayHoldLinks } from './links.js'
+import { CLASS_NAMES, emptyTotals, sameHold, type Hold } from './state.js'
 import type { WriteWatch } from './watch.js'
 
 /** Bump when the layout of the space sublevels changes: the index is then rebuilt at open. */
@@ -17,19 +20,14 @@ export const INDEX_VERSION = 1
 const SNIFF_BYTES = 64
 /** Operations per LevelDB batch when rebuilding. */
 const REBUILD_BATCH_OPS = 10_000
-/**
- * Deletion intents in space-meta: one record per delete batch listing its blobs (one key per batch,
- * not per blob: every blob key put and deleted again would leave a tombstone that range reads
- * landing nearby walk over until the next compaction). LEGACY is the older one-key-per-blob layout.
- */
-const INTENTS_PREFIX = 'intents!'
-const LEGACY_INTENT_PREFIX = 'intent!'
 
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
+/** What the index reads of the refs: holds per blob, and every edge and pin for a rebuild. */
+export type SpaceRefs = HolderSource & Pick<RefStore, 'scanHolders' | 'scanPins'>
 
 export interface SpaceIndexComponents {
   db: TroveDb
   store: BlobStore
+  refs: SpaceRefs
   watch: WriteWatch
   access: AccessTracker
 }
@@ -62,6 +60,7 @@ export class SpaceIndex {
   runActive = false
   private readonly db: TroveDb
   private readonly store: BlobStore
+  private readonly refs: SpaceRefs
   private readonly watch: WriteWatch
   private readonly access: AccessTracker
   private readonly queue = new SerialQueue()
@@ -73,6 +72,7 @@ export class SpaceIndex {
   constructor (components: SpaceIndexComponents) {
     this.db = components.db
     this.store = components.store
+    this.refs = components.refs
     this.watch = components.watch
     this.access = components.access
   }
@@ -80,14 +80,12 @@ export class SpaceIndex {
   async open (): Promise<void> {
     this.watch.install()
     this.watch.onReady = () => { this.schedule() }
-    for await (const [k, v] of this.db.spaceMeta.iterator({ gt: 'minCopies!', lt: 'minCopies!\uffff' })) {
-      this.watch.minCopies.set(k.slice('minCopies!'.length), v as number)
-    }
+    for await (const [k, v] of this.db.spaceMeta.iterator(MIN_COPIES_KEYS)) this.watch.minCopies.set(parseMinCopiesKey(k), v as number)
     for await (const [key, value] of this.db.spaceDirty.iterator()) this.watch.load(key, value)
     const marks = this.watch.marks.size
-    this.totals = (await this.db.spaceMeta.get('totals') as ClassTotals | undefined) ?? emptyTotals()
+    this.totals = (await this.db.spaceMeta.get(SPACE_TOTALS) as ClassTotals | undefined) ?? emptyTotals()
     await this.recoverIntents()
-    const version = await this.db.spaceMeta.get('version') as number | undefined
+    const version = await this.db.spaceMeta.get(SPACE_VERSION) as number | undefined
     if (version !== INDEX_VERSION || marks > REBUILD_THRESHOLD) await this.rebuild()
     else this.schedule()
   }
@@ -144,17 +142,17 @@ export class SpaceIndex {
       return false
     }
     const sha1s = marked.map(([s]) => s)
-    const [entries, states] = await Promise.all([this.db.blobs.getMany(sha1s), this.db.spaceState.getMany(sha1s)])
+    const [entries, states] = await Promise.all([this.store.statMany(sha1s), this.db.spaceState.getMany(sha1s)])
     const links = await anyLinks(this.db)
-    const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies, links })
+    const holds = new HoldComputer({ db: this.db, refs: this.refs, minCopies: this.watch.minCopies, links })
     await holds.prefetch(sha1s.filter((_, i) => entries[i] !== undefined))
     const children = async (sha1: string): Promise<string[]> => links ? childrenOf(this.db, sha1) : []
     const totals = structuredClone(this.totals)
-    const ops: Op[] = []
+    const ops: BatchOp[] = []
     const propagate = new Set<string>()
     for (const [i, sha1] of sha1s.entries()) {
-      const entry = entries[i] as { size: number, addedAt: number } | undefined
-      const old = states[i] as BlobState | undefined
+      const entry = entries[i]
+      const old = states[i]
       if (entry === undefined) {
         if (old !== undefined) {
           ops.push({ type: 'del', sublevel: this.db.spaceState, key: sha1 })
@@ -202,10 +200,10 @@ export class SpaceIndex {
       ops.push(child.op)
       childMarks = child.marks
     }
-    ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
+    ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: SPACE_TOTALS, value: totals })
     // records of marks settled earlier go with this batch (settling itself follows the batch)
     const dropped = this.emptyCoverOps(ops)
-    await this.db.level.batch(ops)
+    await this.db.batch(ops)
     this.totals = totals
     this.watch.coversDeleted(dropped)
     // a mark renewed meanwhile is not settled: its blob is reclassified again
@@ -215,7 +213,7 @@ export class SpaceIndex {
   }
 
   /** Adds the deletion of space-dirty records no mark depends on any more; the keys added. */
-  private emptyCoverOps (ops: Op[]): string[] {
+  private emptyCoverOps (ops: BatchOp[]): string[] {
     const keys = [...this.watch.emptyCovers]
     for (const key of keys) ops.push({ type: 'del', sublevel: this.db.spaceDirty, key })
     return keys
@@ -224,9 +222,9 @@ export class SpaceIndex {
   /** With nothing left to reclassify, deletes the records of marks already settled. */
   private async dropEmptyCovers (): Promise<void> {
     if (this.watch.emptyCovers.size === 0) return
-    const ops: Op[] = []
+    const ops: BatchOp[] = []
     const dropped = this.emptyCoverOps(ops)
-    await this.db.level.batch(ops)
+    await this.db.batch(ops)
     this.watch.coversDeleted(dropped)
   }
 
@@ -259,20 +257,21 @@ export class SpaceIndex {
         for (let i = 0; i < all.length; i += RECLASSIFY_BATCH) {
           const chunk = all.slice(i, i + RECLASSIFY_BATCH)
           const states = await this.db.spaceState.getMany(chunk.map(([s]) => s))
-          const ops: Op[] = []
+          const ops: BatchOp[] = []
           for (const [j, [sha1, at]] of chunk.entries()) {
-            const st = states[j] as BlobState | undefined
+            const st = states[j]
             if (st === undefined && this.watch.isChanging(sha1)) unclassified.set(sha1, at)
             if (st === undefined || at <= st.a) continue
             const next: BlobState = { ...st, a: at }
             if (st.k !== undefined) {
-              next.k = evictKey(sha1, st, at)
+              // it has an eviction key, so its class is not 'p'
+              next.k = evictKey(sha1, st, at) as string
               ops.push({ type: 'del', sublevel: this.db.spaceEvict, key: st.k })
               ops.push({ type: 'put', sublevel: this.db.spaceEvict, key: next.k, value: evictValue(next) })
             }
             ops.push({ type: 'put', sublevel: this.db.spaceState, key: sha1, value: next })
           }
-          if (ops.length > 0) await this.db.level.batch(ops)
+          if (ops.length > 0) await this.db.batch(ops)
         }
         this.access.settle(true)
         this.access.giveBack(unclassified)
@@ -294,31 +293,31 @@ export class SpaceIndex {
       const states = await this.db.spaceState.getMany(cands.map((c) => c.sha1))
       const eligible = new Map<string, BlobState>()
       for (const [i, c] of cands.entries()) {
-        const st = states[i] as BlobState | undefined
+        const st = states[i]
         if (st !== undefined && st.k === c.key) eligible.set(c.sha1, st)
       }
       if (eligible.size === 0) return { deleted: [], errors: [] }
       // links of an unheld JSON blob go with it; a held one keeps them: its refs still reach the children
-      const linkOps = new Map<string, Op[]>()
+      const linkOps = new Map<string, BatchOp[]>()
       const links = await anyLinks(this.db)
       for (const [sha1, st] of eligible) {
         if (st.c !== 'u' || !links) continue
         const children = await childrenOf(this.db, sha1)
         if (children.length === 0) continue
-        linkOps.set(sha1, children.flatMap((c) => [
+        linkOps.set(sha1, children.flatMap((c): BatchOp[] => [
           { type: 'del', sublevel: this.db.spaceLinks, key: linkKey(sha1, c) },
           { type: 'del', sublevel: this.db.spaceLinkedBy, key: linkKey(c, sha1) }
         ]))
       }
       const totals = structuredClone(this.totals)
-      const intentKey = `${INTENTS_PREFIX}${String(++this.intentSeq).padStart(16, '0')}`
+      const intentKey = intentsKey(++this.intentSeq)
       for (const sha1 of eligible.keys()) this.watch.deleting.add(sha1)
       let result: { deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }
       try {
         result = await this.store.deleteBatch([...eligible.keys()], {
           keep: (sha1) => keep(sha1) || this.watch.isChanging(sha1),
           extraOps: (deleted) => {
-            const ops: Op[] = []
+            const ops: BatchOp[] = []
             for (const d of deleted) {
               const st = eligible.get(d.sha1) as BlobState
               ops.push({ type: 'del', sublevel: this.db.spaceState, key: d.sha1 })
@@ -328,7 +327,7 @@ export class SpaceIndex {
             }
             // the files go after this batch; a crash in between is finished at the next open
             ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: intentKey, value: deleted.map((d) => d.sha1) })
-            ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
+            ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: SPACE_TOTALS, value: totals })
             return ops
           }
         })
@@ -359,23 +358,20 @@ export class SpaceIndex {
     const evict = this.db.spaceEvict.prefix
     await level.compactRange(evict, `${evict}${lastKey}`)
     const meta = this.db.spaceMeta.prefix
-    await level.compactRange(`${meta}${INTENTS_PREFIX}`, `${meta}${INTENTS_PREFIX}\uffff`)
+    await level.compactRange(`${meta}${INTENTS_KEYS.gt as string}`, `${meta}${INTENTS_KEYS.lt as string}`)
     return true
   }
 
   /** Finishes the deletions of a run that was killed between its index batch and its file removals. */
   async recoverIntents (): Promise<number> {
-    const records = await this.db.spaceMeta.iterator({ gt: INTENTS_PREFIX, lt: `${INTENTS_PREFIX}\uffff` }).all() as Array<[string, string[]]>
+    const records = await this.db.spaceMeta.iterator(INTENTS_KEYS).all() as Array<[string, string[]]>
     // one key per blob: the layout before intents were recorded per batch
-    const single = await this.db.spaceMeta.keys({ gt: LEGACY_INTENT_PREFIX, lt: `${LEGACY_INTENT_PREFIX}\uffff` }).all()
-    const sha1s = [...records.flatMap(([, v]) => v), ...single.map((k) => k.slice(LEGACY_INTENT_PREFIX.length))]
+    const single = await this.db.spaceMeta.keys(LEGACY_INTENT_KEYS).all()
+    const sha1s = [...records.flatMap(([, v]) => v), ...single.map(parseLegacyIntentKey)]
     if (sha1s.length === 0) return 0
-    const entries = await this.db.blobs.getMany(sha1s)
-    for (const [i, sha1] of sha1s.entries()) {
-      // stored again since: the file belongs to the new entry
-      if (entries[i] === undefined) await fs.rm(this.store.pathOf(sha1), { force: true })
-    }
-    await this.db.spaceMeta.batch([...records.map(([k]) => k), ...single].map((key) => ({ type: 'del', key }) as Op))
+    // the store keeps the file of a blob stored again since
+    await this.store.removeOrphanFiles(sha1s)
+    await this.db.spaceMeta.batch([...records.map(([k]) => k), ...single].map((key) => ({ type: 'del' as const, key })))
     return sha1s.length
   }
 
@@ -389,19 +385,19 @@ export class SpaceIndex {
     return this.queue.run(async () => {
       const marked = [...this.watch.marks].filter(([, m]) => m.committed).map(([s, m]) => [s, m.seq] as [string, number])
       await this.db.spaceEvict.clear()
-      const blobs = new Cursor<{ size: number, addedAt: number }>(this.db.blobs)
-      const edges = new Cursor<EdgeValue>(this.db.edges)
-      const pins = new Cursor(this.db.pins)
-      const parents = new Cursor(this.db.spaceLinkedBy)
-      const oldStates = new Cursor<BlobState>(this.db.spaceState)
+      const blobs = new Cursor(this.store.scanEntries())
+      const edges = new Cursor(this.refs.scanHolders())
+      const pins = new Cursor(this.refs.scanPins())
+      const parents = new Cursor(scan(this.db.spaceLinkedBy))
+      const oldStates = new Cursor(scan(this.db.spaceState))
       const totals = emptyTotals()
       const linked: Array<{ sha1: string, size: number, t: number, a: number, own: Hold }> = []
-      let ops: Op[] = []
+      let ops: BatchOp[] = []
       const flush = async (): Promise<void> => {
         if (ops.length === 0) return
         const batch = ops
         ops = []
-        await this.db.level.batch(batch)
+        await this.db.batch(batch)
       }
       try {
         for (;;) {
@@ -412,7 +408,7 @@ export class SpaceIndex {
           for (const [k] of await takeBelow(oldStates, sha1)) ops.push({ type: 'del', sublevel: this.db.spaceState, key: k })
           const old = (await oldStates.take(sha1))[0]?.[1]
           let own: Hold = (await pins.take(sha1)).length > 0 ? PROTECTED : UNHELD
-          for (const [k, v] of await edges.take(sha1)) own = combine(own, edgeHold(v, this.watch.minCopies.get(k.slice(41))))
+          for (const [, h] of await edges.take(sha1)) own = combine(own, edgeHold(h, this.watch.minCopies.get(h.key)))
           const a = Math.max(old?.a ?? 0, entry.addedAt, this.access.get(sha1) ?? 0)
           if ((await parents.take(sha1)).length > 0 && own.c !== 'p') {
             linked.push({ sha1, size: entry.size, t: entry.addedAt, a, own })
@@ -425,13 +421,13 @@ export class SpaceIndex {
       } finally {
         await Promise.all([blobs.close(), edges.close(), pins.close(), parents.close(), oldStates.close()])
       }
-      const holds = new HoldComputer({ db: this.db, minCopies: this.watch.minCopies })
+      const holds = new HoldComputer({ db: this.db, refs: this.refs, minCopies: this.watch.minCopies })
       for (const l of linked) {
         this.put(ops, totals, l.sha1, stateFor(l.sha1, combine(l.own, await holds.holdOf(l.sha1)), l.size, l.t, l.a))
         if (ops.length >= REBUILD_BATCH_OPS) await flush()
       }
-      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'totals', value: totals })
-      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: 'version', value: INDEX_VERSION })
+      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: SPACE_TOTALS, value: totals })
+      ops.push({ type: 'put', sublevel: this.db.spaceMeta, key: SPACE_VERSION, value: INDEX_VERSION })
       const dropped = this.emptyCoverOps(ops)
       await flush()
       this.totals = totals
@@ -442,20 +438,20 @@ export class SpaceIndex {
     })
   }
 
-  private put (ops: Op[], totals: ClassTotals, sha1: string, state: BlobState): void {
+  private put (ops: BatchOp[], totals: ClassTotals, sha1: string, state: BlobState): void {
     ops.push({ type: 'put', sublevel: this.db.spaceState, key: sha1, value: state })
     if (state.k !== undefined) ops.push({ type: 'put', sublevel: this.db.spaceEvict, key: state.k, value: evictValue(state) })
     add(totals, state)
   }
 
   async state (sha1: string): Promise<BlobState | undefined> {
-    return await this.db.spaceState.get(sha1) as BlobState | undefined
+    return await this.db.spaceState.get(sha1)
   }
 
   /** Recomputes the bytes per class from the states (the reconcile's check of the counters). */
   async countTotals (): Promise<ClassTotals> {
     const totals = emptyTotals()
-    for await (const st of this.db.spaceState.values()) add(totals, st as BlobState)
+    for await (const st of this.db.spaceState.values()) add(totals, st)
     return totals
   }
 }

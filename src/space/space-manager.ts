@@ -1,5 +1,6 @@
 import type { DataDirLayout } from '../datadir.js'
 import type { TroveDb } from '../db.js'
+import { SPACE_RUNS } from '../db/keys.js'
 import { StorageFullError } from '../errors.js'
 import type { RefStore } from '../refs/ref-store.js'
 import { SerialQueue } from '../serial.js'
@@ -104,14 +105,14 @@ export class SpaceManager {
     this.replicaSource = init.replicas ?? NO_REPLICAS
     this.log = init.log ?? (() => {})
     this.watch = new WriteWatch(this.db)
-    this.index = new SpaceIndex({ db: this.db, store: this.store, watch: this.watch, access: this.access })
+    this.index = new SpaceIndex({ db: this.db, store: this.store, refs: this.refs, watch: this.watch, access: this.access })
     this.planner = new Planner({ db: this.db, leases: this.store.leases, watch: this.watch, access: this.access, replicas: () => this.replicaSource })
     if (init.background === true) this.startBackground()
   }
 
   async open (): Promise<void> {
     await this.index.open()
-    this.history = (await this.db.spaceMeta.get('runs') as RunSummary[] | undefined) ?? []
+    this.history = (await this.db.spaceMeta.get(SPACE_RUNS) as RunSummary[] | undefined) ?? []
     await this.refreshDisk()
     this.store.space = this.guard()
     this.unsubscribe.push(this.store.onRead((sha1) => { this.access.touch(sha1) }))
@@ -528,7 +529,7 @@ export class SpaceManager {
     }
     if (report.blocked !== undefined) summary.blocked = report.blocked
     this.history = [summary, ...this.history].slice(0, RUN_HISTORY)
-    await this.db.spaceMeta.put('runs', this.history)
+    await this.db.spaceMeta.put(SPACE_RUNS, this.history)
   }
 
   /** What a run would do now, without doing it: the expiry sweep's refs and the blobs in order. */

@@ -113,7 +113,7 @@ export async function explain (c: StatusComponents, sha1: string): Promise<Space
     }
   }
   // walk up the JSON blobs that reference this one and report what holds each of them
-  const holds = new HoldComputer({ db, minCopies: space.watch.minCopies })
+  const holds = new HoldComputer({ db, refs: c.refs, minCopies: space.watch.minCopies })
   const queue: string[][] = (await holds.parents(sha1)).map((p) => [p])
   const visited = new Set<string>([sha1])
   while (queue.length > 0 && visited.size <= WHY_MAX_ANCESTORS) {
@@ -121,7 +121,7 @@ export async function explain (c: StatusComponents, sha1: string): Promise<Space
     const top = path[path.length - 1]
     if (visited.has(top)) continue
     visited.add(top)
-    if (await db.pins.get(top) !== undefined) out.via.push({ path, pinned: true })
+    if (await c.refs.getPin(top) !== undefined) out.via.push({ path, pinned: true })
     for (const h of await c.refs.holders(top)) out.via.push({ path, key: h.key, priority: h.priority, pin: h.pin })
     for (const p of await holds.parents(top)) queue.push([...path, p])
   }

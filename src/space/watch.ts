@@ -1,4 +1,5 @@
-import type { TroveDb, Sub } from '../db.js'
+import type { BatchOp, ObservedBatch, ObservedOp, TableName, TroveDb, WriteObserver } from '../db.js'
+import { dirtyGroupKey, linkKey, minCopiesKey, parseDirtyKey, parseEdgeKey } from '../db/keys.js'
 
 /** A dirty mark: this blob's hold may have changed; `seq` tells a newer mark from the one a pass read. */
 export interface Mark {
@@ -17,28 +18,28 @@ export interface Mark {
   prevCover?: string
 }
 
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
-
 const SHA1_LENGTH = 40
-/** Space-dirty records are `g<seq>` -> [sha1, ...]: one per batch of marks, not one per blob. */
-const GROUP_PREFIX = 'g'
+
+/** The tables whose writes can change what holds a blob (refs: for their minCopies, see refWrite). */
+const WATCHED: readonly TableName[] = ['edges', 'pins', 'blobs', 'manifests', 'refs']
 
 /**
- * Watches every LevelDB write through abstract-level's `prewrite` hook, which runs synchronously
- * when a batch is issued and may add operations to that same batch. For each write that can change
- * what holds a blob (an edge, a pin, a blob entry, a manifest) it adds a persistent dirty mark to
- * the batch, so the mark commits or fails with the change itself and survives a crash. The space
- * index reclassifies marked blobs afterwards; until then the blob counts as "changing" and is not
- * evicted. The ref store and the blob store know nothing of this.
+ * Observes the writes to the tables that say what holds a blob (db.observe). For each write that
+ * can change a blob's hold (an edge, a pin, a blob entry, a manifest) it adds a persistent dirty
+ * mark to the same batch, so the mark commits or fails with the change itself and survives a
+ * crash. The space index reclassifies marked blobs afterwards; until then the blob counts as
+ * "changing" and is not evicted. Writes flagged `holdsUnchanged` are passed by. The ref store and
+ * the blob store know nothing of this.
  *
- * Marks are persisted in groups: one space-dirty record per batch lists every blob it marked.
- * Writers that batch many changes (the ref store) pass their whole batch through
- * `db.prepareBatch`, so a burst of ref sets costs one record, not a put and a later delete per
- * changed edge (bench/refs.ts: about a fifth of a ref set's cost). A record is deleted once no
- * mark depends on it: each of its blobs was reclassified or marked again by a later committed
- * record. Record keys are never reused, so a late delete cannot erase a newer mark.
+ * Marks are persisted in groups: one space-dirty record per observed call lists every blob it
+ * marked. The ref store writes its batches whole (db.batch with `whole`), so a burst of ref sets
+ * costs one record, not a put and a later delete per changed edge (bench/refs.ts: about a fifth
+ * of a ref set's cost); other writes come one operation per call, a record each. A record is
+ * deleted once no mark depends on it: each of its blobs was reclassified or marked again by a
+ * later committed record. Record keys are never reused, so a late delete cannot erase a newer mark.
  */
-export class WriteWatch {
+export class WriteWatch implements WriteObserver {
+  readonly tables = WATCHED
   readonly marks = new Map<string, Mark>()
   /** Ref key -> minCopies, for refs that ask for one (few; read when classifying). */
   readonly minCopies = new Map<string, number>()
@@ -53,57 +54,27 @@ export class WriteWatch {
   /** Marks depending on each space-dirty record. */
   private readonly covers = new Map<string, number>()
   private seq = Date.now() * 1000
-  private readonly names = new Map<unknown, string>()
   private readonly db: TroveDb
-  private readonly hook = (op: Op, batch: Op): void => { this.prewrite(op, batch) }
-  private readonly onWrite = (ops: Op[]): void => { this.written(ops) }
+  private unobserve: (() => void) | undefined
 
   constructor (db: TroveDb) {
     this.db = db
-    for (const name of ['edges', 'pins', 'blobs', 'manifests', 'refs'] as const) {
-      const sub = (db as unknown as Record<string, Sub | undefined>)[name]
-      if (sub !== undefined) this.names.set(sub, name)
-    }
   }
 
   install (): void {
-    this.db.level.hooks.prewrite.add(this.hook)
-    this.db.level.on('write', this.onWrite)
-    this.db.prepareBatch = (ops) => this.prepare(ops)
+    this.unobserve ??= this.db.observe(this)
   }
 
   uninstall (): void {
-    this.db.level.hooks.prewrite.delete(this.hook)
-    this.db.level.off('write', this.onWrite)
-    delete this.db.prepareBatch
-  }
-
-  /**
-   * Takes the marks of a whole batch into one record: the edge operations are marked here (and
-   * passed over by the hook), and one space-dirty record joins the batch. Returns a new array;
-   * `ops` is left as it was, so a caller may retry it or pass it again.
-   */
-  prepare (ops: Op[]): Op[] {
-    let out: Op[] | undefined
-    const sha1s: string[] = []
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]
-      if (op.sublevel !== this.db.edges || op.space === true) continue
-      out ??= ops.slice()
-      out[i] = { ...op, spaceGrouped: true }
-      sha1s.push(String(op.key).slice(0, SHA1_LENGTH))
-    }
-    if (out === undefined) return ops
-    this.lastWriteAt = Date.now()
-    out.push(this.groupOp(sha1s))
-    return out
+    this.unobserve?.()
+    this.unobserve = undefined
   }
 
   /** Reloads a space-dirty record at open: its blobs are marked (committed) until reclassified. */
   load (key: string, value: unknown): void {
-    const legacy = key.length === SHA1_LENGTH
-    const seq = legacy ? Number(value) : Number(key.slice(GROUP_PREFIX.length))
-    const sha1s = legacy ? [key] : (Array.isArray(value) ? value.map(String) : [])
+    const k = parseDirtyKey(key)
+    const seq = k.group ? k.seq : Number(value)
+    const sha1s = k.group ? (Array.isArray(value) ? value.map(String) : []) : [k.sha1]
     if (Number.isFinite(seq) && seq > this.seq) this.seq = seq
     for (const sha1 of sha1s) {
       if (this.marks.has(sha1) || sha1.length !== SHA1_LENGTH) continue
@@ -163,21 +134,11 @@ export class WriteWatch {
     return true
   }
 
-  /**
-   * Marks blobs from inside the space index's own batch (link propagation): the record to add to
-   * it, and the marks to commit once it is written. The record carries no `spaceMarks`, so the
-   * write event does not commit them a second time.
-   */
-  markOps (sha1s: string[], origin?: number): { op: Op, marks: Array<[string, number]> } {
-    const { spaceMarks, ...op } = this.groupOp(sha1s, origin)
-    return { op, marks: spaceMarks }
-  }
-
   /** Once the batch holding `marks` is written: they count, and the records they replace may go. */
   commitMarks (marks: Array<[string, number]>): void {
     let any = false
     for (const [sha1, seq] of marks) {
-      const cover = coverKey(seq)
+      const cover = dirtyGroupKey(seq)
       const m = this.marks.get(sha1)
       if (m?.seq === seq) {
         m.committed = true
@@ -192,15 +153,18 @@ export class WriteWatch {
       }
     }
     // a record's marks share its seq; one no mark came to depend on can go at once
-    const record = marks.length > 0 ? coverKey(marks[0][1]) : undefined
+    const record = marks.length > 0 ? dirtyGroupKey(marks[0][1]) : undefined
     if (record !== undefined && !this.covers.has(record)) this.emptyCovers.add(record)
     if (any) this.onReady()
   }
 
-  /** One record for `sha1s`, and their marks (uncommitted until the batch is written). */
-  private groupOp (sha1s: Iterable<string>, origin?: number): Op {
+  /**
+   * One record for `sha1s`, to add to a batch, and their marks, to commit once it is written (the
+   * space index marks the blobs its own batch propagates to this way).
+   */
+  markOps (sha1s: Iterable<string>, origin?: number): { op: BatchOp, marks: Array<[string, number]> } {
     const seq = this.nextSeq()
-    const cover = coverKey(seq)
+    const cover = dirtyGroupKey(seq)
     const marks: Array<[string, number]> = []
     const listed: string[] = []
     for (const sha1 of sha1s) {
@@ -212,7 +176,7 @@ export class WriteWatch {
       marks.push([sha1, seq])
       listed.push(sha1)
     }
-    return { type: 'put', sublevel: this.db.spaceDirty, key: cover, value: listed, space: true, spaceMarks: marks }
+    return { op: { type: 'put', sublevel: this.db.spaceDirty, key: cover, value: listed }, marks }
   }
 
   private count (cover: string, delta: number): void {
@@ -225,96 +189,68 @@ export class WriteWatch {
     this.emptyCovers.add(cover)
   }
 
-  private prewrite (op: Op, batch: Op): void {
-    // marked already, for the whole batch at once (prepare)
-    if (op.space === true || op.spaceGrouped === true) return
-    const target = this.resolve(op)
-    if (target === undefined) return
-    const { name, key } = target
-    // a run's own blob deletions are not writers it should make way for
-    if (!(name === 'blobs' && this.deleting.has(key))) this.lastWriteAt = Date.now()
+  /**
+   * Marks the blobs whose hold the operations may change, in one record added to their batch
+   * (committed with it), and keeps the minCopies index in step with the refs.
+   */
+  prewrite (ops: ObservedOp[], batch: ObservedBatch): void {
     const marked: string[] = []
     const mark = (sha1: string): void => {
       if (sha1.length === SHA1_LENGTH) marked.push(sha1)
     }
-    switch (name) {
-      case 'edges':
-        mark(key.slice(0, SHA1_LENGTH))
-        break
-      case 'pins':
-        mark(key)
-        break
-      case 'blobs':
-        if (op.type === 'del' && this.deleting.has(key)) break
-        mark(key)
-        break
-      case 'manifests':
-        if (op.type === 'put') {
-          // a large blob holds its chunk manifest: link blob -> manifest like a JSON reference
-          const manifest = String(parseValue(op.value))
-          if (manifest.length === SHA1_LENGTH) {
-            batch.add({ type: 'put', sublevel: this.db.spaceLinks, key: `${key}\x00${manifest}`, value: 1 })
-            batch.add({ type: 'put', sublevel: this.db.spaceLinkedBy, key: `${manifest}\x00${key}`, value: 1 })
-            mark(manifest)
+    for (const op of ops) {
+      if (op.holdsUnchanged === true) continue
+      const key = op.key
+      // a run's own blob deletions are not writers it should make way for
+      if (!(op.table === 'blobs' && this.deleting.has(key))) this.lastWriteAt = Date.now()
+      switch (op.table) {
+        case 'edges':
+          mark(parseEdgeKey(key).sha1)
+          break
+        case 'pins':
+          mark(key)
+          break
+        case 'blobs':
+          if (op.type === 'del' && this.deleting.has(key)) break
+          mark(key)
+          break
+        case 'manifests':
+          if (op.type === 'put') {
+            // a large blob holds its chunk manifest: link blob -> manifest like a JSON reference
+            const manifest = String(op.value)
+            if (manifest.length === SHA1_LENGTH) {
+              batch.add({ type: 'put', sublevel: this.db.spaceLinks, key: linkKey(key, manifest), value: 1 })
+              batch.add({ type: 'put', sublevel: this.db.spaceLinkedBy, key: linkKey(manifest, key), value: 1 })
+              mark(manifest)
+            }
           }
-        }
-        mark(key)
-        break
-      case 'refs':
-        this.refWrite(op, key, batch)
-        break
+          mark(key)
+          break
+        case 'refs':
+          this.refWrite(key, op.type === 'put' ? op.value : undefined, batch)
+          break
+      }
     }
-    if (marked.length > 0) batch.add(this.groupOp(marked))
+    if (marked.length === 0) return
+    const group = this.markOps(marked)
+    batch.add(group.op)
+    batch.onWritten(() => { this.commitMarks(group.marks) })
   }
 
   /** Keeps the refs that ask for minCopies in their own small index, in the ref's own batch. */
-  private refWrite (op: Op, key: string, batch: Op): void {
-    const n = op.type === 'put' ? minCopiesOf(parseValue(op.value)) : undefined
+  private refWrite (key: string, stored: unknown, batch: ObservedBatch): void {
+    const n = minCopiesOf(stored)
     if (n !== undefined) {
-      if (this.minCopies.get(key) !== n) batch.add({ type: 'put', sublevel: this.db.spaceMeta, key: `minCopies!${key}`, value: n })
+      if (this.minCopies.get(key) !== n) batch.add({ type: 'put', sublevel: this.db.spaceMeta, key: minCopiesKey(key), value: n })
       this.minCopies.set(key, n)
     } else if (this.minCopies.has(key)) {
-      batch.add({ type: 'del', sublevel: this.db.spaceMeta, key: `minCopies!${key}` })
+      batch.add({ type: 'del', sublevel: this.db.spaceMeta, key: minCopiesKey(key) })
       this.minCopies.delete(key)
     }
-  }
-
-  private written (ops: Op[]): void {
-    for (const op of ops) {
-      if (op.spaceMarks !== undefined) this.commitMarks(op.spaceMarks as Array<[string, number]>)
-    }
-  }
-
-  /** The sublevel name and relative key of an operation, in either form abstract-level passes it. */
-  private resolve (op: Op): { name: string, key: string } | undefined {
-    if (op.sublevel !== undefined) {
-      const name = this.names.get(op.sublevel)
-      return name === undefined ? undefined : { name, key: String(op.key) }
-    }
-    const k = typeof op.key === 'string' ? op.key : undefined
-    if (k === undefined || k[0] !== '!') return undefined
-    const end = k.indexOf('!', 1)
-    if (end < 0) return undefined
-    const name = k.slice(1, end)
-    if (!['edges', 'pins', 'blobs', 'manifests', 'refs'].includes(name)) return undefined
-    return { name, key: k.slice(end + 1) }
-  }
-}
-
-function parseValue (v: unknown): unknown {
-  if (typeof v !== 'string') return v
-  try {
-    return JSON.parse(v)
-  } catch {
-    return v
   }
 }
 
 export function minCopiesOf (stored: unknown): number | undefined {
   const n = (stored as { meta?: { minCopies?: unknown } } | undefined)?.meta?.minCopies
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? n : undefined
-}
-
-function coverKey (seq: number): string {
-  return `${GROUP_PREFIX}${seq}`
 }

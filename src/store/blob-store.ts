@@ -4,17 +4,19 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
-import type { TroveDb } from '../db.js'
+import { scan, type BatchOp, type TroveDb } from '../db.js'
+import { META_USAGE } from '../db/keys.js'
+import type { BlobEntry, Usage } from '../db/schema.js'
 import { BlobNotFoundError, FileNotFoundError, HashMismatchError, InvalidArgumentError, RangeNotSatisfiableError, StorageFullError, isDiskFull } from '../errors.js'
 import { syncDir } from '../fs-util.js'
 import { SerialQueue } from '../serial.js'
-import { assertSha1Hex } from '../uri.js'
+import { assertSha1Hex, isSha1Hex } from '../uri.js'
 import { ChunkHasher } from './chunk-hasher.js'
 import { copyAndHash } from './file-copy.js'
 import { IO_CHUNK_SIZE, PACK_MAX_BYTES, SHARD_PREFIX_LENGTH } from './constants.js'
 import { Leases } from './leases.js'
 import { TempWriter } from './temp-writer.js'
-import { PackFiles, type BlobEntry, type PackFilesInit, type PackLocation } from './packs.js'
+import { PackFiles, type PackFilesInit, type PackLocation } from './packs.js'
 import { SMALL_IO_MAX_BYTES, smallFileIo } from './small-io.js'
 
 /**
@@ -79,7 +81,7 @@ export interface DeleteBatchOptions {
   /** Runs inside the write queue, synchronously right before the batch: true keeps the blob. */
   keep?: (sha1: string) => boolean
   /** More operations for the same batch (the caller's own bookkeeping of the deletion). */
-  extraOps?: (deleted: BlobInfo[]) => any[] // eslint-disable-line @typescript-eslint/no-explicit-any
+  extraOps?: (deleted: BlobInfo[]) => BatchOp[]
 }
 
 export interface ReadOptions {
@@ -104,10 +106,7 @@ export interface BlobLocation {
   packed: boolean
 }
 
-export interface Usage {
-  bytes: number
-  blobs: number
-}
+export type { Usage } from '../db/schema.js'
 
 export interface BlobStoreComponents {
   db: TroveDb
@@ -174,7 +173,7 @@ export class BlobStore {
   }
 
   async open (): Promise<void> {
-    this.usage = (await this.db.meta.get('usage') as Usage | undefined) ?? { bytes: 0, blobs: 0 }
+    this.usage = (await this.db.meta.get(META_USAGE) as Usage | undefined) ?? { bytes: 0, blobs: 0 }
     // We hold the database lock, so nothing else writes temp files: any there are leftovers of a killed process.
     await fs.rm(this.layout.tmp, { recursive: true, force: true })
     await fs.mkdir(this.layout.tmp, { recursive: true })
@@ -215,7 +214,7 @@ export class BlobStore {
   }
 
   async stat (sha1: string): Promise<BlobInfo | undefined> {
-    const entry = await this.db.blobs.get(assertSha1Hex(sha1)) as BlobEntry | undefined
+    const entry = await this.db.blobs.get(assertSha1Hex(sha1))
     return entry === undefined ? undefined : toInfo(sha1, entry)
   }
 
@@ -231,7 +230,7 @@ export class BlobStore {
 
   async statMany (sha1s: string[]): Promise<Array<BlobInfo | undefined>> {
     for (const sha1 of sha1s) assertSha1Hex(sha1)
-    const entries = await this.db.blobs.getMany(sha1s) as Array<BlobEntry | undefined>
+    const entries = await this.db.blobs.getMany(sha1s)
     return entries.map((entry, i) => entry === undefined ? undefined : toInfo(sha1s[i], entry))
   }
 
@@ -485,7 +484,7 @@ export class BlobStore {
       if (this.durable) await Promise.all([...new Set(renamed.map((c) => path.dirname(this.pathOf(c.sha1))))].map(syncDir))
       const now = Date.now()
       let { bytes, blobs } = this.usage
-      const ops: any[] = [...(appended?.ops ?? [])] // eslint-disable-line @typescript-eslint/no-explicit-any
+      const ops: BatchOp[] = [...(appended?.ops ?? [])]
       const stored: Array<{ c: PendingCommit, entry: BlobEntry }> = []
       for (const c of renamed) stored.push({ c, entry: { size: c.size, addedAt: now } })
       if (appended !== undefined) {
@@ -497,8 +496,8 @@ export class BlobStore {
         blobs++
       }
       const usage = { bytes, blobs }
-      ops.push({ type: 'put', sublevel: this.db.meta, key: 'usage', value: usage })
-      await this.db.level.batch(ops)
+      ops.push({ type: 'put', sublevel: this.db.meta, key: META_USAGE, value: usage })
+      await this.db.batch(ops)
       appended?.commit()
       this.usage = usage
       for (const { c, entry } of stored) c.resolve(toInfo(c.sha1, entry))
@@ -598,13 +597,13 @@ export class BlobStore {
     assertSha1Hex(sha1)
     return this.indexQueue.run(async () => {
       if (this.leases.isLeased(sha1)) return false
-      const entry = await this.db.blobs.get(sha1) as BlobEntry | undefined
+      const entry = await this.db.blobs.get(sha1)
       if (entry === undefined) return false
       const usage = { bytes: this.usage.bytes - entry.size, blobs: this.usage.blobs - 1 }
       const released = this.packs.release(entry.pack !== undefined ? [{ pack: entry.pack, size: entry.size }] : [])
-      await this.db.level.batch([
+      await this.db.batch([
         { type: 'del', sublevel: this.db.blobs, key: sha1 },
-        { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage },
+        { type: 'put', sublevel: this.db.meta, key: META_USAGE, value: usage },
         ...released.ops
       ])
       released.commit()
@@ -639,7 +638,7 @@ export class BlobStore {
   async deleteBatch (sha1s: string[], options: DeleteBatchOptions = {}): Promise<{ deleted: BlobInfo[], errors: Array<{ sha1: string, error: string }> }> {
     for (const sha1 of sha1s) assertSha1Hex(sha1)
     return this.indexQueue.run(async () => {
-      const entries = await this.db.blobs.getMany(sha1s) as Array<BlobEntry | undefined>
+      const entries = await this.db.blobs.getMany(sha1s)
       const deleted: BlobInfo[] = []
       const packed = new Set<string>()
       const records: Array<{ pack: number, size: number }> = []
@@ -656,9 +655,9 @@ export class BlobStore {
       const bytes = deleted.reduce((n, d) => n + d.size, 0)
       const usage = { bytes: this.usage.bytes - bytes, blobs: this.usage.blobs - deleted.length }
       const released = this.packs.release(records)
-      await this.db.level.batch([
-        ...deleted.map((d) => ({ type: 'del' as const, sublevel: this.db.blobs, key: d.sha1 })),
-        { type: 'put', sublevel: this.db.meta, key: 'usage', value: usage },
+      await this.db.batch([
+        ...deleted.map((d): BatchOp => ({ type: 'del', sublevel: this.db.blobs, key: d.sha1 })),
+        { type: 'put', sublevel: this.db.meta, key: META_USAGE, value: usage },
         ...released.ops,
         ...(options.extraOps?.(deleted) ?? [])
       ])
@@ -678,9 +677,34 @@ export class BlobStore {
     })
   }
 
+  /**
+   * Removes the files of blobs the index does not keep in a file of their own: deleted ones (a
+   * caller killed between its index batch and the file removals leaves theirs behind) and ones
+   * stored again in a pack since (such a file is only space). A blob stored again as a file keeps
+   * it. Serialized with commits, so a file being moved into place is never taken for an orphan.
+   */
+  async removeOrphanFiles (sha1s: string[]): Promise<void> {
+    // only blob names: anything else is not a file of this store
+    const named = sha1s.filter((s) => isSha1Hex(s))
+    if (named.length === 0) return
+    await this.indexQueue.run(async () => {
+      const entries = await this.db.blobs.getMany(named)
+      for (const [i, sha1] of named.entries()) {
+        const entry = entries[i]
+        // indexed as a file of its own: the file is the blob
+        if (entry !== undefined && entry.pack === undefined) continue
+        await fs.rm(this.pathOf(sha1), { force: true })
+      }
+    })
+  }
 
   async * list (): AsyncGenerator<BlobInfo> {
-    for await (const [sha1, entry] of this.db.blobs.iterator()) yield toInfo(sha1, entry as BlobEntry)
+    for await (const [sha1, entry] of this.db.blobs.iterator()) yield toInfo(sha1, entry)
+  }
+
+  /** Every index entry in sha1 order, a block at a time (a rebuild of the space index). */
+  scanEntries (): AsyncGenerator<Array<[string, BlobEntry]>> {
+    return scan(this.db.blobs)
   }
 
   /** Index surgery for verify: runs serialized with writes and deletes. */

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { TroveDb } from '../db.js'
+import type { BatchOp, TroveDb } from '../db.js'
+import { packKey, parsePackKey } from '../db/keys.js'
+import type { BlobEntry, PackState } from '../db/schema.js'
 import { InvalidArgumentError, PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
 import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES } from './constants.js'
@@ -10,30 +12,13 @@ import { walkPack, type PackRecord, type WalkOptions } from './pack-walk.js'
 export type { PackRecord } from './pack-walk.js'
 
 /**
- * A LevelDB batch operation. Every one this file makes carries `space: true`: pack bookkeeping and
- * a compaction's moves change no blob's holds, so space management (src/space/watch.ts) must not
- * mark them dirty or count them as writers.
+ * Every batch operation this file makes is `holdsUnchanged`: pack bookkeeping and a compaction's
+ * moves change nothing that holds a blob.
  */
-type Op = any // eslint-disable-line @typescript-eslint/no-explicit-any
-
 /** Where a packed blob's bytes lie: pack number and the offset of its data (past its header). */
 export interface PackLocation {
   pack: number
   at: number
-}
-
-/** A blob index entry; `pack` and `at` only for packed blobs. */
-export interface BlobEntry {
-  size: number
-  addedAt: number
-  pack?: number
-  at?: number
-}
-
-/** What the index keeps per pack: bytes written (the file's committed length) and bytes still live. */
-export interface PackState {
-  size: number
-  live: number
 }
 
 export interface PackFilesComponents {
@@ -51,7 +36,7 @@ export interface PackFilesInit {
 /** The caller's side of an append or a release: LevelDB operations to write, then commit() once they are written. */
 export interface PackChange<T> {
   value: T
-  ops: Op[]
+  ops: BatchOp[]
   commit: () => void
 }
 
@@ -131,8 +116,8 @@ export class PackFiles {
   async open (): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true })
     for await (const [key, state] of this.db.packs.iterator()) {
-      this.states.set(Number(key), state as PackState)
-      this.nextId = Math.max(this.nextId, Number(key) + 1)
+      this.states.set(parsePackKey(key), state)
+      this.nextId = Math.max(this.nextId, parsePackKey(key) + 1)
     }
     for (const name of await fs.readdir(this.dir)) {
       const id = parsePackName(name)
@@ -192,7 +177,7 @@ export class PackFiles {
     const next = { size: state.size + total, live: state.live + total }
     return {
       value: locations,
-      ops: [{ type: 'put', sublevel: this.db.packs, key: String(id), value: next, space: true }],
+      ops: [{ type: 'put', sublevel: this.db.packs, key: packKey(id), value: next, holdsUnchanged: true }],
       commit: () => { this.states.set(id, next) }
     }
   }
@@ -205,14 +190,14 @@ export class PackFiles {
       if (state === undefined) continue
       next.set(r.pack, { size: state.size, live: Math.max(0, state.live - PACK_HEADER_BYTES - r.size) })
     }
-    const ops: Op[] = []
+    const ops: BatchOp[] = []
     const emptied: number[] = []
     for (const [id, state] of next) {
       if (state.live === 0 && id !== this.active?.id && options.keep !== true) {
         emptied.push(id)
-        ops.push({ type: 'del', sublevel: this.db.packs, key: String(id), space: true })
+        ops.push({ type: 'del', sublevel: this.db.packs, key: packKey(id), holdsUnchanged: true })
       } else {
-        ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: state, space: true })
+        ops.push({ type: 'put', sublevel: this.db.packs, key: packKey(id), value: state, holdsUnchanged: true })
       }
     }
     return {
@@ -235,12 +220,12 @@ export class PackFiles {
    */
   reconcile (liveByPack: Map<number, number>): PackChange<void> {
     const next = new Map<number, PackState>()
-    const ops: Op[] = []
+    const ops: BatchOp[] = []
     for (const [id, state] of this.states) {
       const live = liveByPack.get(id) ?? 0
       if (live === state.live) continue
       next.set(id, { size: state.size, live })
-      ops.push({ type: 'put', sublevel: this.db.packs, key: String(id), value: { size: state.size, live }, space: true })
+      ops.push({ type: 'put', sublevel: this.db.packs, key: packKey(id), value: { size: state.size, live }, holdsUnchanged: true })
     }
     return {
       value: undefined,
@@ -293,7 +278,7 @@ export class PackFiles {
       throw err
     }
     if (walk.damagedAt !== undefined) throw damaged(`has a record running past its end at offset ${walk.damagedAt}`)
-    const entries = await this.db.blobs.getMany(headers.map((r) => r.sha1)) as Array<BlobEntry | undefined>
+    const entries = await this.db.blobs.getMany(headers.map((r) => r.sha1))
     const live = new Map<number, BlobEntry>()
     let liveBytes = 0
     for (const [i, r] of headers.entries()) {
@@ -369,14 +354,14 @@ export class PackFiles {
       if (group.length === 0) return
       const appended = await this.append(group)
       const released = this.release(group.map((g) => ({ pack: id, size: g.bytes.byteLength })), { keep: true })
-      const ops: Op[] = [...appended.ops, ...released.ops]
+      const ops: BatchOp[] = [...appended.ops, ...released.ops]
       for (const [i, g] of group.entries()) {
         const { pack, at } = appended.value[i]
-        // space: true: a move is not a change of what holds the blob. Seen as one, it made a GC run
-        // veto (as 'changing') the blobs it was about to evict and yield to a writer that was not there
-        ops.push({ type: 'put', sublevel: this.db.blobs, key: g.sha1, value: { ...g.entry, pack, at }, space: true })
+        // a move is not a change of what holds the blob. Seen as one, it made a GC run veto (as
+        // 'changing') the blobs it was about to evict and yield to a writer that was not there
+        ops.push({ type: 'put', sublevel: this.db.blobs, key: g.sha1, value: { ...g.entry, pack, at }, holdsUnchanged: true })
       }
-      await this.db.level.batch(ops)
+      await this.db.batch(ops)
       appended.commit()
       released.commit()
       for (const [i, g] of group.entries()) onMoved?.(g.sha1, g.bytes.byteLength, appended.value[i])
@@ -390,8 +375,7 @@ export class PackFiles {
       if (groupBytes >= PACK_COMPACT_GROUP_BYTES) await flush()
     }
     await flush()
-    const drop: Op[] = [{ type: 'del', sublevel: this.db.packs, key: String(id), space: true }]
-    await this.db.level.batch(drop)
+    await this.db.batch([{ type: 'del', sublevel: this.db.packs, key: packKey(id), holdsUnchanged: true }])
     this.states.delete(id)
     this.retire(id)
     return moved

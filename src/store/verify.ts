@@ -3,11 +3,13 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { DataDirLayout } from '../datadir.js'
-import type { TroveDb } from '../db.js'
+import type { BatchOp, TroveDb } from '../db.js'
+import { META_USAGE } from '../db/keys.js'
+import type { BlobEntry } from '../db/schema.js'
 import { isSha1Hex } from '../uri.js'
 import type { BlobStore, Usage } from './blob-store.js'
 import { IO_CHUNK_SIZE, PACK_HEADER_BYTES } from './constants.js'
-import type { BlobEntry, PackFiles } from './packs.js'
+import type { PackFiles } from './packs.js'
 
 export interface VerifyReport {
   /** Blobs re-hashed (files and pack records). */
@@ -97,7 +99,7 @@ export async function verifyStore (components: VerifyComponents, options: Verify
   const packs = await checkPacks(store.packs, db, layout, report, options, total)
 
   await store.reindex(async ({ setUsage }) => {
-    const ops: any[] = [] // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ops: BatchOp[] = []
     let bytes = 0
     let blobs = 0
     const indexed = new Set<string>()
@@ -206,8 +208,8 @@ export async function verifyStore (components: VerifyComponents, options: Verify
       blobs++
     }
     const usage = { bytes, blobs }
-    ops.push({ type: 'put', sublevel: db.meta, key: 'usage', value: usage })
-    await db.level.batch(ops)
+    ops.push({ type: 'put', sublevel: db.meta, key: META_USAGE, value: usage })
+    await db.batch(ops)
     reconciled.commit()
     setUsage(usage)
     report.usageAfter = usage

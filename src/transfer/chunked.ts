@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import type { TroveDb } from '../db.js'
+import type { PartialState, TroveDb } from '../db.js'
 import { HashMismatchError, StorageFullError, isDiskFull } from '../errors.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
 import type { BlobStore } from '../store/blob-store.js'
@@ -21,11 +21,7 @@ export interface ChunkedComponents {
   directWrites?: boolean
 }
 
-export interface PartialState {
-  size: number
-  manifest: string
-  done: number[]
-}
+export type { PartialState } from '../db.js'
 
 export interface ChunkedOptions {
   signal: AbortSignal

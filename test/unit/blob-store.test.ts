@@ -438,6 +438,37 @@ describe('BlobStore group commit', () => {
   })
 })
 
+describe('BlobStore.removeOrphanFiles', () => {
+  it('removes the files of deleted blobs and of blobs now packed; a blob stored as a file keeps its file', async () => {
+    const t = await openTempTrove()
+    try {
+      const store = t.trove.store
+      // streamed: files of their own
+      const { sha1: deleted } = await store.put([randomBytes(100)])
+      const { sha1: kept } = await store.put([randomBytes(110)])
+      // whole in memory: packed, with a stray file beside it (left by a removal that never ran)
+      const packedBytes = randomBytes(120)
+      const { sha1: packed } = await store.putBytes(packedBytes)
+      assert.equal((await store.locate(packed))?.packed, true)
+      await fs.mkdir(path.dirname(store.pathOf(packed)), { recursive: true })
+      await fs.writeFile(store.pathOf(packed), 'stray copy')
+      await store.deleteBatch([deleted])
+      await fs.writeFile(store.pathOf(deleted), 'left behind')
+      const before = store.getUsage()
+      // a name that is no sha1 and one never stored are passed over
+      await store.removeOrphanFiles([deleted, kept, packed, '../../etc', fakeSha1(1)])
+      await assert.rejects(fs.stat(store.pathOf(deleted)), { code: 'ENOENT' })
+      await assert.rejects(fs.stat(store.pathOf(packed)), { code: 'ENOENT' })
+      assert.equal((await fs.stat(store.pathOf(kept))).size, 110)
+      assert.deepEqual(await store.readBytes(packed), packedBytes)
+      assert.deepEqual(store.getUsage(), before)
+      assert.equal((await t.trove.verify()).ok, true)
+    } finally {
+      await t.cleanup()
+    }
+  })
+})
+
 describe('BlobStore small in-memory blobs (batched through the small-file worker)', () => {
   it('a wrong expectedSha1 is refused before anything is written', async () => {
     const t = await openTempTrove()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { SEP, edgeKey, expiryKey } from '../../src/refs/keys.js'
+import { SEP, edgeKey, expiryKey } from '../../src/db/keys.js'
 import type { RefMeta } from '../../src/refs/meta.js'
 import { findReferences } from '../../src/uri.js'
 import { fakeSha1, openTempTrove, type TempTrove } from '../helpers/trove.js'

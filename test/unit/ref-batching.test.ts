@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { BatchOp, Tables } from '../../src/db.js'
 import { BatchedReader, BatchedWriter, MAX_READ_BATCH, MAX_WRITE_BATCH_OPS } from '../../src/refs/batching.js'
 import { fakeSha1, openTempTrove, type TempTrove } from '../helpers/trove.js'
 
@@ -22,7 +23,8 @@ describe('ref store batching', () => {
     const reader = new BatchedReader(t.trove.db.refs)
     const writer = new BatchedWriter(t.trove.db)
     for (let i = 0; i < 20; i++) {
-      await writer.write([{ type: 'put', sublevel: t.trove.db.refs, key: 'b/rw', value: i }])
+      // any value will do: batching does not look at it
+      await writer.write([{ type: 'put', sublevel: t.trove.db.refs, key: 'b/rw', value: i as unknown as Tables['refs'] }])
       assert.equal(await reader.get('b/rw'), i)
     }
   })
@@ -44,7 +46,7 @@ describe('ref store batching', () => {
     const sub = t.trove.db.meta
     const results = await Promise.allSettled([
       writer.write([{ type: 'put', sublevel: sub, key: 'bw-ok-1', value: 1 }]),
-      writer.write([{ type: 'put', sublevel: sub, key: 'bw-bad', value: 1 }, { type: 'nope', sublevel: sub, key: 'x' }]),
+      writer.write([{ type: 'put', sublevel: sub, key: 'bw-bad', value: 1 }, { type: 'nope', sublevel: sub, key: 'x' } as unknown as BatchOp]),
       writer.write([{ type: 'put', sublevel: sub, key: 'bw-ok-2', value: 2 }])
     ])
     assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])

@@ -22,10 +22,10 @@ describe('HoldComputer.prefetch', () => {
     }
     // blobs that are not stored, and one asked twice
     const asked = [...blobs, 'f'.repeat(40), '0'.repeat(40), blobs[3]]
-    const batch = new HoldComputer({ db: t.db, minCopies: new Map(), links: false })
+    const batch = new HoldComputer({ db: t.db, refs: t.refs, minCopies: new Map(), links: false })
     await batch.prefetch(asked)
     for (const sha1 of asked) {
-      const single = new HoldComputer({ db: t.db, minCopies: new Map(), links: false })
+      const single = new HoldComputer({ db: t.db, refs: t.refs, minCopies: new Map(), links: false })
       assert.deepEqual(await batch.direct(sha1), await single.direct(sha1), `hold of ${sha1}`)
     }
     const codes = blobs.map((_, i) => i % 5).map((k) => ['u', 'r', 'r', 'p', 'p'][k])
