@@ -47,6 +47,10 @@ export const PackDamagedError = errorKind('PackDamagedError', 'PACK_DAMAGED', 50
 /** A listen address (libp2p or HTTP API) is taken by another process. */
 export const AddressInUseError = errorKind('AddressInUseError', 'ADDRESS_IN_USE', 500)
 export const AbortError = errorKind('AbortError', 'ABORTED', 499)
+/** An output file (`get -o`) is already there; the command refuses to overwrite it without --force. */
+export const FileExistsError = errorKind('FileExistsError', 'FILE_EXISTS', 409)
+/** Files can be added only to a ref whose value is a JSON object (name -> URI); this ref holds something else. */
+export const RefNotObjectError = errorKind('RefNotObjectError', 'REF_NOT_OBJECT', 409)
 
 export function isTroveError (err: unknown): err is TroveError {
   return err instanceof TroveError
