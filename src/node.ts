@@ -133,7 +133,7 @@ export class Trove implements TroveOps {
     }
     const { evictions } = await this.withEvictions(async () => {
       if (options.ref !== undefined) await this.mergeRef(options.ref, refObjFor(results), options.refMeta ?? {}, { by })
-    }, { grewFrom: usageBefore })
+    }, { grewFrom: usageBefore, keep: () => results.map((r) => r.sha1) })
     const last = results[results.length - 1]
     if (evictions.length > 0 && last !== undefined) last.evictions = [...(last.evictions ?? []), ...evictions]
     return results
@@ -145,9 +145,11 @@ export class Trove implements TroveOps {
    * and usage is now above the high watermark, the run that calls for is made before this returns
    * rather than a moment later in the background, so this caller learns what its data cost; not
    * with `settle: false`, and not while the node is known to be over its limit with nothing left
-   * to evict (the background runs back off then). A read of a stored blob never runs one.
+   * to evict (the background runs back off then). A read of a stored blob never runs one. The
+   * blobs `keep` names (what the work stored, the blob about to be served) are leased meanwhile:
+   * making room for them must not evict them.
    */
-  async withEvictions<T> (work: () => Promise<T>, options: { settle?: boolean, grewFrom?: number } = {}): Promise<{ value: T, evictions: Eviction[] }> {
+  async withEvictions<T> (work: () => Promise<T>, options: { settle?: boolean, grewFrom?: number, keep?: (value: T) => string[] } = {}): Promise<{ value: T, evictions: Eviction[] }> {
     const grewFrom = options.grewFrom ?? this.store.getUsage().bytes
     const reports: GcReport[] = []
     const off = this.space.onRun((r) => { reports.push(r) })
@@ -155,11 +157,14 @@ export class Trove implements TroveOps {
       const value = await work()
       const grew = this.store.getUsage().bytes > grewFrom
       if (options.settle !== false && grew && this.space.aboveHighWatermark() && this.space.overLimitState === undefined) {
+        const releases = (options.keep?.(value) ?? []).map((sha1) => this.store.leases.acquire(sha1))
         try {
           await this.space.gc({ trigger: 'watermark' })
         } catch (err) {
           // the work is done and stays done; the background run tries again
           this.log.warn('space run after a write failed', err)
+        } finally {
+          for (const release of releases) release()
         }
       }
       return { value, evictions: evictionsOf(reports) }

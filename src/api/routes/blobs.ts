@@ -48,7 +48,7 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
       // merged into the ref, so one upload per file builds up a ref of several files
       if (ref !== undefined) await trove.mergeRef(ref, refObjFor([added]), meta, author)
       return added
-    })
+    }, { keep: (added) => [added.sha1] })
     if (evictions.length > 0) result.evictions = evictions
     return result
   })
@@ -62,7 +62,7 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   const name = queryString(request, 'name')
   const timeoutMs = queryInt(request, 'timeoutMs', 1)
   // fetched from peers when it is not here and the network runs
-  const { value: info, evictions } = await ctx.trove.withEvictions(async () => ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply), timeoutMs }))
+  const { value: info, evictions } = await ctx.trove.withEvictions(async () => ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply), timeoutMs }), { keep: () => [sha1] })
   if (evictions.length > 0) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
   const size = info.size
   const etag = `"${sha1}"`
