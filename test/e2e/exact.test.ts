@@ -5,7 +5,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cliSandbox, outcome, setConfig, type CliResult, type CliSandbox, type JsonError, type RunOptions } from '../helpers/cli.js'
-import { startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.js'
+import { startDaemon, startNodePair, stopDaemon, type Daemon, type NodePair } from '../helpers/daemon.js'
 import type { AddResult, Eviction } from '../../src/ops.js'
 
 /**
@@ -279,24 +279,15 @@ describe('an add that makes the node evict says what went, how much and why', ()
 })
 
 describe('a fetch that makes the node evict says so', () => {
+  let pair: NodePair | undefined
   let a: CliSandbox
   let b: CliSandbox
-  let nodeA: Daemon | undefined
-  let nodeB: Daemon | undefined
 
   before(async () => {
-    a = await cliSandbox()
-    b = await cliSandbox()
-    await setConfig(b, SMALL_LIMIT)
-    nodeA = await startDaemon(a)
-    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '5s'])
+    pair = await startNodePair({ bFlags: ['--find-timeout', '5s'], beforeB: async (t) => { await setConfig(t, SMALL_LIMIT) } })
+    ;({ a, b } = pair)
   })
-  after(async () => {
-    await stopDaemon(nodeA, 'SIGTERM')
-    await stopDaemon(nodeB, 'SIGTERM')
-    await a.cleanup()
-    await b.cleanup()
-  })
+  after(async () => { await pair?.close() })
 
   it('get -o names what the node evicted to make room for the fetched blob (--json and stderr)', async () => {
     const loose = randomBytes(300_000)
