@@ -87,6 +87,7 @@ export class SpaceManager {
   private readonly timers: NodeJS.Timeout[] = []
   private readonly unsubscribe: Array<() => void> = []
   private history: RunSummary[] = []
+  private readonly runListeners = new Set<(report: GcReport) => void>()
   private overLimit: { since: string, bytesOver: number, reason: string } | undefined
   private readonly abort = new AbortController()
   private closed = false
@@ -127,6 +128,15 @@ export class SpaceManager {
   startBackground (): void {
     if (this.limits.gcIntervalMs > 0) this.every(this.limits.gcIntervalMs, async () => { await this.gc({ trigger: 'periodic' }) })
     this.every(RECONCILE_INTERVAL_MS, async () => { await this.reconcile() })
+  }
+
+  /**
+   * Calls `listener` with the report of every run that ends from now on (not dry runs), so a
+   * command can tell its user what was evicted while it ran. Returns the function that stops it.
+   */
+  onRun (listener: (report: GcReport) => void): () => void {
+    this.runListeners.add(listener)
+    return () => { this.runListeners.delete(listener) }
   }
 
   /** Changes limits while running (`trove start --max-size` after the node was created). */
@@ -367,6 +377,7 @@ export class SpaceManager {
       report.durationMs = Date.now() - t0
       this.afterRun(report)
       await this.record(report)
+      for (const listener of this.runListeners) listener(report)
       return report
     } finally {
       this.running--
