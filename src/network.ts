@@ -1,12 +1,12 @@
 import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
 import { AddressInUseError } from './errors.js'
-import type { TroveDb } from './db.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, PeerInfo, TransferInfo } from './ops.js'
 import { AnnounceProtocol } from './protocols/announce/index.js'
 import { FetchProtocol } from './protocols/fetch/index.js'
 import { HaveProtocol } from './protocols/have/index.js'
 import type { BlobInfo, BlobStore } from './store/blob-store.js'
+import type { ManifestIndex } from './store/manifests.js'
 import { Fetcher } from './transfer/fetcher.js'
 import { ProviderTable } from './transfer/providers.js'
 import { ProvideQueue } from './transfer/provide-queue.js'
@@ -15,8 +15,8 @@ import { loadOrCreateKey } from './net/identity.js'
 import { createNetwork, type NetworkInit, type TroveLibp2p } from './net/libp2p.js'
 
 export interface NetworkComponents {
-  db: TroveDb
   store: BlobStore
+  manifests: ManifestIndex
   layout: DataDirLayout
   reserve?: (bytes: number) => Promise<() => void>
 }
@@ -54,8 +54,8 @@ export class TroveNetwork {
 
   private constructor (private readonly c: NetworkComponents, private readonly init: TroveNetworkInit, libp2p: TroveLibp2p) {
     this.libp2p = libp2p
-    const base = { libp2p, store: c.store, db: c.db }
-    this.have = new HaveProtocol(base)
+    const base = { libp2p, store: c.store }
+    this.have = new HaveProtocol({ ...base, manifests: c.manifests })
     this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: init.stallTimeoutMs })
     this.announce = new AnnounceProtocol({
       libp2p,
@@ -63,7 +63,7 @@ export class TroveNetwork {
     }, { batchMs: init.announceBatchMs })
     this.fetcher = new Fetcher({
       ...base,
-      layout: c.layout,
+      manifests: c.manifests,
       have: this.have,
       fetch: this.fetchProtocol,
       providers: this.providers,

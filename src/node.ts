@@ -7,6 +7,7 @@ import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type Fe
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
+import { ManifestIndex } from './store/manifests.js'
 import type { PackFilesInit } from './store/packs.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
@@ -16,7 +17,6 @@ import { explain, spaceStatus } from './space/status.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
-import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
 
@@ -46,6 +46,8 @@ export class Trove implements TroveOps {
   readonly layout: DataDirLayout
   readonly db: TroveDb
   readonly store: BlobStore
+  /** Chunk manifests of large blobs and the resume state of chunked downloads. */
+  readonly manifests: ManifestIndex
   readonly refs: RefStore
   readonly space: SpaceManager
   readonly config: TroveConfig
@@ -58,6 +60,7 @@ export class Trove implements TroveOps {
     this.db = components.db
     this.config = components.config
     this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
+    this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
       config: this.config,
@@ -79,19 +82,8 @@ export class Trove implements TroveOps {
   }
 
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
-    return this.recordManifest(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
-  }
-
-  /**
-   * A large blob gets a chunk manifest (itself a blob) so peers can fetch it in verified chunks
-   * from several providers at once. The chunk hashes were computed during ingest.
-   */
-  private async recordManifest (result: PutResult): Promise<PutResult> {
-    if (result.size <= CHUNKED_THRESHOLD || result.chunks === undefined) return result
-    if (await this.db.manifests.get(result.sha1) !== undefined) return result
-    const m = await this.store.putBytes(encodeManifest(makeManifest(result.sha1, result.size, CHUNK_SIZE, result.chunks)))
-    await this.db.manifests.put(result.sha1, m.sha1)
-    return result
+    // a large blob gets a chunk manifest, so peers can fetch it in verified chunks
+    return this.manifests.recordFor(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
   }
 
   async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
@@ -103,7 +95,7 @@ export class Trove implements TroveOps {
   async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
     const results: AddResult[] = []
     for (const file of files) {
-      const r = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
+      const r = await this.manifests.recordFor(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
       const name = path.basename(file)
       results.push({ uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name })
     }
@@ -234,7 +226,7 @@ export class Trove implements TroveOps {
     this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./network.js')
-    const network = await TroveNetwork.start({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
+    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,

@@ -1,30 +1,22 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import type { TroveDb } from '../db.js'
 import { HashMismatchError, StorageFullError, isDiskFull } from '../errors.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
-import type { BlobStore } from '../store/blob-store.js'
+import { chunkRange, type Manifest, type PartialDownloads, type PartialState } from '../store/manifests.js'
 import { alignedBuffer, BlockWriter } from './direct-io.js'
 import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, PARTIAL_SAVE_INTERVAL_MS } from './constants.js'
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
-import { chunkRange, type Manifest } from './manifest.js'
 import { OrderedHasher } from './ordered-hash.js'
 import { faultWeight, type PeerScores } from './scores.js'
 
 export interface ChunkedComponents {
-  db: TroveDb
-  store: BlobStore
+  /** Resume state of the download (src/store/manifests.ts). */
+  partials: Pick<PartialDownloads, 'get' | 'save'>
   fetch: FetchProtocol
   scores: PeerScores
   /** Write chunks with O_DIRECT where the filesystem allows (default true; see BlockWriter). */
   directWrites?: boolean
-}
-
-export interface PartialState {
-  size: number
-  manifest: string
-  done: number[]
 }
 
 export interface ChunkedOptions {
@@ -60,7 +52,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
     const dropped = new Set<string>()
     let active = 0
     options.onBytes(bytes, 0)
-    const saver = new PartialSaver(c.db, sha1, { size, manifest: manifestSha1, done })
+    const saver = new PartialSaver(c.partials, sha1, { size, manifest: manifestSha1, done })
     cleanup = async () => { await saver.flush() }
 
     /**
@@ -194,7 +186,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
 
 /** Chunks a previous attempt verified, re-checked against the file (a crash may have lost writes). */
 async function resumeState (c: ChunkedComponents, fh: fs.FileHandle, sha1: string, manifest: Manifest, manifestSha1: string): Promise<Set<number>> {
-  const state = await c.db.partials.get(sha1) as PartialState | undefined
+  const state = await c.partials.get(sha1)
   const done = new Set<number>()
   if (state === undefined || state.manifest !== manifestSha1 || state.size !== manifest.size) return done
   for (const i of state.done) {
@@ -222,7 +214,7 @@ class PartialSaver {
   private saving: Promise<void> | undefined
   private dirty = false
 
-  constructor (private readonly db: TroveDb, private readonly sha1: string, private readonly state: { size: number, manifest: string, done: ReadonlySet<number> }) {}
+  constructor (private readonly partials: ChunkedComponents['partials'], private readonly sha1: string, private readonly state: { size: number, manifest: string, done: ReadonlySet<number> }) {}
 
   changed (): void {
     this.dirty = true
@@ -239,7 +231,7 @@ class PartialSaver {
     this.last = Date.now()
     try {
       const { size, manifest, done } = this.state
-      await this.db.partials.put(this.sha1, { size, manifest, done: [...done] } satisfies PartialState)
+      await this.partials.save(this.sha1, { size, manifest, done: [...done] } satisfies PartialState)
     } catch {
       // resume state is an optimisation: a download goes on without it
       this.dirty = true

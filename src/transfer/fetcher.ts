@@ -1,13 +1,10 @@
-import fs from 'node:fs/promises'
-import path from 'node:path'
-import type { DataDirLayout } from '../datadir.js'
-import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, InvalidArgumentError, StorageFullError, isError } from '../errors.js'
 import type { TroveLibp2p } from '../net/libp2p.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, TransferInfo } from '../ops.js'
 import type { FetchProtocol } from '../protocols/fetch/index.js'
 import type { HaveProtocol } from '../protocols/have/index.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import { parseManifest, type ManifestIndex } from '../store/manifests.js'
 import { deadline } from '../protocols/deadline.js'
 import { fetchSmallBatch } from './batch.js'
 import { fetchChunked } from './chunked.js'
@@ -15,7 +12,6 @@ import { FetchCoalescer } from './coalesce.js'
 import { CHUNKED_THRESHOLD, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate } from './find.js'
-import { parseManifest } from './manifest.js'
 import type { ProviderTable } from './providers.js'
 import { faultWeight, isBadData, type PeerScores } from './scores.js'
 
@@ -26,9 +22,9 @@ const LOCAL_CHECK_BATCH = 1024
 
 export interface FetcherComponents {
   libp2p: TroveLibp2p
-  db: TroveDb
   store: BlobStore
-  layout: DataDirLayout
+  /** Records fetched manifests and keeps the resume state of chunked downloads. */
+  manifests: Pick<ManifestIndex, 'recordFetched' | 'partials'>
   have: HaveProtocol
   fetch: FetchProtocol
   providers: ProviderTable
@@ -229,8 +225,7 @@ export class Fetcher {
         for (const c of pool) {
           if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
         }
-        await this.c.db.partials.del(sha1)
-        await fs.rm(path.join(this.c.layout.root, 'partial', `${sha1}.part`), { force: true })
+        await this.c.manifests.partials.discard(sha1)
         pool = pool.filter((c) => c.manifest !== manifestSha1)
         if (pool.length === 0) throw err
       }
@@ -241,15 +236,13 @@ export class Fetcher {
     const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
     if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
     const manifest = parseManifest(await this.c.store.readBytes(manifestSha1), { sha1, size })
-    const partialDir = path.join(this.c.layout.root, 'partial')
-    await fs.mkdir(partialDir, { recursive: true })
-    const partialPath = path.join(partialDir, `${sha1}.part`)
+    const partialPath = await this.c.manifests.partials.prepare(sha1)
     // a peer that offered another manifest disputes this one: were this one false, its honest
     // chunks would fail to verify and it would be penalised for our mistake
     const agrees = (c: Candidate): boolean => c.size === size && (c.manifest === undefined || c.manifest === manifestSha1)
     const agreeing = candidates.filter(agrees)
     info.peers = agreeing.map((c) => c.peer.toString())
-    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites }, partialPath, manifest, manifestSha1, this.order(agreeing), {
+    await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites }, partialPath, manifest, manifestSha1, this.order(agreeing), {
       signal: options.signal ?? new AbortController().signal,
       onBytes,
       moreCandidates: async (exclude) => {
@@ -260,10 +253,7 @@ export class Fetcher {
     info.state = 'verifying'
     // fetchChunked verified every chunk and hashed the whole file in order as it arrived
     await this.c.store.adoptFile(partialPath, sha1, { hashed: true })
-    await this.c.db.level.batch([
-      { type: 'put', sublevel: this.c.db.manifests, key: sha1, value: manifestSha1 },
-      { type: 'del', sublevel: this.c.db.partials, key: sha1 }
-    ])
+    await this.c.manifests.recordFetched(sha1, manifestSha1)
   }
 
   /** Least-faulted providers first; ties in random order so load spreads. */

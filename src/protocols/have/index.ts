@@ -1,5 +1,4 @@
 import type { PeerId } from '@libp2p/interface'
-import type { TroveDb } from '../../db.js'
 import { bytesToSha1, sha1ToBytes } from '../../uri.js'
 import type { BlobStore } from '../../store/blob-store.js'
 import type { TroveLibp2p } from '../../net/libp2p.js'
@@ -21,10 +20,16 @@ export interface HaveAnswer {
   manifest?: string
 }
 
+/** Which blobs have a chunk manifest (src/store/manifests.ts). */
+export interface ManifestLookup {
+  /** Manifest sha1 of each blob, in order; undefined where it has none. */
+  getMany: (sha1s: string[]) => Promise<Array<string | undefined>>
+}
+
 export interface HaveComponents {
   libp2p: TroveLibp2p
   store: BlobStore
-  db: TroveDb
+  manifests: ManifestLookup
 }
 
 export interface HaveInit {
@@ -66,9 +71,12 @@ export class HaveProtocol {
       // two in turn per hash: a fetchMany of 10,000 small blobs waited ~20,000 round trips here
       const infos = await this.components.store.statMany(sha1s)
       const held = sha1s.filter((_, i) => infos[i] !== undefined)
-      const found = held.length > 0 ? await this.components.db.manifests.getMany(held) as Array<string | undefined> : []
+      const found = await this.components.manifests.getMany(held)
       const manifests = new Map<string, string>()
-      for (const [i, sha1] of held.entries()) if (found[i] !== undefined) manifests.set(sha1, found[i] as string)
+      for (const [i, sha1] of held.entries()) {
+        const manifest = found[i]
+        if (manifest !== undefined) manifests.set(sha1, manifest)
+      }
       const entries = req.hashes.map((hash, i) => {
         const info = infos[i]
         const manifest = manifests.get(sha1s[i])
