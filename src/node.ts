@@ -3,6 +3,7 @@ import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
+import { defaultLogger, type ComponentLogger } from './logger.js'
 import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
@@ -35,6 +36,8 @@ export interface TroveOptions {
   space?: SpaceLimitsInput
   /** Pack file settings (src/store/packs.ts); tests make packs small to exercise compaction. */
   packs?: Pick<PackFilesInit, 'targetBytes' | 'compactLiveRatio' | 'retireGraceMs'>
+  /** Where background failures are reported (default: `defaultLogger()`, warnings on stderr). */
+  logger?: ComponentLogger
 }
 
 /**
@@ -52,13 +55,15 @@ export class Trove implements TroveOps {
   readonly space: SpaceManager
   readonly config: TroveConfig
   readonly by: string
+  readonly logger: ComponentLogger
   private closed = false
 
-  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'] } = {}) {
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'], logger?: ComponentLogger } = {}) {
     this.dataDir = components.dataDir
     this.layout = layout(components.dataDir)
     this.db = components.db
     this.config = components.config
+    this.logger = init.logger ?? defaultLogger()
     this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
     this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db })
@@ -226,7 +231,7 @@ export class Trove implements TroveOps {
     this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./network.js')
-    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch }, {
+    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch, logger: this.logger }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,
@@ -243,7 +248,8 @@ export class Trove implements TroveOps {
     this.network = network
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
-    if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
+    // in the background; provideAll logs its own failure
+    if (network.libp2p.services.dht !== undefined) void network.provideAll()
   }
 
   /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
@@ -314,7 +320,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
   const db = await openDb(l.db, l.owner, { command: options.command })
-  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs, logger: options.logger })
   try {
     await trove.open()
   } catch (err) {
