@@ -21,7 +21,8 @@ import { createNetwork, type NetworkInit, type TroveLibp2p } from './net/libp2p.
 export interface NetworkComponents {
   store: BlobStore
   manifests: ManifestIndex
-  layout: DataDirLayout
+  /** Where the node's key is (the libp2p identity). */
+  layout: Pick<DataDirLayout, 'key'>
   reserve?: (bytes: number) => Promise<() => void>
   /** Where the network's background failures go (default: `defaultLogger()`). */
   logger?: ComponentLogger
