@@ -176,12 +176,12 @@ function status (code: FetchResponse.Status, message: string, size = 0): Uint8Ar
 }
 
 /** The client side of one fetch stream (see FetchSession). */
-export class StreamSession implements FetchSession {
+class StreamSession implements FetchSession {
   private readonly reader: StreamReader
   private closed = false
 
   /** `release` frees this session's slot among those open to the peer (see FETCH_SESSIONS_PER_PEER). */
-  constructor (readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}, stallTimeoutMs?: number) {
+  constructor (private readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}, stallTimeoutMs?: number) {
     this.reader = new StreamReader(stream, undefined, stallTimeoutMs)
   }
 
@@ -203,7 +203,7 @@ export class StreamSession implements FetchSession {
 
   async * get (req: RangeRequest, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
     await this.ask(req, options)
-    yield * this.receive(req, options.signal)
+    yield * this.answer(req, options)
   }
 
   async many (reqs: RangeRequest[], inFlight: number, handlers: ManyHandlers, options: AbortOptions = {}): Promise<void> {
