@@ -3,12 +3,13 @@ import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
-import { defaultLogger, type Logger } from './logger.js'
+import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import { assertRefTakesFiles, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
+import { ManifestIndex } from './store/manifests.js'
 import type { PackFilesInit } from './store/packs.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
@@ -19,7 +20,6 @@ import { KeyedSerialQueue } from './serial.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
-import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
 
@@ -38,6 +38,8 @@ export interface TroveOptions {
   space?: SpaceLimitsInput
   /** Pack file settings (src/store/packs.ts); tests make packs small to exercise compaction. */
   packs?: Pick<PackFilesInit, 'targetBytes' | 'compactLiveRatio' | 'retireGraceMs'>
+  /** Where background failures are reported (default: `defaultLogger()`, warnings on stderr). */
+  logger?: ComponentLogger
 }
 
 /**
@@ -49,21 +51,27 @@ export class Trove implements TroveOps {
   readonly layout: DataDirLayout
   readonly db: TroveDb
   readonly store: BlobStore
+  /** Chunk manifests of large blobs and the resume state of chunked downloads. */
+  readonly manifests: ManifestIndex
   readonly refs: RefStore
   readonly space: SpaceManager
   readonly config: TroveConfig
   readonly by: string
+  readonly logger: ComponentLogger
   private closed = false
   /** Ref writes through this node, one at a time per key: a merge reads the ref and writes it back. */
   private readonly refWrites = new KeyedSerialQueue()
-  private readonly log: Logger = defaultLogger().forComponent('node')
+  private readonly log: Logger
 
-  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'] } = {}) {
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'], logger?: ComponentLogger } = {}) {
     this.dataDir = components.dataDir
     this.layout = layout(components.dataDir)
     this.db = components.db
     this.config = components.config
+    this.logger = init.logger ?? defaultLogger()
+    this.log = this.logger.forComponent('node')
     this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
+    this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
       config: this.config,
@@ -85,19 +93,8 @@ export class Trove implements TroveOps {
   }
 
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
-    return this.recordManifest(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
-  }
-
-  /**
-   * A large blob gets a chunk manifest (itself a blob) so peers can fetch it in verified chunks
-   * from several providers at once. The chunk hashes were computed during ingest.
-   */
-  private async recordManifest (result: PutResult): Promise<PutResult> {
-    if (result.size <= CHUNKED_THRESHOLD || result.chunks === undefined) return result
-    if (await this.db.manifests.get(result.sha1) !== undefined) return result
-    const m = await this.store.putBytes(encodeManifest(makeManifest(result.sha1, result.size, CHUNK_SIZE, result.chunks)))
-    await this.db.manifests.put(result.sha1, m.sha1)
-    return result
+    // a large blob gets a chunk manifest, so peers can fetch it in verified chunks
+    return this.manifests.recordFor(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
   }
 
   async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
@@ -120,7 +117,7 @@ export class Trove implements TroveOps {
     const results: AddResult[] = []
     for (const [i, file] of files.entries()) {
       const { value: r, evictions } = await this.withEvictions(async () => {
-        const put = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
+        const put = await this.manifests.recordFor(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
         if (options.pin === true) await this.refs.pin(put.sha1, { by })
         return put
       }, { settle: false })
@@ -309,7 +306,7 @@ export class Trove implements TroveOps {
     this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./network.js')
-    const network = await TroveNetwork.start({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
+    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch, logger: this.logger }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,
@@ -326,7 +323,8 @@ export class Trove implements TroveOps {
     this.network = network
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
-    if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
+    // in the background; provideAll logs its own failure
+    if (network.libp2p.services.dht !== undefined) void network.provideAll()
   }
 
   /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
@@ -401,7 +399,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
   const db = await openDb(l.db, l.owner, { command: options.command })
-  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs, logger: options.logger })
   try {
     await trove.open()
   } catch (err) {
