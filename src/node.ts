@@ -8,7 +8,7 @@ import type { RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import type { PackFilesInit } from './store/packs.js'
-import { verifyStore, type VerifyReport } from './store/verify.js'
+import type { VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
@@ -189,7 +189,7 @@ export class Trove implements TroveOps {
     for await (const _ of this.db.refs.keys()) refs++
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
-    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packs.totals() }
+    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packTotals() }
     report.space = await spaceStatus({ db: this.db, store: this.store, refs: this.refs, space: this.space })
     if (this.network !== undefined) {
       report.mode = 'node'
@@ -207,7 +207,7 @@ export class Trove implements TroveOps {
   }
 
   async verify (options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
-    return verifyStore({ db: this.db, layout: this.layout, store: this.store }, options)
+    return this.store.verify(options)
   }
 
   /**

@@ -125,7 +125,7 @@ export class Fetcher {
   }
 
   private async run (sha1: string, options: FetchOptions, alone: boolean): Promise<BlobInfo> {
-    const release = this.c.store.leases.acquire(sha1)
+    const release = this.c.store.lease(sha1)
     const info: TransferInfo = { sha1, bytes: 0, peers: [], startedAt: new Date().toISOString(), state: 'finding' }
     this.active.set(sha1, info)
     let unreserve: (() => void) | undefined
