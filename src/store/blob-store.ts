@@ -2,42 +2,23 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
-import type { TroveDb } from '../db.js'
 import type { BlobEntry, Usage } from '../db/schema.js'
 import { BlobNotFoundError, InvalidArgumentError, RangeNotSatisfiableError } from '../errors.js'
-import { defaultLogger, type ComponentLogger } from '../logger.js'
+import { readFully } from '../fs-util.js'
+import { defaultLogger } from '../logger.js'
 import { assertSha1Hex, isSha1Hex } from '../uri.js'
 import { BlobIndex } from './blob-index.js'
-import { IO_CHUNK_SIZE } from './constants.js'
+import { ADDED_HEAD_BYTES, IO_CHUNK_SIZE } from './constants.js'
 import { Ingest, writeError, type Ingested } from './ingest.js'
 import { Leases } from './leases.js'
-import { PackFiles, type PackFilesInit } from './packs.js'
+import { PackFiles } from './packs.js'
 import { ShardedPaths } from './paths.js'
 import { SMALL_IO_MAX_BYTES, smallFileIo, type SmallFileIo } from './small-io.js'
-import type { BlobListener, BlobLocation, DeleteBatchOptions, DeleteBatchResult, LocatedBlob, PutOptions, PutResult, ReadOptions, WriteGuard, WriteTicket } from './types.js'
+import type { BlobListener, BlobLocation, BlobStoreComponents, BlobStoreInit, DeleteBatchOptions, DeleteBatchResult, LocatedBlob, PutOptions, PutResult, ReadOptions, WriteGuard, WriteTicket } from './types.js'
 import { verifyStore, type VerifyOptions, type VerifyReport } from './verify.js'
 
 export type * from './types.js'
 export type { Usage } from '../db/schema.js'
-
-/** First bytes of a blob stored from memory that its added event carries (see BlobListener). */
-export const ADDED_HEAD_BYTES = 64
-
-export interface BlobStoreComponents {
-  db: TroveDb
-  layout: DataDirLayout
-  logger?: ComponentLogger
-}
-
-export interface BlobStoreInit {
-  ioChunkSize?: number
-  /** fsync blobs and their folders before they count as stored. Off only for throwaway stores. */
-  durable?: boolean
-  /** Pack file settings (packs.ts); durability follows `durable`. */
-  packs?: Omit<PackFilesInit, 'durable'>
-  /** Small-file operations; default: the process's shared worker (tests and benches inject their own). */
-  io?: SmallFileIo
-}
 
 /**
  * Content-addressed files under `blobs/<2 hex>/<sha1>`, small blobs that arrive whole in memory
@@ -264,12 +245,7 @@ export class BlobStore {
       const buf = Buffer.allocUnsafe(length)
       const fh = await fs.open(file, 'r')
       try {
-        let filled = 0
-        while (filled < length) {
-          const { bytesRead } = await fh.read(buf, filled, length - filled, base + offset + filled)
-          if (bytesRead === 0) throw short()
-          filled += bytesRead
-        }
+        if (await readFully(fh, buf, base + offset) < length) throw short()
       } finally {
         await fh.close()
       }

@@ -1,5 +1,8 @@
-import type { BatchOp } from '../db.js'
-import type { PackLocation } from './packs.js'
+import type { DataDirLayout } from '../datadir.js'
+import type { BatchOp, TroveDb } from '../db.js'
+import type { ComponentLogger } from '../logger.js'
+import type { PackFilesInit, PackLocation } from './packs.js'
+import type { SmallFileIo } from './small-io.js'
 
 /**
  * The store's contract types: what callers give and get back (re-exported by blob-store.ts), and
@@ -115,3 +118,18 @@ export interface BlobLocation {
  */
 export type BlobListener = (info: BlobInfo, head?: Uint8Array) => void
 
+export interface BlobStoreComponents {
+  db: TroveDb
+  layout: DataDirLayout
+  logger?: ComponentLogger
+}
+
+export interface BlobStoreInit {
+  ioChunkSize?: number
+  /** fsync blobs and their folders before they count as stored. Off only for throwaway stores. */
+  durable?: boolean
+  /** Pack file settings (packs.ts); durability follows `durable`. */
+  packs?: Omit<PackFilesInit, 'durable'>
+  /** Small-file operations; default: the process's shared worker (tests and benches inject their own). */
+  io?: SmallFileIo
+}

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterEach, describe, it } from 'node:test'
 import { liveByPack, seededBlob } from '../helpers/packs.js'
 import { settle } from '../helpers/space.js'
-import { partsOf } from '../helpers/store-parts.js'
+import { partsOf } from '../helpers/store.js'
 import { openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
 const LIB_ENTRY = fileURLToPath(new URL('../../src/index.js', import.meta.url))

@@ -9,7 +9,7 @@ import type { BlobInfo } from '../../src/store/blob-store.js'
 import { SmallFileIo, smallFileIo } from '../../src/store/small-io.js'
 import { liveByPack, readRecord } from '../helpers/packs.js'
 import { settle } from '../helpers/space.js'
-import { partsOf } from '../helpers/store-parts.js'
+import { partsOf } from '../helpers/store.js'
 import { tempDir } from '../helpers/tmp.js'
 import { collect, fakeSha1, openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 

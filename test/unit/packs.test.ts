@@ -8,7 +8,7 @@ import { PACK_MAX_BYTES } from '../../src/store/constants.js'
 import type { BlobLocation } from '../../src/store/blob-store.js'
 import { indexIdle, liveByPack, packFiles, packNumber, packRecords, readRecord, RECORD_HEADER_BYTES, until } from '../helpers/packs.js'
 import { settle } from '../helpers/space.js'
-import { partsOf } from '../helpers/store-parts.js'
+import { partsOf } from '../helpers/store.js'
 import { collect, openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
 /** 500-byte blobs make 524-byte records: 15 to a pack of 8 KiB (16 would be 8384 bytes). */

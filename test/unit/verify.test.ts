@@ -8,7 +8,7 @@ import type { BlobLocation } from '../../src/store/blob-store.js'
 import { verifyStore } from '../../src/store/verify.js'
 import { liveByPack, packNumber } from '../helpers/packs.js'
 import { settle } from '../helpers/space.js'
-import { partsOf } from '../helpers/store-parts.js'
+import { partsOf } from '../helpers/store.js'
 import { openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
 describe('verify: loose files', () => {
