@@ -53,7 +53,7 @@ interface PendingCommit {
   reject: (err: unknown) => void
 }
 
-export function toLocated (sha1: string, entry: BlobEntry): LocatedBlob {
+function toLocated (sha1: string, entry: BlobEntry): LocatedBlob {
   const place: BlobPlace = entry.pack !== undefined && entry.at !== undefined ? { pack: entry.pack, at: entry.at } : 'file'
   return { sha1, size: entry.size, addedAt: entry.addedAt, place }
 }

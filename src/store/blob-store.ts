@@ -70,7 +70,7 @@ export class BlobStore {
   async locate (sha1: string): Promise<BlobLocation | undefined> {
     const info = await this.stat(sha1)
     if (info === undefined) return undefined
-    const { file, base } = this.whereIs(info)
+    const { file, base } = this.whereIs(sha1, info)
     return { path: file, offset: base, size: info.size, packed: info.place !== 'file' }
   }
 
@@ -139,7 +139,7 @@ export class BlobStore {
   }
 
   async putFile (file: string, options: PutOptions = {}): Promise<PutResult> {
-    const size = await this.ingest.source(file)
+    const size = await this.ingest.checkFile(file)
     return this.withTicket(options, async (ticket) => this.commit(await this.ingest.file(file, size, options, ticket)))
   }
 
@@ -279,12 +279,12 @@ export class BlobStore {
     if (offset > info.size || offset + length > info.size) {
       throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
     }
-    return { offset, length, ...this.whereIs(info) }
+    return { offset, length, ...this.whereIs(sha1, info) }
   }
 
   /** The file holding the blob's bytes and the offset of its first byte in it. */
-  private whereIs (info: LocatedBlob): { file: string, base: number } {
-    if (info.place === 'file') return { file: this.paths.pathOf(info.sha1), base: 0 }
+  private whereIs (sha1: string, info: LocatedBlob): { file: string, base: number } {
+    if (info.place === 'file') return { file: this.paths.pathOf(sha1), base: 0 }
     return { file: this.packs.pathOf(info.place.pack), base: info.place.at }
   }
 

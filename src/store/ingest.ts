@@ -30,8 +30,9 @@ export interface IngestComponents {
 
 export interface IngestInit {
   durable: boolean
-  /** Read size when re-hashing a file; also the copy's hash pass when set. */
+  /** Read size when re-hashing an adopted file. */
   ioChunkSize: number
+  /** Read size of the hash pass over a file's copy; default COPY_CHUNK_SIZE. */
   copyChunkSize?: number
 }
 
@@ -56,7 +57,7 @@ export class Ingest {
   }
 
   /** Checks that `file` is a readable regular file before any space is asked for; answers its size. */
-  async source (file: string): Promise<number> {
+  async checkFile (file: string): Promise<number> {
     const unreadable = (err: unknown): FileNotFoundError =>
       new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
     const stats = await fs.stat(file).catch((err: unknown) => { throw unreadable(err) })
@@ -67,7 +68,7 @@ export class Ingest {
     return stats.size
   }
 
-  /** A local file of `size` bytes (as source() found it), copied in the kernel and hashed as it goes. */
+  /** A local file of `size` bytes (as checkFile() found it), copied in the kernel and hashed as it goes. */
   async file (file: string, size: number, options: IngestOptions, ticket: WriteTicket | undefined): Promise<Ingested> {
     options.signal?.throwIfAborted()
     const tmp = this.tempPath()

@@ -100,7 +100,7 @@ describe('Ingest', () => {
       const data = randomBytes(300_000)
       const source = path.join(dir.dir, 'source.bin')
       await fs.writeFile(source, data)
-      const size = await ingest.source(source)
+      const size = await ingest.checkFile(source)
       assert.equal(size, data.length)
       const t = ticket()
       const content = await ingest.file(source, size, { chunkSize: 100_000 }, t)
@@ -116,8 +116,8 @@ describe('Ingest', () => {
     })
 
     it('a missing path or a folder is FileNotFoundError before anything else', async () => {
-      await assert.rejects(ingest.source(path.join(dir.dir, 'missing')), { name: 'FileNotFoundError' })
-      await assert.rejects(ingest.source(dir.dir), { name: 'FileNotFoundError' })
+      await assert.rejects(ingest.checkFile(path.join(dir.dir, 'missing')), { name: 'FileNotFoundError' })
+      await assert.rejects(ingest.checkFile(dir.dir), { name: 'FileNotFoundError' })
     })
   })
 
