@@ -107,7 +107,7 @@ export class SpaceManager {
     this.log = init.log ?? (() => {})
     this.watch = new WriteWatch(this.db)
     this.index = new SpaceIndex({ db: this.db, store: this.store, refs: this.refs, watch: this.watch, access: this.access })
-    this.planner = new Planner({ db: this.db, leases: this.store.leases, watch: this.watch, access: this.access, replicas: () => this.replicaSource })
+    this.planner = new Planner({ db: this.db, leases: this.store, watch: this.watch, access: this.access, replicas: () => this.replicaSource })
     if (init.background === true) this.startBackground()
   }
 
@@ -446,7 +446,7 @@ export class SpaceManager {
         // kept at the last check (leased since planning, used, or its holds changing): counted as
         // skipped, so a run's report says why what it planned is still there
         for (const c of planned.values()) {
-          const skip = this.store.leases.isLeased(c.sha1) ? skips.leased : skips.changing
+          const skip = this.store.isLeased(c.sha1) ? skips.leased : skips.changing
           skip.blobs++
           skip.bytes += c.size
         }

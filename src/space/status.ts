@@ -29,7 +29,7 @@ export async function spaceStatus (c: StatusComponents): Promise<SpaceStatus> {
   const classifiedBlobs = t.protected.blobs + t.referenced.blobs + t.unreferenced.blobs
   const blobUsage = store.getUsage()
   const leased: ClassBytes = { blobs: 0, bytes: 0 }
-  const leasedShas = store.leases.leased()
+  const leasedShas = store.leased()
   const states = leasedShas.length > 0 ? await db.spaceState.getMany(leasedShas) : []
   for (const st of states as Array<BlobState | undefined>) {
     if (st === undefined) continue
@@ -96,7 +96,7 @@ export async function explain (c: StatusComponents, sha1: string): Promise<Space
   const out: SpaceExplanation = {
     class: st === undefined ? 'unknown' : st.c === 'p' ? 'pinned' : st.c === 'r' ? 'referenced' : 'unreferenced',
     replicas,
-    leased: store.leases.isLeased(sha1),
+    leased: store.isLeased(sha1),
     changing: space.watch.isChanging(sha1),
     via: [],
     evictable: false

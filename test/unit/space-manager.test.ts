@@ -99,7 +99,7 @@ describe('space manager: leases', () => {
     const fetched = await addBlob(t, 1000)
     const served = await addBlob(t, 300 * KIB)
     // what the fetcher does while a download is in progress: a lease on the blob and a reservation
-    const release = t.store.leases.acquire(fetched)
+    const release = t.store.lease(fetched)
     const unreserve = await t.space.reserve(1000)
     const reader = await t.store.read(served)
     let report = await t.gc()
@@ -127,7 +127,7 @@ describe('space manager: leases', () => {
     const deleteCandidates = t.space.index.deleteCandidates.bind(t.space.index)
     let release: () => void = () => {}
     t.space.index.deleteCandidates = async (cands, keep) => {
-      release = t.store.leases.acquire(leased)
+      release = t.store.lease(leased)
       t.space.access.touch(used, Date.now() + 60_000)
       return deleteCandidates(cands, keep)
     }
