@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import trove
-from conftest import random_bytes
+from nodes import random_bytes
 
 
 def sha1_of(data: bytes) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import trove
-from conftest import Node, Nodes, wait_until
+from nodes import Node, Nodes, cli, wait_until
 from trove._node import pid_alive, read_discovery
 
 
@@ -78,8 +79,6 @@ def test_discovery_file_of_another_directory(node_a: Node, tmp_path: Path) -> No
 def test_start_starts_a_node_in_the_background(tmp_path: Path, cli_env: str) -> None:
     data = tmp_path / "data"
     # a data directory whose node will listen on free ports, without mDNS
-    from conftest import cli
-    import subprocess
     subprocess.run([*cli(), "--data", str(data), "init"], check=True, capture_output=True)
     config = json.loads((data / "config.json").read_text())
     config.update({"api": {"host": "127.0.0.1", "port": 0}, "listen": ["/ip4/127.0.0.1/tcp/0"], "mdns": False})
@@ -104,8 +103,6 @@ def test_a_failed_start_quotes_the_log(tmp_path: Path, cli_env: str, node_a: Nod
     # an API port another node holds: the start fails for certain, and the error quotes its log
     data = tmp_path / "fresh"
     port = node_a.url.rsplit(":", 1)[1]
-    from conftest import cli
-    import subprocess
     subprocess.run([*cli(), "--data", str(data), "init"], check=True, capture_output=True)
     config = json.loads((data / "config.json").read_text())
     config.update({"api": {"host": "127.0.0.1", "port": int(port)}, "listen": ["/ip4/127.0.0.1/tcp/0"], "mdns": False})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import trove
-from conftest import REPO, Node, Nodes, random_bytes
+from nodes import REPO, Node, Nodes, random_bytes
 from trove.errors import TroveError, error_codes, error_from_answer
 
 

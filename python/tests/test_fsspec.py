@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import trove
-from conftest import Node, random_bytes
+from nodes import Node, random_bytes
 from trove.fs import TroveFileSystem
 
 

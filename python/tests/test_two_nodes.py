@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import trove
-from conftest import random_bytes
+from nodes import random_bytes
 
 
 def test_store_on_a_load_on_b(client_a: trove.Client, client_b: trove.Client, tmp_path: Path) -> None:

@@ -170,8 +170,8 @@ class VerifyingReader(io.RawIOBase):
         if self._hash.hexdigest() != self._sha1:
             raise HashMismatchError(f"the bytes received for sha1://{self._sha1} hash to {self._hash.hexdigest()}")
 
-    def read_to_end(self) -> bytes:
-        """The whole rest of the body, checked."""
+    def readall(self) -> bytes:
+        """The whole rest of the body, checked (in large reads: the default reads 8 KiB at a time)."""
         parts = []
         while True:
             chunk = self.read(IO_CHUNK_SIZE)

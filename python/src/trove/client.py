@@ -376,12 +376,12 @@ class Client:
     def load_text(self, uri: str, encoding: str = "utf-8") -> str:
         """The blob decoded as text."""
         with self.open(uri) as r:
-            return r.read_to_end().decode(encoding)
+            return r.read().decode(encoding)
 
     def load_json(self, uri: str) -> JSON:
         """The blob parsed as JSON."""
         with self.open(uri) as r:
-            data = r.read_to_end()
+            data = r.read()
         try:
             return json.loads(data)
         except ValueError as err:

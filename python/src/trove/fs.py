@@ -35,12 +35,13 @@ class TroveFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     @property
     def client(self) -> Client:
-        if self._client is None:
-            if any(v is not None for v in self._connect_args.values()):
-                self._client = connect(**self._connect_args, set_default=False)
-            else:
-                self._client = default_client()
-        return self._client
+        if self._client is not None:
+            return self._client
+        if any(v is not None for v in self._connect_args.values()):
+            self._client = connect(**self._connect_args, set_default=False)
+            return self._client
+        # looked up on every use: fsspec keeps filesystem instances, the default node may change
+        return default_client()
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:
