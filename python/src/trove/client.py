@@ -5,7 +5,6 @@ bad input fails before any request with the node's own error codes."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -17,7 +16,7 @@ from typing import Any, BinaryIO, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import _node
 from ._http import Transport, dumps, ref_route
-from ._streams import Progress, ProgressArg, TransferWatch, VerifyingReader, file_chunks, finish
+from ._streams import ParallelSha1, Progress, ProgressArg, TransferWatch, VerifyingReader, file_chunks, finish
 from .constants import DEFAULT_TIMEOUT_S, DISCOVERY_TIMEOUT_S, IO_CHUNK_SIZE, LIST_PAGE, MAX_NAME_LENGTH, START_TIMEOUT_S
 from .errors import (
     ConnectionLostError,
@@ -234,14 +233,14 @@ class Client:
                 query["meta"] = dumps(dict(meta))
         elif meta is not None:
             raise InvalidArgumentError("meta is the meta of the ref: give ref= with it")
-        sha = hashlib.sha1()
         bar = Progress(progress)
         bar.restart(size, "storing")
-        try:
-            answer = self._http.json("POST", "/blobs", query=query, body=file_chunks(f, size, what, sha, bar),
-                                     headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
-        finally:
-            bar.close()
+        with ParallelSha1() as sha:
+            try:
+                answer = self._http.json("POST", "/blobs", query=query, body=file_chunks(f, size, what, sha, bar),
+                                         headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)})
+            finally:
+                bar.close()
         if answer.get("sha1") != sha.hexdigest() or answer.get("size") != size:
             raise HashMismatchError(f"the node stored {what} as sha1://{answer.get('sha1')} ({answer.get('size')} bytes) "
                                     f"but this client sent sha1://{sha.hexdigest()} ({size} bytes)")
@@ -300,22 +299,8 @@ class Client:
         tmp, fd = _create_beside(folder, base)
         done = False
         try:
-            sha = hashlib.sha1()
-            got = 0
-            with os.fdopen(fd, "wb") as out:
-                chunks = res.stream(IO_CHUNK_SIZE)
-                while True:
-                    # only the answer's errors are the connection's; the file's (a full disk) stay OSErrors
-                    try:
-                        chunk = next(chunks, None)
-                    except Exception as err:  # noqa: BLE001 - the connection broke mid-answer
-                        raise self._http.transport_error(err) from err
-                    if chunk is None:
-                        break
-                    out.write(chunk)
-                    sha.update(chunk)
-                    got += len(chunk)
-                    bar.add(len(chunk))
+            with os.fdopen(fd, "wb") as out, ParallelSha1() as sha:
+                got = self._copy_answer(res, out, sha, bar)
             if got != size:
                 raise ConnectionLostError(f"the Trove node at {self.url} stopped sending sha1://{sha1} after {got} of {size} "
                                           "bytes; did the node stop? Nothing was written")
@@ -328,6 +313,23 @@ class Client:
         finally:
             if not done:
                 _remove(tmp)
+
+    def _copy_answer(self, res: Any, out: BinaryIO, sha: ParallelSha1, bar: Progress) -> int:
+        """Writes an answer's body to ``out`` chunk by chunk, hashing it on the way; the count."""
+        got = 0
+        chunks = res.stream(IO_CHUNK_SIZE)
+        while True:
+            # only the answer's errors are the connection's; the file's (a full disk) stay OSErrors
+            try:
+                chunk = next(chunks, None)
+            except Exception as err:  # noqa: BLE001 - the connection broke mid-answer
+                raise self._http.transport_error(err) from err
+            if chunk is None:
+                return got
+            out.write(chunk)
+            sha.update(chunk)
+            got += len(chunk)
+            bar.add(len(chunk))
 
     def load_bytes(self, uri: str, start: int = 0, end: Optional[int] = None) -> bytes:
         """Bytes ``start`` up to (not including) ``end`` of the blob, like ``data[start:end]``;

@@ -24,6 +24,10 @@ MAX_NAME_LENGTH = 255
 #: negligible next to the copy, small enough that memory use stays flat whatever the blob's size.
 IO_CHUNK_SIZE = 1024 * 1024
 
+#: Chunks that may wait for the hashing thread while a blob streams: enough to ride out a slow
+#: moment of either side, few enough that memory stays a few chunks whatever the blob's size.
+HASH_QUEUE_CHUNKS = 4
+
 #: How long ``connect`` waits for a discovered node to answer ``GET /status`` before calling it
 #: unusable: the CLI's DISCOVERY_TIMEOUT_MS (src/api/constants.ts), for the same reasons.
 DISCOVERY_TIMEOUT_S = 2.0
