@@ -133,20 +133,20 @@ class Transport:
     def _answer_error(self, method: str, res: Any) -> TroveError:
         try:
             raw = res.data if method != "HEAD" else b""
-        except Exception as err:  # noqa: BLE001 - the body of an error answer broke off
-            return self.transport_error(err)
+        except Exception as broken:  # noqa: BLE001 - the body of an error answer broke off
+            return self.transport_error(broken)
         finally:
             res.release_conn()
         if method == "HEAD" or not raw:
-            err = error_from_status(res.status)
+            answer = error_from_status(res.status)
         else:
             try:
-                err = error_from_answer(jsonlib.loads(raw), res.status)
+                answer = error_from_answer(jsonlib.loads(raw), res.status)
             except ValueError:
-                err = error_from_answer(None, res.status)
-        if isinstance(err, UnauthorizedError) and self.token is None:
-            err = UnauthorizedError(f"{err.message} (this client has no API token{self._token_hint})", status=err.status)
-        return err
+                answer = error_from_answer(None, res.status)
+        if isinstance(answer, UnauthorizedError) and self.token is None:
+            return UnauthorizedError(f"{answer.message} (this client has no API token{self._token_hint})", status=answer.status)
+        return answer
 
     def transport_error(self, err: BaseException) -> TroveError:
         """A connection that could not be made, broke or stalled, as one of our exceptions."""

@@ -8,7 +8,7 @@ import io
 import queue
 import sys
 import threading
-from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
+from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Union
 
 from .constants import HASH_QUEUE_CHUNKS, IO_CHUNK_SIZE, PROGRESS_MIN_BYTES, TRANSFER_POLL_S
 from .errors import ConnectionLostError, HashMismatchError, InvalidArgumentError, TroveError
@@ -73,7 +73,7 @@ def _stderr_is_terminal() -> bool:
 
 def _tqdm(total: int, desc: str) -> Any:
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return None
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False, file=sys.stderr)
@@ -212,7 +212,7 @@ class VerifyingReader(io.RawIOBase):
 
     def readall(self) -> bytes:
         """The whole rest of the body, checked (in large reads: the default reads 8 KiB at a time)."""
-        parts = []
+        parts: List[bytes] = []
         while True:
             chunk = self.read(IO_CHUNK_SIZE)
             if not chunk:

@@ -28,7 +28,7 @@ from .errors import (
     TroveError,
     TroveFileNotFoundError,
 )
-from .uri import check_key, check_prefix, find_references, format_uri, parse_uri, to_sha1
+from .uri import check_key, check_prefix, find_references, parse_uri, to_sha1
 
 PathLike = Union[str, "os.PathLike[str]"]
 JSON = Any
@@ -360,8 +360,8 @@ class Client:
             finish(res, complete)
         if res.status == 200:
             # a node that ignored the Range header sent everything
-            return data[start:end]
-        return data  # type: ignore[no-any-return]
+            return bytes(data[start:end])
+        return bytes(data)
 
     def blob_size(self, uri: str) -> int:
         """The blob's size in bytes. Like a load, this makes the node fetch the blob from its peers

@@ -191,7 +191,8 @@ class ProtocolError(TroveError):
 class ApiUnavailableError(TroveError, builtins.ConnectionError):
     """The node's API cannot serve the request: it is shutting down (503), or it could not be
     reached or stopped answering (see the subclasses)."""
-    code, status = "API_UNAVAILABLE", 503
+    code = "API_UNAVAILABLE"
+    status: Optional[int] = 503
 
 
 class PeerTimeoutError(TroveError, builtins.TimeoutError):
@@ -257,9 +258,9 @@ def error_from_answer(body: Any, status: int) -> TroveError:
         if status == 503:
             return ApiUnavailableError("the Trove node is shutting down")
         return InternalError(f"the Trove API answered HTTP {status} without an error description")
-    code = err["code"]
-    message = err.get("message") if isinstance(err.get("message"), str) else code
-    name = err.get("name") if isinstance(err.get("name"), str) else None
+    code: str = err["code"]
+    message = err["message"] if isinstance(err.get("message"), str) else code
+    name = err["name"] if isinstance(err.get("name"), str) else None
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls(message, status=status, name=name)

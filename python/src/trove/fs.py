@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Union
 
-from fsspec import register_implementation
-from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec import register_implementation  # type: ignore[import-untyped,unused-ignore]
+from fsspec.spec import AbstractBufferedFile, AbstractFileSystem  # type: ignore[import-untyped,unused-ignore]
 
 from .client import Client, connect, default_client
 from .errors import BlobNotFoundError, NoProvidersError, RangeNotSatisfiableError, TroveNotImplementedError
@@ -30,15 +30,15 @@ class TroveFileSystem(AbstractFileSystem):  # type: ignore[misc]
                  token: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._client = client
-        self._connect_args = {"data_dir": data_dir, "url": url, "token": token}
+        self._data_dir, self._url, self._token = data_dir, url, token
         self._sizes: Dict[str, int] = {}
 
     @property
     def client(self) -> Client:
         if self._client is not None:
             return self._client
-        if any(v is not None for v in self._connect_args.values()):
-            self._client = connect(**self._connect_args, set_default=False)
+        if (self._data_dir, self._url, self._token) != (None, None, None):
+            self._client = connect(self._data_dir, self._url, self._token, set_default=False)
             return self._client
         # looked up on every use: fsspec keeps filesystem instances, the default node may change
         return default_client()
