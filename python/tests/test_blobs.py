@@ -247,6 +247,12 @@ def test_open_streams_and_verifies(client_a: trove.Client) -> None:
     assert client_a.blob_size(uri) == len(data)
 
 
+def test_a_closed_client_reconnects(node_a) -> None:
+    with node_a.client() as c:
+        c.status()
+    assert c.status()["mode"] == "node"
+
+
 def test_node_state(client_a: trove.Client) -> None:
     status = client_a.status()
     assert status["mode"] == "node" and status["api"]["url"] == client_a.url

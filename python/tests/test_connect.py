@@ -119,3 +119,12 @@ def test_start_runs_init_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TROVE_CLI", str(tmp_path / "no-such-command"))
     with pytest.raises(trove.NodeStartError, match="cannot run"):
         trove.connect(data_dir=tmp_path / "new", start=True)
+
+
+def test_every_client_method_is_also_a_module_function() -> None:
+    methods = {n for n in vars(trove.Client) if not n.startswith("_") and callable(getattr(trove.Client, n))} - {"open", "close"}
+    assert len(methods) > 25
+    for name in methods:
+        function = getattr(trove, name)
+        assert function.__doc__.startswith(getattr(trove.Client, name).__doc__), name
+        assert name in trove.__all__, name

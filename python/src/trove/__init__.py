@@ -141,6 +141,10 @@ def load_file_info(uri: str) -> Dict[str, Any]:
     return default_client().load_file_info(uri)
 
 
+def blob_size(uri: str) -> int:
+    return default_client().blob_size(uri)
+
+
 def fetch(uris: Iterable[str], timeout: Optional[float] = None) -> Dict[str, Any]:
     return default_client().fetch(uris, timeout)
 
@@ -177,12 +181,16 @@ def transfers() -> List[Dict[str, Any]]:
     return default_client().transfers()
 
 
+def verify() -> Dict[str, Any]:
+    return default_client().verify()
+
+
 #: The module-level functions: each calls the method of the same name on the default client.
 _DELEGATES = [
     set_ref, get_ref, get_ref_record, del_ref, get_ref_keys, list_refs, ref_history,
     store_file, store_bytes, store_text, store_json, store_npy, store_pkl,
-    load_file, load_bytes, load_text, load_json, load_npy, load_pkl, load_file_info, fetch,
-    pin, unpin, pins, why, gc, status, peers, transfers,
+    load_file, load_bytes, load_text, load_json, load_npy, load_pkl, load_file_info, blob_size, fetch,
+    pin, unpin, pins, why, gc, status, peers, transfers, verify,
 ]
 for _f in _DELEGATES:
     _f.__doc__ = f"{getattr(Client, _f.__name__).__doc__}\n\n(On the default node: see :func:`trove.default_client`.)"

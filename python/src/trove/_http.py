@@ -88,12 +88,17 @@ class Transport:
         self.author = author if author is not None else default_author()
         self._token_hint = token_hint
         self._start_hint = start_hint
-        self._pool = urllib3.HTTPConnectionPool(parts.hostname, port, maxsize=POOL_SIZE, block=False,
-                                                timeout=Timeout(connect=CONNECT_TIMEOUT_S, read=timeout),
-                                                retries=_RETRY)
+        self._host, self._port = parts.hostname, port
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> urllib3.HTTPConnectionPool:
+        return urllib3.HTTPConnectionPool(self._host, self._port, maxsize=POOL_SIZE, block=False,
+                                          timeout=Timeout(connect=CONNECT_TIMEOUT_S, read=self.timeout), retries=_RETRY)
 
     def close(self) -> None:
-        self._pool.close()
+        """Closes the idle connections; later requests open new ones."""
+        old, self._pool = self._pool, self._new_pool()
+        old.close()
 
     def request(self, method: str, route: str, *, query: Optional[Mapping[str, Any]] = None, json: Any = _UNSET,
                 body: Union[bytes, Iterable[bytes], None] = None, headers: Optional[Dict[str, str]] = None,
