@@ -11,14 +11,17 @@ import trove
 from nodes import random_bytes
 
 
-def test_store_on_a_load_on_b(client_a: trove.Client, client_b: trove.Client, tmp_path: Path) -> None:
+def test_store_on_a_load_on_b(client_a: trove.Client, client_b: trove.Client, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
     # larger than the node's chunked threshold (8 MiB): fetched through a chunk manifest
     data = random_bytes(12 * 1024 * 1024 + 7, seed=21)
     src = tmp_path / "recording.bin"
     src.write_bytes(data)
     uri = client_a.store_file(src, ref="lab/two-nodes/recording")
     assert client_b.load_file_info(uri)["local"] is False
-    path = client_b.load_file(uri, tmp_path / "on-b.bin")
+    # with a bar: while b fetches from a, the bar follows the node's transfer, then the copy
+    path = client_b.load_file(uri, tmp_path / "on-b.bin", progress=True)
+    assert "loading" in capsys.readouterr().err
     assert hashlib.sha1(Path(path).read_bytes()).hexdigest() == trove.to_sha1(uri)
     assert client_b.load_file_info(uri)["local"] is True
     # refs are each node's own
