@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
 import { AddressInUseError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
-import type { FetchManyOptions, FetchManyResult, FetchOptions, NetworkStatus, PeerInfo, TransferInfo } from './ops.js'
+import type { FetchManyOptions, FetchManyResult, FetchOptions, NetworkStatus, PeerInfo, ReadRange, TransferInfo } from './ops.js'
 import { announceProtocol } from './protocols/announce/announce.js'
 import type { AnnounceProtocol } from './protocols/announce/index.js'
 import { fetchProtocol } from './protocols/fetch/fetch.js'
@@ -125,6 +125,11 @@ export class TroveNetwork {
 
   async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
     return this.fetcher.fetch(sha1, options)
+  }
+
+  /** A blob's bytes or a range of them; a remote large blob's range fetches only its chunks (Fetcher.readRange). */
+  async readRange (sha1: string, range: ReadRange, options: FetchOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    return this.fetcher.readRange(sha1, range, options)
   }
 
   async fetchMany (sha1s: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {

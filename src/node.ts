@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
-import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddOptions, type AddResult, type AddStreamOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
@@ -189,8 +189,33 @@ export class Trove implements TroveOps, NodeInfo {
     return result
   }
 
-  async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
-    return this.store.read(toSha1(uri), range)
+  /**
+   * A blob's bytes or a range of them. A running node gets a blob it does not hold from its peers:
+   * a range of a large blob as only the chunks that cover it (kept as a partial download that a
+   * later fetch resumes), anything else by fetching the blob whole first.
+   */
+  async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const sha1 = toSha1(uri)
+    const network = this.network
+    if (network === undefined) return this.store.read(sha1, range)
+    if (range.offset === undefined && range.length === undefined) {
+      const { evictions } = await this.withEvictions(async () => this.ensureLocal(sha1, { timeoutMs: options.timeoutMs }), { keep: () => [sha1] })
+      if (evictions.length > 0) options.onEvictions?.(evictions)
+      return this.store.read(sha1)
+    }
+    return network.readRange(sha1, range, { timeoutMs: options.timeoutMs })
+  }
+
+  async blobInfo (uri: string, options: BlobInfoOptions = {}): Promise<BlobInfoReport> {
+    const sha1 = toSha1(uri)
+    const stored = await this.store.stat(sha1)
+    const network = this.network
+    if (stored !== undefined) return { sha1, size: stored.size, local: true, providers: network?.providers.get(sha1) ?? [] }
+    if (network === undefined) {
+      if (options.wait === true) throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
+      return { sha1, local: false, providers: [] }
+    }
+    return { sha1, local: false, ...await network.fetcher.providersOf(sha1, options) }
   }
 
   async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {

@@ -238,6 +238,27 @@ export interface TransferInfo {
   state: 'finding' | 'fetching' | 'verifying' | 'done' | 'failed'
 }
 
+/** What `blobInfo` says of a blob without fetching it. */
+export interface BlobInfoReport {
+  sha1: string
+  /**
+   * Size in bytes: the stored blob's, else the one most providers claim (a peer's word, never
+   * used for data: fetched bytes are always re-hashed). Absent when no one is known to hold it.
+   */
+  size?: number
+  /** Stored on this node. */
+  local: boolean
+  /** Peer ids that hold it: those that answered now for a remote blob, those known for a local one. */
+  providers: string[]
+}
+
+export interface BlobInfoOptions {
+  /** Look for providers as a fetch does, until one answers or the timeout passes (then NoProvidersError). */
+  wait?: boolean
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
 export interface ReadRange {
   offset?: number
   length?: number
@@ -339,8 +360,17 @@ export interface TroveOps {
    * when asked. A ref that cannot take a file is refused before anything is stored.
    */
   addStream: (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: AddStreamOptions) => Promise<AddResult>
-  /** A blob's bytes, or a range of them (RangeNotSatisfiableError outside the blob). */
+  /**
+   * A blob's bytes, or a range of them (RangeNotSatisfiableError outside the blob). A running
+   * node fetches a blob it does not hold from its peers: for a range of a large blob, only the
+   * chunks that cover it (kept as a partial download a later full fetch resumes).
+   */
   cat: (uri: string, range?: ReadRange, options?: CatOptions) => Promise<AsyncIterable<Uint8Array>>
+  /**
+   * A blob's size, whether it is stored here and who holds it, without fetching its content
+   * (from the store, else from the peers' have answers).
+   */
+  blobInfo: (uri: string, options?: BlobInfoOptions) => Promise<BlobInfoReport>
   /**
    * Makes one blob local (from peers, when a network runs) and says its size; BlobNotFoundError
    * when no one has it. Progress is not reported over HTTP.

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { defaultAuthor, type AddOptions, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { defaultAuthor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -124,13 +124,19 @@ export class ApiClient implements TroveOps {
   /** The node fetches the blob from its peers when it is not stored there; no progress comes back. */
   async fetchBlob (uri: string, options: FetchOptions = {}): Promise<FetchedBlob> {
     const sha1 = toSha1(uri)
-    const query = options.timeoutMs !== undefined ? { timeoutMs: String(options.timeoutMs) } : undefined
-    // HEAD: the answer's headers say all (size, evictions), and no body is opened for it
-    const res = await this.request('HEAD', `/blobs/${sha1}`, { query, signal: options.signal })
-    const fetched: FetchedBlob = { sha1, size: Number(res.headers.get('content-length')) }
-    const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))
-    if (evictions.length > 0) fetched.evictions = evictions
+    const result = await this.fetchMany([sha1], { signal: options.signal, timeoutMs: options.timeoutMs })
+    const failed = result.failed[0]
+    if (failed !== undefined) throw errorFromBody({ error: { code: failed.code, name: 'TroveError', message: failed.message } }, 500)
+    // stored there now: its size is the store's
+    const fetched: FetchedBlob = { sha1, size: await this.size(sha1, options) }
+    if (result.evictions !== undefined && result.evictions.length > 0) fetched.evictions = result.evictions
     return fetched
+  }
+
+  async blobInfo (uri: string, options: BlobInfoOptions = {}): Promise<BlobInfoReport> {
+    const query: Record<string, string | undefined> = { wait: options.wait === true ? '1' : undefined }
+    if (options.timeoutMs !== undefined) query.timeoutMs = String(options.timeoutMs)
+    return this.json('GET', `/blobs/${toSha1(uri)}/info`, { query, signal: options.signal })
   }
 
   async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
@@ -218,8 +224,9 @@ export class ApiClient implements TroveOps {
     return await res.json() as T
   }
 
-  private async size (sha1: string): Promise<number> {
-    return (await this.fetchBlob(sha1)).size
+  /** The blob's size as the node knows it (the store's, else its providers'), nothing fetched. */
+  private async size (sha1: string, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<number> {
+    return (await this.blobInfo(sha1, { ...options, wait: true })).size ?? 0
   }
 
   /** One request; a non-2xx answer becomes the TroveError it describes. */

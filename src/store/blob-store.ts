@@ -271,15 +271,7 @@ export class BlobStore {
     const given = options.info
     const info = given !== undefined && 'place' in given ? given : await this.stat(sha1)
     if (info === undefined) throw new BlobNotFoundError(`blob not found: sha1://${sha1}`)
-    const offset = options.offset ?? 0
-    const length = options.length ?? Math.max(0, info.size - offset)
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-      throw new InvalidArgumentError('range offset and length must be non-negative integers')
-    }
-    if (offset > info.size || offset + length > info.size) {
-      throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${info.size} bytes`)
-    }
-    return { offset, length, ...this.whereIs(sha1, info) }
+    return { ...resolveRange(info.size, options), ...this.whereIs(sha1, info) }
   }
 
   /** The file holding the blob's bytes and the offset of its first byte in it. */
@@ -315,4 +307,21 @@ export class BlobStore {
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
     return verifyStore({ layout: this.layout, paths: this.paths, index: this.index, packs: this.packs, leases: this.leases }, options)
   }
+}
+
+/**
+ * The bytes a read of `range` covers in a blob of `size` bytes: from `offset` (default 0) for
+ * `length` bytes (default: to the end). A range that reaches past the end is refused
+ * (RangeNotSatisfiableError), not shortened; an empty range at the very end is allowed.
+ */
+export function resolveRange (size: number, range: { offset?: number, length?: number }): { offset: number, length: number } {
+  const offset = range.offset ?? 0
+  const length = range.length ?? Math.max(0, size - offset)
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new InvalidArgumentError('range offset and length must be non-negative integers')
+  }
+  if (offset > size || offset + length > size) {
+    throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${size} bytes`)
+  }
+  return { offset, length }
 }

@@ -62,6 +62,20 @@ export function chunkRange (m: Manifest, i: number): { offset: number, length: n
   return { offset, length: Math.min(m.chunkSize, m.size - offset) }
 }
 
+/**
+ * The chunks that hold bytes [offset, offset + length) of the blob a manifest describes, in
+ * order: the ones a ranged read of a remote blob has to fetch. None for an empty range; the
+ * range must lie inside the blob (callers check it against the size first).
+ */
+export function coveringChunks (m: Pick<Manifest, 'size' | 'chunkSize'>, offset: number, length: number): number[] {
+  if (length <= 0) return []
+  const first = Math.floor(offset / m.chunkSize)
+  const last = Math.floor((Math.min(offset + length, m.size) - 1) / m.chunkSize)
+  const out: number[] = []
+  for (let i = first; i <= last; i++) out.push(i)
+  return out
+}
+
 /** Which chunks of an interrupted download were verified, against which manifest (the `partials` table). */
 export type { PartialState } from '../db/schema.js'
 

@@ -1,17 +1,20 @@
+import { Readable } from 'node:stream'
 import { BlobNotFoundError, InvalidArgumentError, StorageFullError, isError } from '../errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
-import type { FetchManyOptions, FetchManyResult, FetchOptions, TransferInfo } from '../ops.js'
+import type { FetchManyOptions, FetchManyResult, FetchOptions, ReadRange, TransferInfo } from '../ops.js'
 import { deadline } from '../protocols/deadline.js'
 import type { FetchProtocol } from '../protocols/fetch/index.js'
-import type { BlobInfo, BlobStore } from '../store/blob-store.js'
-import { parseManifest, type ManifestIndex } from '../store/manifests.js'
+import { resolveRange, type BlobInfo, type BlobStore } from '../store/blob-store.js'
+import { parseManifest, type Manifest, type ManifestIndex } from '../store/manifests.js'
+import { KeyedSerialQueue } from '../serial.js'
 import { fetchSmallBatch, type BatchComponents } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
 import { CHUNKED_THRESHOLD, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
-import { findCandidates, type Candidate, type FindComponents } from './find.js'
+import { findCandidates, type Candidate, type FindComponents, type FindReport } from './find.js'
 import type { ProviderTable } from './providers.js'
+import { readRemoteRange, type RangedComponents } from './ranged.js'
 import { faultWeight, isBadData, type PeerScores } from './scores.js'
 
 /**
@@ -23,7 +26,7 @@ const MANY_CONCURRENCY = 4
 const LOCAL_CHECK_BATCH = 1024
 
 /** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
-export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'readBytes' | 'adoptFile' | 'lease'>
+export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'read' | 'readBytes' | 'adoptFile' | 'lease'>
 
 export interface FetcherComponents {
   libp2p: FindComponents['libp2p']
@@ -62,6 +65,14 @@ export class Fetcher {
   /** What the provider search and the batch path are given. */
   private readonly finding: FindComponents
   private readonly batching: BatchComponents
+  /**
+   * Whoever writes a blob's partial file and resume state holds this for the blob: a full chunked
+   * download for its whole run, a ranged read for each chunk it takes (see readRemoteRange).
+   */
+  private readonly partialWriters = new KeyedSerialQueue()
+  private readonly ranging: RangedComponents
+  /** Chunks fetched by ranged reads since start (status, tests, bench). */
+  rangeChunksFetched = 0
   /** Single fetches at the same time share batches (see FetchCoalescer). */
   private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.batching, sha1s))
 
@@ -72,6 +83,94 @@ export class Fetcher {
     this.log = (c.logger ?? defaultLogger()).forComponent('fetcher')
     this.finding = { libp2p: c.libp2p, have: c.have, providers: c.providers, scores: c.scores, dht: this.dht, log: this.log }
     this.batching = { libp2p: c.libp2p, store: c.store, have: c.have, fetch: c.fetch, providers: c.providers, scores: c.scores, log: this.log }
+    this.ranging = {
+      partials: c.manifests.partials,
+      store: c.store,
+      fetch: c.fetch,
+      scores: c.scores,
+      reserve: c.reserve,
+      exclusive: async (sha1, task) => this.partialWriters.run(sha1, task),
+      log: this.log
+    }
+  }
+
+  /**
+   * Who holds a blob and its size as they say (a peer's word: good for answering HEAD, never for
+   * data, which is always re-hashed). By default one round of asking; with `wait`, like a fetch,
+   * until someone answers or the find timeout passes (then NoProvidersError).
+   */
+  async providersOf (sha1: string, options: { signal?: AbortSignal, timeoutMs?: number, wait?: boolean } = {}): Promise<{ size?: number, providers: string[] }> {
+    const timeoutMs = options.timeoutMs ?? this.findTimeoutMs
+    const found = await findCandidates(this.finding, sha1, { signal: deadline(timeoutMs, options.signal), once: options.wait !== true })
+    options.signal?.throwIfAborted()
+    if (found.candidates.length === 0) {
+      if (options.wait === true) throw this.noProviders(sha1, found, timeoutMs)
+      return { providers: [] }
+    }
+    const size = mostCommonSize(found.candidates)
+    return { size, providers: found.candidates.filter((c) => c.size === size).map((c) => c.peer.toString()) }
+  }
+
+  /**
+   * Bytes of a blob, or a range of them. A local blob is read from the store. A large remote
+   * blob's range is fetched as the chunks that cover it, verified against the manifest and kept
+   * as a partial download (readRemoteRange); a small one (no manifest, at most CHUNKED_THRESHOLD)
+   * is fetched whole first. A range outside the blob fails with RangeNotSatisfiableError.
+   * Fetching the first chunk happens before this returns, so a failure to get any is this call's.
+   */
+  async readRange (sha1: string, range: ReadRange, options: FetchOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    const local = await this.c.store.stat(sha1)
+    if (local !== undefined) return this.c.store.read(sha1, { ...range, info: local })
+    const running = this.inflight.get(sha1)
+    if (running !== undefined) {
+      // a full fetch of it is under way: its chunks are not ours to read until it is stored
+      await running
+      return this.c.store.read(sha1, range)
+    }
+    const timeoutMs = options.timeoutMs ?? this.findTimeoutMs
+    const found = await findCandidates(this.finding, sha1, { signal: deadline(timeoutMs, options.signal) })
+    options.signal?.throwIfAborted()
+    if (found.candidates.length === 0) throw this.noProviders(sha1, found, timeoutMs)
+    const size = mostCommonSize(found.candidates)
+    const candidates = found.candidates.filter((c) => c.size === size)
+    // checked against the providers' size here, and below against the manifest's
+    resolveRange(size, range)
+    const manifestSha1 = size > CHUNKED_THRESHOLD ? mostOfferedManifest(this.order(candidates)) : undefined
+    if (manifestSha1 === undefined) {
+      await this.fetch(sha1, options)
+      return this.c.store.read(sha1, range)
+    }
+    const manifest = await this.manifestOf(sha1, size, manifestSha1, options)
+    const { offset, length } = resolveRange(manifest.size, range)
+    await this.c.manifests.partials.prepare(sha1)
+    const chunks = readRemoteRange(this.ranging, {
+      manifest,
+      manifestSha1,
+      candidates: this.order(candidates.filter((c) => c.manifest === undefined || c.manifest === manifestSha1)),
+      offset,
+      length,
+      signal: options.signal,
+      onChunkFetched: () => { this.rangeChunksFetched++ }
+    })
+    const first = await chunks.next()
+    // a stream, as the store's reads are (the API sends it as one)
+    return Readable.from((async function * () {
+      if (first.done === true) return
+      yield first.value
+      yield * chunks
+    })(), { objectMode: false })
+  }
+
+  private noProviders (sha1: string, found: FindReport, timeoutMs: number): NoProvidersError {
+    const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
+    return new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${dht} in ${timeoutMs} ms`)
+  }
+
+  /** The manifest a provider offered for a blob, fetched (a small blob), bounded and checked to describe it. */
+  private async manifestOf (sha1: string, size: number, manifestSha1: string, options: FetchOptions): Promise<Manifest> {
+    const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
+    if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
+    return parseManifest(await this.c.store.readBytes(manifestSha1), { sha1, size })
   }
 
   /**
@@ -153,10 +252,7 @@ export class Fetcher {
       const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
       const found = await findCandidates(this.finding, sha1, { signal: findSignal })
       options.signal?.throwIfAborted()
-      if (found.candidates.length === 0) {
-        const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
-        throw new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${dht} in ${options.timeoutMs ?? this.findTimeoutMs} ms`)
-      }
+      if (found.candidates.length === 0) throw this.noProviders(sha1, found, options.timeoutMs ?? this.findTimeoutMs)
       const size = mostCommonSize(found.candidates)
       const candidates = found.candidates.filter((c) => c.size === size)
       info.size = size
@@ -239,7 +335,7 @@ export class Fetcher {
         for (const c of pool) {
           if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
         }
-        await this.c.manifests.partials.discard(sha1)
+        await this.partialWriters.run(sha1, async () => this.c.manifests.partials.discard(sha1))
         pool = pool.filter((c) => c.manifest !== manifestSha1)
         if (pool.length === 0) throw err
       }
@@ -247,27 +343,29 @@ export class Fetcher {
   }
 
   private async chunked (sha1: string, size: number, manifestSha1: string, candidates: Candidate[], info: TransferInfo, onBytes: (b: number, p: number) => void, options: FetchOptions): Promise<void> {
-    const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
-    if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
-    const manifest = parseManifest(await this.c.store.readBytes(manifestSha1), { sha1, size })
+    const manifest = await this.manifestOf(sha1, size, manifestSha1, options)
     const partialPath = await this.c.manifests.partials.prepare(sha1)
     // a peer that offered another manifest disputes this one: were this one false, its honest
     // chunks would fail to verify and it would be penalised for our mistake
     const agrees = (c: Candidate): boolean => c.size === size && (c.manifest === undefined || c.manifest === manifestSha1)
     const agreeing = candidates.filter(agrees)
     info.peers = agreeing.map((c) => c.peer.toString())
-    await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites, log: this.log }, partialPath, manifest, manifestSha1, this.order(agreeing), {
-      signal: options.signal,
-      onBytes,
-      moreCandidates: async (exclude) => {
-        const again = await findCandidates(this.finding, sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
-        return again.candidates.filter(agrees)
-      }
+    // the partial file is this download's alone until it is adopted: a ranged read of the same
+    // blob waits, and then finds the blob stored
+    await this.partialWriters.run(sha1, async () => {
+      await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites, log: this.log }, partialPath, manifest, manifestSha1, this.order(agreeing), {
+        signal: options.signal,
+        onBytes,
+        moreCandidates: async (exclude) => {
+          const again = await findCandidates(this.finding, sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
+          return again.candidates.filter(agrees)
+        }
+      })
+      info.state = 'verifying'
+      // fetchChunked verified every chunk and hashed the whole file in order as it arrived
+      await this.c.store.adoptFile(partialPath, sha1, { hashed: true })
+      await this.c.manifests.recordFetched(sha1, manifestSha1)
     })
-    info.state = 'verifying'
-    // fetchChunked verified every chunk and hashed the whole file in order as it arrived
-    await this.c.store.adoptFile(partialPath, sha1, { hashed: true })
-    await this.c.manifests.recordFetched(sha1, manifestSha1)
   }
 
   /** Least-faulted providers first; ties in random order so load spreads. */

@@ -36,9 +36,9 @@ export interface FindReport {
  * Finds peers that hold a blob: connected peers and peers that announced it are asked directly
  * (one have round trip); beyond them the DHT is asked for providers, which are then asked too.
  * Repeats until something is found or the deadline passes: a node that just started may not be
- * connected yet.
+ * connected yet. With `once`, one round only: who holds it now, for a question that must not wait.
  */
-export async function findCandidates (c: FindComponents, sha1: string, options: { signal: AbortSignal, exclude?: Set<string> }): Promise<FindReport> {
+export async function findCandidates (c: FindComponents, sha1: string, options: { signal: AbortSignal, exclude?: Set<string>, once?: boolean }): Promise<FindReport> {
   const report: FindReport = { candidates: [], asked: 0, dhtProviders: 0, rounds: 0 }
   const { signal } = options
   for (;;) {
@@ -64,7 +64,7 @@ export async function findCandidates (c: FindComponents, sha1: string, options: 
       report.candidates = await askPeers(c, found, sha1, signal)
       if (report.candidates.length > 0) return report
     }
-    if (signal.aborted) return report
+    if (signal.aborted || options.once === true) return report
     // an abort ends the wait early; it is checked just below
     await sleep(FIND_RETRY_MS, signal).catch(() => {})
     if (signal.aborted) return report

@@ -40,6 +40,12 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
     return ctx.ops.addStream(source, { name, pin, ref, refMeta, by, signal: requestSignal(reply) })
   })
 
+  // what the node knows of a blob, nothing fetched: with wait=1 it looks for providers as a fetch does
+  app.get('/blobs/:sha1/info', async (request, reply) => {
+    const sha1 = assertSha1Hex((request.params as { sha1: string }).sha1)
+    return ctx.ops.blobInfo(sha1, { wait: queryFlag(request, 'wait'), timeoutMs: queryInt(request, 'timeoutMs', 1), signal: requestSignal(reply) })
+  })
+
   app.get('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, false))
   app.head('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, true))
 }
@@ -48,9 +54,11 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   const sha1 = assertSha1Hex((request.params as { sha1: string }).sha1)
   const name = queryString(request, 'name')
   const timeoutMs = queryInt(request, 'timeoutMs', 1)
-  // fetched from peers when it is not here and the network runs
-  const { size, evictions } = await ctx.ops.fetchBlob(sha1, { signal: requestSignal(reply), timeoutMs })
-  if (evictions !== undefined) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
+  const signal = requestSignal(reply)
+  // the size only: the store's, else the providers' word (enough for HEAD and to read a Range
+  // header; the bytes sent are verified whatever it says)
+  const info = await ctx.ops.blobInfo(sha1, { wait: true, timeoutMs, signal })
+  let size = info.size ?? 0
   const etag = `"${sha1}"`
   reply.header('etag', etag)
   reply.header('accept-ranges', 'bytes')
@@ -61,21 +69,28 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
 
   const ifRange = request.headers['if-range']
   const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, size) : { kind: 'none' as const }
+  if (!head && !info.local && range.kind === 'none') {
+    // the whole blob of a remote one: fetched into the store first, then sent from there
+    const fetched = await ctx.ops.fetchBlob(sha1, { signal, timeoutMs })
+    if (fetched.evictions !== undefined) reply.header(EVICTIONS_HEADER, encodeEvictions(fetched.evictions))
+    size = fetched.size
+  }
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${size}`)
     throw new RangeNotSatisfiableError(`range ${String(request.headers.range)} is outside the blob of ${size} bytes`)
   }
   const start = range.kind === 'range' ? range.range.start : 0
   const length = range.kind === 'range' ? range.range.end - range.range.start + 1 : size
+  // opening the stream takes the lease (a stored blob cannot be evicted while it is sent); a
+  // range of a remote blob fetches only the chunks that cover it, the first before this returns
+  const stream = head ? undefined : await ctx.ops.cat(sha1, { offset: start, length }, { timeoutMs })
   if (range.kind === 'range') {
     reply.code(206)
     reply.header('content-range', `bytes ${range.range.start}-${range.range.end}/${size}`)
   }
   reply.header('content-type', 'application/octet-stream')
   reply.header('content-length', String(length))
-  if (head) return reply.send()
-  // opening the stream takes the lease, so the blob cannot be evicted while it is sent
-  const stream = await ctx.ops.cat(sha1, { offset: start, length })
+  if (stream === undefined) return reply.send()
   return reply.send(stream)
 }
 
