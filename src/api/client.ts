@@ -10,6 +10,7 @@ import { defaultAuthor, type AddOptions, type BlobInfoOptions, type BlobInfoRepo
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
+import { resolveRange } from '../store/blob-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
@@ -88,8 +89,7 @@ export class ApiClient implements TroveOps {
     checkRange(offset, range.length)
     if (range.length === 0) {
       // HTTP cannot ask for zero bytes; check the bounds as the store does and answer nothing
-      const size = await this.size(sha1)
-      if (offset > size) throw new RangeNotSatisfiableError(`range ${offset}+0 is outside blob of ${size} bytes`)
+      resolveRange(await this.size(sha1), range)
       return Readable.from([])
     }
     const headers: Record<string, string> = {}
@@ -101,18 +101,18 @@ export class ApiClient implements TroveOps {
     try {
       res = await this.request('GET', `/blobs/${sha1}`, { headers, query })
     } catch (err) {
-      // the store answers an empty stream for "from the very end"; HTTP calls that unsatisfiable
-      if (isError(err, RangeNotSatisfiableError) && range.length === undefined && offset > 0 && offset === await this.size(sha1)) {
-        return Readable.from([])
-      }
-      throw err
+      if (!isError(err, RangeNotSatisfiableError)) throw err
+      // the store answers an empty stream for "from the very end", which HTTP calls
+      // unsatisfiable; otherwise the store's own error, worded as the embedded node words it
+      resolveRange(await this.size(sha1), range)
+      return Readable.from([])
     }
     if (range.length !== undefined && res.status === 206) {
       const total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1])
       // HTTP shortens a range that runs past the end; the store refuses it, and so do we
       if (offset + range.length > total) {
         await res.body?.cancel()
-        throw new RangeNotSatisfiableError(`range ${offset}+${range.length} is outside blob of ${total} bytes`)
+        resolveRange(total, range)
       }
     }
     const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))

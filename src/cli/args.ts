@@ -32,6 +32,13 @@ export function parseIntArg (value: string, what: string): number {
   return Number(value)
 }
 
+/** A byte offset or count given on the command line (`cat --offset/--length`): a whole number, 0 or more. */
+export function parseByteCountArg (value: string, flag: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be a whole number of bytes (0 or more), got "${value.slice(0, 40)}"`)
+  return n
+}
+
 export interface RefMetaFlags {
   priority?: string
   pin?: boolean

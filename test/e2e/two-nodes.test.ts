@@ -62,6 +62,24 @@ describe('two trove start processes: add on one, get on the other', () => {
     assert.match(cat.stdout, /^small file 7 /)
   })
 
+  it('cat --offset --length of a remote large blob prints the range; the blob stays remote', async () => {
+    const size = 3 * 4 * 1024 * 1024 + 99
+    const file = path.join(a.dir, 'ranged.bin')
+    const bytes = randomBytes(size)
+    await fs.writeFile(file, bytes)
+    const added = await a.run(['add', file])
+    assert.equal(added.code, 0, added.stderr)
+    const uri = added.stdout.trim()
+    const offset = 4 * 1024 * 1024 - 50
+    const cat = await b.run(['cat', uri, '--offset', String(offset), '--length', '100'])
+    assert.equal(cat.code, 0, cat.stderr)
+    assert.ok(cat.stdoutBytes.equals(bytes.subarray(offset, offset + 100)))
+    const why = await b.runJson<{ local: boolean }>(['why', uri])
+    assert.equal(why.json.local, false)
+    const past = await b.runJson<{ error: { code: string } }>(['cat', uri, '--offset', String(size), '--length', '1'])
+    assert.equal(past.json.error.code, 'RANGE_NOT_SATISFIABLE')
+  })
+
   it('a hash no peer has ends with NO_PROVIDERS and a non-zero exit', async () => {
     const r = await b.runJson<{ error: { code: string } }>(['get', `sha1://${'ab'.repeat(20)}`])
     assert.notEqual(r.code, 0)

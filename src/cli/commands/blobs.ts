@@ -3,10 +3,10 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type Eviction } from '../../ops.js'
+import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type Eviction, type ReadRange } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
-import { TIMEOUT_OPTION, metaFromFlags, parseTimeoutArg, type RefMetaFlags } from '../args.js'
+import { TIMEOUT_OPTION, metaFromFlags, parseByteCountArg, parseTimeoutArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
 import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
@@ -65,15 +65,20 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
     })
 
   program.command('cat')
-    .description('write the content of a blob to stdout (a running node fetches it from peers first)')
+    .description('write the content of a blob, or a byte range of it, to stdout (a running node fetches it from peers: for a range, only the chunks that cover it)')
     .argument('<uri>', 'sha1://... URI')
+    .option('--offset <bytes>', 'start this many bytes into the blob (default 0)')
+    .option('--length <bytes>', 'write this many bytes (default: to the end); a range past the end is refused')
     .option(...TIMEOUT_OPTION)
-    .action(async (uri: string, flags: { timeout?: string }) => {
+    .action(async (uri: string, flags: { timeout?: string, offset?: string, length?: string }) => {
       const opts = globals()
       const timeoutMs = parseTimeoutArg(flags.timeout)
+      const range: ReadRange = {}
+      if (flags.offset !== undefined) range.offset = parseByteCountArg(flags.offset, '--offset')
+      if (flags.length !== undefined) range.length = parseByteCountArg(flags.length, '--length')
       const evictions: Eviction[] = []
       await withBackend(opts, 'cat', async (trove) => {
-        const stream = await trove.cat(uri, {}, { timeoutMs, onEvictions: (e) => evictions.push(...e) })
+        const stream = await trove.cat(uri, range, { timeoutMs, onEvictions: (e) => evictions.push(...e) })
         await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
       })
       notice(opts, evictionLines(evictions))
