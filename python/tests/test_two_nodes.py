@@ -62,3 +62,24 @@ def test_blob_nobody_has(client_b: trove.Client, tmp_path: Path) -> None:
 def test_peers_see_each_other(client_a: trove.Client, client_b: trove.Client, node_a, node_b) -> None:
     assert any(p["peerId"] == node_a.peer_id for p in client_b.peers())
     assert any(p["peerId"] == node_b.peer_id for p in client_a.peers())
+
+
+def test_ranges_of_a_remote_large_blob_fetch_only_their_chunks(client_a: trove.Client, client_b: trove.Client) -> None:
+    chunk = 4 * 1024 * 1024
+    data = random_bytes(3 * chunk + 11, seed=23)
+    uri = client_a.store_bytes(data, name="large.bin")
+    info = client_b.load_file_info(uri)
+    assert info["local"] is False and info["size"] == len(data)
+    assert info["providers"] == [client_a.status()["network"]["peerId"]]
+    assert client_b.blob_size(uri) == len(data)
+
+    served = client_a.status()["network"]["bytesServed"]
+    assert client_b.load_bytes(uri, chunk + 5, chunk + 1005) == data[chunk + 5:chunk + 1005]
+    assert client_b.load_bytes(uri, 2 * chunk - 3, 2 * chunk + 3) == data[2 * chunk - 3:2 * chunk + 3]
+    assert client_b.load_bytes(uri, len(data) - 4) == data[-4:]
+    sent = client_a.status()["network"]["bytesServed"] - served
+    # chunks 1, 2 and the short last one, plus the manifest: not the whole blob
+    assert 2 * chunk <= sent < 3 * chunk, sent
+    assert client_b.load_file_info(uri)["local"] is False
+    with pytest.raises(trove.RangeNotSatisfiableError):
+        client_b.load_bytes(uri, len(data) + 1, len(data) + 2)

@@ -41,6 +41,7 @@ from .errors import (
     ProtocolError,
     RangeNotSatisfiableError,
     RefNotFoundError,
+    RefNotObjectError,
     SchemaVersionError,
     StorageFullError,
     TransferFailedError,
@@ -203,7 +204,7 @@ __all__ = [
     "DataDirLockedError", "DataDirMissingError", "ForbiddenHostError", "HashMismatchError", "InternalError",
     "InvalidArgumentError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
-    "PayloadTooLargeError", "PeerTimeoutError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError",
+    "PayloadTooLargeError", "PeerTimeoutError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError", "RefNotObjectError",
     "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

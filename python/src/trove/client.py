@@ -364,8 +364,8 @@ class Client:
         return bytes(data)
 
     def blob_size(self, uri: str) -> int:
-        """The blob's size in bytes. Like a load, this makes the node fetch the blob from its peers
-        when it does not hold it (the node cannot tell a remote blob's size otherwise yet)."""
+        """The blob's size in bytes, without fetching it: the node's stored size, else the size its
+        peers claim (it looks for them as a load does; NoProvidersError when none answers)."""
         return _content_length(self._http.request("HEAD", f"/blobs/{to_sha1(uri)}", timeout=None))
 
     def open(self, uri: str) -> VerifyingReader:
@@ -416,13 +416,16 @@ class Client:
             return pickle.load(f)
 
     def load_file_info(self, uri: str) -> Dict[str, Any]:
-        """What the node knows of a blob, without fetching it: ``size`` (None when it is not held
-        here), ``local``, ``pinned``, ``kept``, ``priority`` and ``reasons`` (the pins and refs
-        that keep it)."""
-        why = self.why(uri)
-        return {"uri": why.get("uri"), "sha1": why.get("sha1"), "size": why.get("size"), "local": why.get("local"),
-                "pinned": why.get("pinned"), "kept": why.get("kept"), "priority": why.get("priority"),
-                "reasons": why.get("reasons", [])}
+        """What the node knows of a blob, without fetching it: ``size`` (the stored size, else the
+        size its providers claim; None when no one is known to hold it), ``local``, ``providers``
+        (peer ids holding it: those that answered, for a blob not stored here), and what keeps it
+        here: ``pinned``, ``kept``, ``priority`` and ``reasons`` (the pins and refs)."""
+        sha1 = to_sha1(uri)
+        info = self._http.json("GET", f"/blobs/{sha1}/info", timeout=None)
+        why = self.why(sha1)
+        return {"uri": why.get("uri"), "sha1": sha1, "size": info.get("size"), "local": info.get("local"),
+                "providers": info.get("providers", []), "pinned": why.get("pinned"), "kept": why.get("kept"),
+                "priority": why.get("priority"), "reasons": why.get("reasons", [])}
 
     def fetch(self, uris: Iterable[str], timeout: Optional[float] = None) -> Dict[str, Any]:
         """Makes many blobs local on the node (from its peers). Returns ``{"fetched", "local",

@@ -117,6 +117,11 @@ class RefNotFoundError(TroveError, LookupError):
     code, status = "REF_NOT_FOUND", 404
 
 
+class RefNotObjectError(TroveError):
+    """Files were to be added to a ref that holds something other than an object of files (409)."""
+    code, status = "REF_NOT_OBJECT", 409
+
+
 class VersionNotFoundError(TroveError, LookupError):
     """The ref has no such version, or that version records its removal (404)."""
     code, status = "VERSION_NOT_FOUND", 404
@@ -233,7 +238,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, RefNotObjectError, VersionNotFoundError, DataDirLockedError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
