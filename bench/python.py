@@ -4,13 +4,16 @@
 - load_file of a large blob from a peer vs `trove get -o` from a peer (each on a fresh node that
   bootstraps from the one holding the blob), and the same loads once the blob is local, vs curl
   of the same API URL and cp of a file of the same size;
-- load_bytes of 1 MiB from a remote blob, the first call (the node fetches what it needs) and
-  once local;
+- 1 MiB from the middle of a remote large blob: load_bytes, curl with a Range header, and
+  `trove cat --offset --length` (each a first read of chunks not yet fetched: the node fetches
+  only the chunks that cover the range), with the chunks the provider sent for each; HEAD of the
+  remote blob (nothing fetched); load_bytes again once the chunks are kept;
 - set_ref / get_ref calls per second with one client (keep-alive connections).
 
 Run after `npm run build`, with a Python that has urllib3:
     python3 bench/python.py            (TROVE_BENCH_SIZE=1GiB, TROVE_BENCH_RANGE_SIZE=4GiB,
-                                        TROVE_BENCH_REF_CALLS=5000, TROVE_BENCH_DIR=a temp dir)
+                                        TROVE_BENCH_REF_CALLS=5000, TROVE_BENCH_DIR=a temp dir,
+                                        TROVE_BENCH_PARTS=peer,range,refs: which parts run)
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ from nodes import Node, Nodes, cli, connected, wait_until  # noqa: E402
 
 UNITS = {"": 1, "B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 MiB = 1 << 20
+#: chunk size of large blobs (src/transfer/constants.ts CHUNK_SIZE)
+CHUNK = 4 * MiB
+#: first reads per method in the range part, each of chunks not fetched before
+RANGE_SAMPLES = 5
 
 
 def size_env(name: str, default: str) -> int:
@@ -72,6 +79,62 @@ def trove_get(node: Node, uri: str, out: Path) -> None:
         raise RuntimeError(f"trove get failed: {done.stderr.decode()}")
 
 
+def served(client: trove.Client) -> int:
+    return int(client.status()["network"]["bytesServed"])
+
+
+def range_part(base: Path, nodes: Nodes, a: Node, range_size: int) -> dict:
+    """1 MiB reads of a remote blob, each from a region no earlier read touched, through the
+    Python client, curl (HTTP) and the CLI; the provider's bytes served say how many chunks went."""
+    ca = a.client()
+    big = base / "range.bin"
+    write_random_file(big, range_size)
+    range_uri = ca.store_file(big, name="range.bin")
+    big.unlink()
+    sha1 = trove.to_sha1(range_uri)
+    reader = fresh_peer(nodes, "r", a)
+    cr = reader.client()
+    url = f"{reader.url}/api/v1/blobs/{sha1}"
+    out: dict = {}
+
+    before = served(ca)
+    head_s = timed(lambda: subprocess.run(["curl", "-sfI", "-o", os.devnull, url], check=True))
+    out["head"] = {"ms": round(head_s * 1000, 1), "size": cr.blob_size(range_uri), "bytesServed": served(ca) - before}
+
+    def cli_cat(offset: int) -> None:
+        subprocess.run([*cli(), "--data", reader.data, "cat", range_uri, "--offset", str(offset), "--length", str(MiB)],
+                       env=reader.env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+
+    methods = {
+        "python": lambda o: cr.load_bytes(range_uri, o, o + MiB),
+        "curl": lambda o: subprocess.run(["curl", "-sf", "-o", os.devnull, "-r", f"{o}-{o + MiB - 1}", url], check=True),
+        "cli": cli_cat,
+    }
+    # the middle, then regions further on, two chunks apart at least: every sample is a first read of its chunks
+    samples = len(methods) * RANGE_SAMPLES
+    step = max(2 * CHUNK, min(64 * MiB, (range_size // 2 - 2 * MiB) // samples))
+    offsets = iter(range_size // 2 + i * step + 1000 for i in range(samples))
+    for name, read in methods.items():
+        times, chunks = [], []
+        for _ in range(RANGE_SAMPLES):
+            offset = next(offsets)
+            if offset + MiB > range_size:
+                break
+            before = served(ca)
+            times.append(timed(lambda: read(offset)))
+            # the chunks, plus the manifest (a few KiB) on the very first read
+            chunks.append((served(ca) - before) // CHUNK)
+        out[name] = {"firstReadMs": [round(t * 1000, 1) for t in times], "medianMs": round(statistics.median(times) * 1000, 1),
+                     "chunksTransferred": chunks}
+    middle = range_size // 2 + 1000
+    before = served(ca)
+    kept = [timed(lambda: cr.load_bytes(range_uri, middle, middle + MiB)) for _ in range(20)]
+    out["pythonKeptChunksMedianMs"] = round(statistics.median(kept) * 1000, 2)
+    out["keptChunksBytesServed"] = served(ca) - before
+    out["localAfterRanges"] = cr.load_file_info(range_uri)["local"]
+    return out
+
+
 def rate(size: int, seconds: float) -> float:
     return round(size / MiB / seconds, 1)
 
@@ -80,6 +143,7 @@ def main() -> None:
     size = size_env("TROVE_BENCH_SIZE", "1GiB")
     range_size = size_env("TROVE_BENCH_RANGE_SIZE", "4GiB")
     ref_calls = int(os.environ.get("TROVE_BENCH_REF_CALLS", "5000"))
+    parts = set(os.environ.get("TROVE_BENCH_PARTS", "peer,range,refs").split(","))
     base = Path(tempfile.mkdtemp(prefix="trove-bench-python-", dir=os.environ.get("TROVE_BENCH_DIR")))
     nodes = Nodes(base)
     result: dict = {"bench": "python", "blobBytes": size, "rangeBlobBytes": range_size}
@@ -87,60 +151,55 @@ def main() -> None:
         a = nodes.start("a")
         ca = a.client()
         src = base / "blob.bin"
-        write_random_file(src, size)
+        write_random_file(src, size if "peer" in parts else 1024)
         uri = ca.store_file(src, name="blob.bin")
 
-        # from a peer: each method on a node that does not hold the blob yet
-        b1 = fresh_peer(nodes, "b1", a)
-        cb1 = b1.client()
-        out = base / "out.bin"
-        py_remote = timed(lambda: cb1.load_file(uri, out))
-        out.unlink()
-        b2 = fresh_peer(nodes, "b2", a)
-        get_remote = timed(lambda: trove_get(b2, uri, out))
-        out.unlink()
-        b2.stop()
-        result["fromPeer"] = {
-            "loadFileSeconds": round(py_remote, 3), "troveGetSeconds": round(get_remote, 3),
-            "loadFileMiBps": rate(size, py_remote), "troveGetMiBps": rate(size, get_remote),
-            # throughput of load_file relative to trove get -o (goal: at least 0.9)
-            "ratioToTroveGet": round(get_remote / py_remote, 3),
-        }
-
-        # local on b1: the client's streaming against curl, the CLI and cp
-        url = f"{b1.url}/api/v1/blobs/{trove.to_sha1(uri)}"
-        runs = {
-            "loadFile": lambda: cb1.load_file(uri, out),
-            "curl": lambda: subprocess.run(["curl", "-sf", "-o", str(out), url], check=True),
-            "troveGet": lambda: trove_get(b1, uri, out),
-            "cp": lambda: shutil.copyfile(src, out),
-        }
-        local = {}
-        for name, run in runs.items():
-            seconds = timed(run)
+        if "peer" in parts:
+            # from a peer: each method on a node that does not hold the blob yet
+            b1 = fresh_peer(nodes, "b1", a)
+            cb1 = b1.client()
+            out = base / "out.bin"
+            py_remote = timed(lambda: cb1.load_file(uri, out))
             out.unlink()
-            local[name] = {"seconds": round(seconds, 3), "MiBps": rate(size, seconds)}
-        for name in ("curl", "troveGet", "cp"):
-            local[f"loadFileRatioTo{name[0].upper()}{name[1:]}"] = round(local[name]["seconds"] / local["loadFile"]["seconds"], 3)
-        result["local"] = local
+            b2 = fresh_peer(nodes, "b2", a)
+            get_remote = timed(lambda: trove_get(b2, uri, out))
+            out.unlink()
+            b2.stop()
+            result["fromPeer"] = {
+                "loadFileSeconds": round(py_remote, 3), "troveGetSeconds": round(get_remote, 3),
+                "loadFileMiBps": rate(size, py_remote), "troveGetMiBps": rate(size, get_remote),
+                # throughput of load_file relative to trove get -o (goal: at least 0.9)
+                "ratioToTroveGet": round(get_remote / py_remote, 3),
+            }
+
+            # local on b1: the client's streaming against curl, the CLI and cp
+            url = f"{b1.url}/api/v1/blobs/{trove.to_sha1(uri)}"
+            runs = {
+                "loadFile": lambda: cb1.load_file(uri, out),
+                "curl": lambda: subprocess.run(["curl", "-sf", "-o", str(out), url], check=True),
+                "troveGet": lambda: trove_get(b1, uri, out),
+                "cp": lambda: shutil.copyfile(src, out),
+            }
+            local = {}
+            for name, run in runs.items():
+                seconds = timed(run)
+                out.unlink()
+                local[name] = {"seconds": round(seconds, 3), "MiBps": rate(size, seconds)}
+            for name in ("curl", "troveGet", "cp"):
+                local[f"loadFileRatioTo{name[0].upper()}{name[1:]}"] = round(local[name]["seconds"] / local["loadFile"]["seconds"], 3)
+            result["local"] = local
         src.unlink()
 
-        # 1 MiB from the middle of a remote blob
-        big = base / "range.bin"
-        write_random_file(big, range_size)
-        range_uri = ca.store_file(big, name="range.bin")
-        big.unlink()
-        middle = range_size // 2
-        first = timed(lambda: cb1.load_bytes(range_uri, middle, middle + MiB))
-        warm = [timed(lambda: cb1.load_bytes(range_uri, middle, middle + MiB)) for _ in range(20)]
-        result["loadBytes1MiB"] = {"firstCallMs": round(first * 1000, 1), "localMedianMs": round(statistics.median(warm) * 1000, 2),
-                                   "note": "the first call fetches the whole blob to the node before answering (issue 12)"}
+        if "range" in parts:
+            # 1 MiB from the middle of a remote blob
+            result["range1MiB"] = range_part(base, nodes, a, range_size)
 
-        # refs, one client, keep-alive
-        set_s = timed(lambda: [ca.set_ref(f"bench/k{i % 100}", {"i": i, "f": uri}) for i in range(ref_calls)])
-        get_s = timed(lambda: [ca.get_ref(f"bench/k{i % 100}") for i in range(ref_calls)])
-        result["refs"] = {"calls": ref_calls, "setPerSecond": round(ref_calls / set_s), "getPerSecond": round(ref_calls / get_s),
-                          "meanPerSecond": round(2 * ref_calls / (set_s + get_s))}
+        if "refs" in parts:
+            # refs, one client, keep-alive
+            set_s = timed(lambda: [ca.set_ref(f"bench/k{i % 100}", {"i": i, "f": uri}) for i in range(ref_calls)])
+            get_s = timed(lambda: [ca.get_ref(f"bench/k{i % 100}") for i in range(ref_calls)])
+            result["refs"] = {"calls": ref_calls, "setPerSecond": round(ref_calls / set_s), "getPerSecond": round(ref_calls / get_s),
+                              "meanPerSecond": round(2 * ref_calls / (set_s + get_s))}
         result["machine"] = {"cpus": os.cpu_count(), "loadAverage": [round(x, 2) for x in os.getloadavg()]}
     finally:
         nodes.stop_all()

@@ -24,6 +24,15 @@ import { faultWeight, isBadData, type PeerScores } from './scores.js'
 const MANY_CONCURRENCY = 4
 /** Hashes fetchMany checks against the local index per look-up (a ref of 10,000 small blobs). */
 const LOCAL_CHECK_BATCH = 1024
+/**
+ * A ranged read reuses the providers found this recently for the same blob instead of asking
+ * again: the API answers a Range request by asking for the size first (blobInfo) and then reading,
+ * and a reader of many small ranges (fsspec, h5py) asks one after another. A provider that has
+ * gone meanwhile fails its chunk and the next one is used.
+ */
+const RECENT_FIND_MS = 2_000
+/** Blobs whose recent provider search is kept (a handful are read at once). */
+const RECENT_FIND_MAX = 64
 
 /** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
 export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'read' | 'readBytes' | 'adoptFile' | 'lease'>
@@ -71,8 +80,10 @@ export class Fetcher {
    */
   private readonly partialWriters = new KeyedSerialQueue()
   private readonly ranging: RangedComponents
-  /** Chunks fetched by ranged reads since start (status, tests, bench). */
+  /** Chunks fetched by ranged reads since start (tests). */
   rangeChunksFetched = 0
+  /** The last provider searches that found someone, by blob, for ranged reads (RECENT_FIND_MS). */
+  private readonly recentFinds = new Map<string, { at: number, candidates: Candidate[] }>()
   /** Single fetches at the same time share batches (see FetchCoalescer). */
   private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.batching, sha1s))
 
@@ -101,14 +112,36 @@ export class Fetcher {
    */
   async providersOf (sha1: string, options: { signal?: AbortSignal, timeoutMs?: number, wait?: boolean } = {}): Promise<{ size?: number, providers: string[] }> {
     const timeoutMs = options.timeoutMs ?? this.findTimeoutMs
-    const found = await findCandidates(this.finding, sha1, { signal: deadline(timeoutMs, options.signal), once: options.wait !== true })
-    options.signal?.throwIfAborted()
+    const found = await this.find(sha1, timeoutMs, options.signal, options.wait !== true)
     if (found.candidates.length === 0) {
       if (options.wait === true) throw this.noProviders(sha1, found, timeoutMs)
       return { providers: [] }
     }
     const size = mostCommonSize(found.candidates)
     return { size, providers: found.candidates.filter((c) => c.size === size).map((c) => c.peer.toString()) }
+  }
+
+  /** A provider search whose finds are remembered a moment for ranged reads (see RECENT_FIND_MS). */
+  private async find (sha1: string, timeoutMs: number, signal: AbortSignal | undefined, once = false): Promise<FindReport> {
+    const found = await findCandidates(this.finding, sha1, { signal: deadline(timeoutMs, signal), once })
+    signal?.throwIfAborted()
+    if (found.candidates.length > 0) {
+      this.recentFinds.delete(sha1)
+      this.recentFinds.set(sha1, { at: Date.now(), candidates: found.candidates })
+      // the oldest goes first: a Map iterates in insertion order
+      if (this.recentFinds.size > RECENT_FIND_MAX) this.recentFinds.delete(this.recentFinds.keys().next().value as string)
+    }
+    return found
+  }
+
+  /** Providers found for `sha1` within RECENT_FIND_MS, least-faulted and not banned; else a fresh search. */
+  private async recentOrFind (sha1: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<FindReport> {
+    const recent = this.recentFinds.get(sha1)
+    const usable = recent !== undefined && Date.now() - recent.at < RECENT_FIND_MS
+      ? recent.candidates.filter((c) => !this.c.scores.isBanned(c.peer.toString()))
+      : []
+    if (usable.length > 0) return { candidates: usable, asked: usable.length, dhtProviders: 0, rounds: 0 }
+    return await this.find(sha1, timeoutMs, signal)
   }
 
   /**
@@ -128,8 +161,7 @@ export class Fetcher {
       return this.c.store.read(sha1, range)
     }
     const timeoutMs = options.timeoutMs ?? this.findTimeoutMs
-    const found = await findCandidates(this.finding, sha1, { signal: deadline(timeoutMs, options.signal) })
-    options.signal?.throwIfAborted()
+    const found = await this.recentOrFind(sha1, timeoutMs, options.signal)
     if (found.candidates.length === 0) throw this.noProviders(sha1, found, timeoutMs)
     const size = mostCommonSize(found.candidates)
     const candidates = found.candidates.filter((c) => c.size === size)
