@@ -126,6 +126,10 @@ def range_part(base: Path, nodes: Nodes, a: Node, range_size: int) -> dict:
             chunks.append((served(ca) - before) // CHUNK)
         out[name] = {"firstReadMs": [round(t * 1000, 1) for t in times], "medianMs": round(statistics.median(times) * 1000, 1),
                      "chunksTransferred": chunks}
+    # what any CLI command costs on this machine (a Node process start), for the cli figures above
+    status = [timed(lambda: subprocess.run([*cli(), "--data", reader.data, "status"], env=reader.env, check=True,
+                                           stdout=subprocess.DEVNULL, timeout=600)) for _ in range(3)]
+    out["cliStatusMedianMs"] = round(statistics.median(status) * 1000, 1)
     middle = range_size // 2 + 1000
     before = served(ca)
     kept = [timed(lambda: cr.load_bytes(range_uri, middle, middle + MiB)) for _ in range(20)]
