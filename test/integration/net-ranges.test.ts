@@ -30,6 +30,34 @@ async function doneChunks (trove: Trove, sha1: string): Promise<number[]> {
   return [...(await trove.db.partials.get(sha1))?.done ?? []].sort((a, b) => a - b)
 }
 
+interface Setup {
+  nodes: TestNode[]
+  file: string
+  /** The blob's bytes and hash; node 0 holds it. */
+  data: Buffer
+  sha1: string
+  cleanup: () => Promise<void>
+}
+
+/** `n` nodes, none connected; node 0 stores a random large blob. */
+async function setUp (n: number): Promise<Setup> {
+  const src = await tempDir('trove-src-')
+  const nodes = await spawnNodes(n, { topology: 'none' }).catch(async (err: unknown) => { await src.cleanup(); throw err })
+  const file = path.join(src.dir, 'big.bin')
+  const cleanup = async (): Promise<void> => {
+    await stopNodes(nodes)
+    await src.cleanup()
+  }
+  try {
+    await writeRandomFile(file, SIZE)
+    const { sha1 } = await nodes[0].trove.addFile(file)
+    return { nodes, file, data: await fs.readFile(file), sha1, cleanup }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}
+
 /** The Trove's API on a free loopback port, and a client of it. */
 async function apiOf (trove: Trove): Promise<{ server: ApiServer, client: ApiClient }> {
   const token = await ensureApiToken(trove.dataDir)
@@ -38,28 +66,19 @@ async function apiOf (trove: Trove): Promise<{ server: ApiServer, client: ApiCli
 }
 
 describe('network: byte ranges of remote blobs', () => {
-  let nodes: TestNode[] = []
+  let setup: Setup | undefined
   let provider: TestNode
   let reader: TestNode
   let data: Buffer
   let sha1: string
-  let src: { dir: string, cleanup: () => Promise<void> }
 
   before(async () => {
-    src = await tempDir('trove-src-')
-    const file = path.join(src.dir, 'big.bin')
-    await writeRandomFile(file, SIZE)
-    data = await fs.readFile(file)
-    nodes = await spawnNodes(2, { topology: 'none' })
-    ;[provider, reader] = nodes
-    sha1 = (await provider.trove.addFile(file)).sha1
+    setup = await setUp(2)
+    ;({ data, sha1, nodes: [provider, reader] } = setup)
     await connect(reader, provider)
   })
 
-  after(async () => {
-    await stopNodes(nodes)
-    await src.cleanup()
-  })
+  after(async () => { await setup?.cleanup() })
 
   it('a range fetches only the chunks that cover it, keeps them as a partial download, and a full fetch resumes from them', async () => {
     const uri = `sha1://${sha1}`
@@ -99,47 +118,42 @@ describe('network: byte ranges of remote blobs', () => {
 })
 
 describe('network: ranges through the HTTP API, HEAD and blob info', () => {
+  let setup: Setup | undefined
   let nodes: TestNode[] = []
-  let api: { server: ApiServer, client: ApiClient }
+  let api: { server: ApiServer, client: ApiClient } | undefined
   let data: Buffer
   let sha1: string
-  let src: { dir: string, cleanup: () => Promise<void> }
 
   before(async () => {
-    src = await tempDir('trove-src-')
-    const file = path.join(src.dir, 'big.bin')
-    await writeRandomFile(file, SIZE)
-    data = await fs.readFile(file)
-    nodes = await spawnNodes(2, { topology: 'none' })
-    sha1 = (await nodes[0].trove.addFile(file)).sha1
+    setup = await setUp(2)
+    ;({ nodes, data, sha1 } = setup)
     await connect(nodes[1], nodes[0])
     api = await apiOf(nodes[1].trove)
   })
 
   after(async () => {
     await api?.server.close()
-    await stopNodes(nodes)
-    await src.cleanup()
+    await setup?.cleanup()
   })
 
   it('HEAD and info answer the size and the holders with no chunk transferred, on both backends', async () => {
     const [provider, reader] = nodes
     const before = served(provider)
-    const head = await rawRequest(api.server.url, { method: 'HEAD', path: `/api/v1/blobs/${sha1}` })
+    const head = await rawRequest(api!.server.url, { method: 'HEAD', path: `/api/v1/blobs/${sha1}` })
     assert.equal(head.status, 200)
     assert.equal(head.headers['content-length'], String(SIZE))
     const expected = { sha1, size: SIZE, local: false, providers: [provider.trove.peerId as string] }
-    assert.deepEqual(await api.client.blobInfo(sha1), expected)
+    assert.deepEqual(await api!.client.blobInfo(sha1), expected)
     assert.deepEqual(await reader.trove.blobInfo(sha1), expected)
     assert.equal(served(provider), before, 'nothing was fetched')
     assert.equal(await reader.trove.store.has(sha1), false)
     assert.deepEqual(await reader.trove.db.partials.get(sha1), undefined)
     // a blob no one has: no size, no holders; with wait, the fetch's error
     const missing = randomBytes(20).toString('hex')
-    assert.deepEqual(await api.client.blobInfo(missing), { sha1: missing, local: false, providers: [] })
-    await assert.rejects(api.client.blobInfo(missing, { wait: true, timeoutMs: 200 }), { name: 'NoProvidersError' })
-    assert.equal((await rawRequest(api.server.url, { method: 'HEAD', path: `/api/v1/blobs/${missing}?timeoutMs=200` })).status, 404)
-    assert.equal((await rawRequest(api.server.url, { path: '/api/v1/blobs/xyz/info' })).status, 400)
+    assert.deepEqual(await api!.client.blobInfo(missing), { sha1: missing, local: false, providers: [] })
+    await assert.rejects(api!.client.blobInfo(missing, { wait: true, timeoutMs: 200 }), { name: 'NoProvidersError' })
+    assert.equal((await rawRequest(api!.server.url, { method: 'HEAD', path: `/api/v1/blobs/${missing}?timeoutMs=200` })).status, 404)
+    assert.equal((await rawRequest(api!.server.url, { path: '/api/v1/blobs/xyz/info' })).status, 400)
     // a stored blob: its own size, its known holders
     assert.deepEqual(await provider.trove.blobInfo(sha1), { sha1, size: SIZE, local: true, providers: [] })
   })
@@ -148,39 +162,32 @@ describe('network: ranges through the HTTP API, HEAD and blob info', () => {
     const [provider] = nodes
     const before = served(provider)
     const offset = 2 * CHUNK_SIZE + 1234
-    const res = await rawRequest(api.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: `bytes=${offset}-${offset + 65_535}` } })
+    const res = await rawRequest(api!.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: `bytes=${offset}-${offset + 65_535}` } })
     assert.equal(res.status, 206)
     assert.equal(res.headers['content-range'], `bytes ${offset}-${offset + 65_535}/${SIZE}`)
     assert.ok(res.body.equals(data.subarray(offset, offset + 65_536)))
     const sent = served(provider) - before
     assert.ok(sent >= CHUNK_SIZE && sent < 2 * CHUNK_SIZE, `${sent} bytes sent for one chunk`)
 
-    const across = await collect(await api.client.cat(sha1, { offset: CHUNK_SIZE - 7, length: 14 }))
+    const across = await collect(await api!.client.cat(sha1, { offset: CHUNK_SIZE - 7, length: 14 }))
     assert.ok(across.equals(data.subarray(CHUNK_SIZE - 7, CHUNK_SIZE + 7)))
-    const suffix = await rawRequest(api.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: 'bytes=-100' } })
+    const suffix = await rawRequest(api!.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: 'bytes=-100' } })
     assert.equal(suffix.status, 206)
     assert.ok(suffix.body.equals(data.subarray(SIZE - 100)))
     assert.deepEqual(await doneChunks(nodes[1].trove, sha1), [0, 1, 2, 5])
-    const past = await rawRequest(api.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: `bytes=${SIZE}-` } })
+    const past = await rawRequest(api!.server.url, { path: `/api/v1/blobs/${sha1}`, headers: { range: `bytes=${SIZE}-` } })
     assert.equal(past.status, 416)
     assert.equal(past.json().error.code, 'RANGE_NOT_SATISFIABLE')
-    await assert.rejects(api.client.cat(sha1, { offset: SIZE - 1, length: 2 }), RangeNotSatisfiableError)
-    assert.equal((await collect(await api.client.cat(sha1, { offset: SIZE, length: 0 }))).length, 0)
+    await assert.rejects(api!.client.cat(sha1, { offset: SIZE - 1, length: 2 }), RangeNotSatisfiableError)
+    assert.equal((await collect(await api!.client.cat(sha1, { offset: SIZE, length: 0 }))).length, 0)
     assert.equal(await nodes[1].trove.store.has(sha1), false)
   })
 })
 
 describe('network: ranges against bad providers and concurrent reads', () => {
   it('bad chunk bytes from a provider are caught by hash and another provider is used', async () => {
-    const src = await tempDir('trove-src-')
-    let nodes: TestNode[] = []
+    const { nodes: [honest, liar, reader], file, data, sha1, cleanup } = await setUp(3)
     try {
-      const file = path.join(src.dir, 'big.bin')
-      await writeRandomFile(file, SIZE)
-      const data = await fs.readFile(file)
-      nodes = await spawnNodes(3, { topology: 'none' })
-      const [honest, liar, reader] = nodes
-      const { sha1 } = await honest.trove.addFile(file)
       await liar.trove.addFile(file)
       // the liar's copy of chunk 1 is rewritten; its manifest is still the true one
       await overwriteStored(liar.trove.store, sha1, CHUNK_SIZE, randomBytes(CHUNK_SIZE))
@@ -197,21 +204,13 @@ describe('network: ranges against bad providers and concurrent reads', () => {
       await reader.trove.ensureLocal(`sha1://${sha1}`)
       assert.equal(await sha1OfStored(reader.trove.store, sha1), sha1)
     } finally {
-      await stopNodes(nodes)
-      await src.cleanup()
+      await cleanup()
     }
   })
 
   it('ranged reads of one blob at once, and during its full fetch, leave the partial state and the blob intact', async () => {
-    const src = await tempDir('trove-src-')
-    let nodes: TestNode[] = []
+    const { nodes: [provider, reader], data, sha1, cleanup } = await setUp(2)
     try {
-      const file = path.join(src.dir, 'big.bin')
-      await writeRandomFile(file, SIZE)
-      const data = await fs.readFile(file)
-      nodes = await spawnNodes(2, { topology: 'none' })
-      const [provider, reader] = nodes
-      const { sha1 } = await provider.trove.addFile(file)
       await connect(reader, provider)
       const uri = `sha1://${sha1}`
       const ranges = [[10, 100], [CHUNK_SIZE * 3 + 5, CHUNK_SIZE], [20, 30], [SIZE - 1, 1]]
@@ -227,8 +226,7 @@ describe('network: ranges against bad providers and concurrent reads', () => {
       assert.equal(await sha1OfStored(reader.trove.store, sha1), sha1)
       assert.equal(await reader.trove.db.partials.get(sha1), undefined)
     } finally {
-      await stopNodes(nodes)
-      await src.cleanup()
+      await cleanup()
     }
   })
 })
