@@ -12,7 +12,6 @@ import { verifyStore, type VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
-import { explain, spaceStatus } from './space/status.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
@@ -172,7 +171,7 @@ export class Trove implements TroveOps {
     }
     if (info !== undefined) report.size = info.size
     if (holders.length > 0) report.priority = Math.max(...holders.map((h) => h.priority))
-    const space = await explain({ db: this.db, store: this.store, refs: this.refs, space: this.space }, sha1)
+    const space = await this.space.explain(sha1)
     for (const v of space.via) {
       reasons.push(v.pinned === true ? { kind: 'link', via: v.path, pin: true } : { kind: 'link', via: v.path, key: v.key, priority: v.priority, pin: v.pin })
       if (v.pinned === true || v.pin === true) report.pinned = true
@@ -190,7 +189,7 @@ export class Trove implements TroveOps {
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
     const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packs.totals() }
-    report.space = await spaceStatus({ db: this.db, store: this.store, refs: this.refs, space: this.space })
+    report.space = await this.space.status()
     if (this.network !== undefined) {
       report.mode = 'node'
       report.network = {
