@@ -13,6 +13,8 @@ export interface DataDirLayout {
   /** Pack files of small blobs (src/store/packs.ts). */
   packs: string
   tmp: string
+  /** Chunked downloads in progress, `<sha1>.part`, kept for resume (src/store/manifests.ts). */
+  partial: string
   quarantine: string
   config: string
   owner: string
@@ -32,6 +34,7 @@ export function layout (root: string): DataDirLayout {
     blobs: path.join(root, 'blobs'),
     packs: path.join(root, 'packs'),
     tmp: path.join(root, 'tmp'),
+    partial: path.join(root, 'partial'),
     quarantine: path.join(root, 'quarantine'),
     config: path.join(root, 'config.json'),
     owner: path.join(root, 'owner.json'),

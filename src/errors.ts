@@ -104,6 +104,18 @@ export class AbortError extends TroveError {
   static readonly code = 'ABORTED'
 }
 
+/** An output file (`get -o`) is already there; the command refuses to overwrite it without --force. */
+export class FileExistsError extends TroveError {
+  static override name = 'FileExistsError'
+  static readonly code = 'FILE_EXISTS'
+}
+
+/** Files can be added only to a ref whose value is a JSON object (name -> URI); this ref holds something else. */
+export class RefNotObjectError extends TroveError {
+  static override name = 'RefNotObjectError'
+  static readonly code = 'REF_NOT_OBJECT'
+}
+
 /**
  * Something that cannot happen did (a broken invariant: a bug), or the system failed in a way
  * nothing else names. The same code the CLI and the API give any error that is not a TroveError.

@@ -1,12 +1,16 @@
 import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
 import { AddressInUseError } from './errors.js'
-import type { TroveDb } from './db.js'
+import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, PeerInfo, TransferInfo } from './ops.js'
-import { AnnounceProtocol } from './protocols/announce/index.js'
-import { FetchProtocol } from './protocols/fetch/index.js'
-import { HaveProtocol } from './protocols/have/index.js'
+import { announceProtocol } from './protocols/announce/announce.js'
+import type { AnnounceProtocol } from './protocols/announce/index.js'
+import { fetchProtocol } from './protocols/fetch/fetch.js'
+import type { FetchProtocol } from './protocols/fetch/index.js'
+import { haveProtocol } from './protocols/have/have.js'
+import type { HaveProtocol } from './protocols/have/index.js'
 import type { BlobInfo, BlobStore } from './store/blob-store.js'
+import type { ManifestIndex } from './store/manifests.js'
 import { Fetcher } from './transfer/fetcher.js'
 import { ProviderTable } from './transfer/providers.js'
 import { ProvideQueue } from './transfer/provide-queue.js'
@@ -15,10 +19,13 @@ import { loadOrCreateKey } from './net/identity.js'
 import { createNetwork, type NetworkInit, type TroveLibp2p } from './net/libp2p.js'
 
 export interface NetworkComponents {
-  db: TroveDb
   store: BlobStore
-  layout: DataDirLayout
+  manifests: ManifestIndex
+  /** Where the node's key is (the libp2p identity). */
+  layout: Pick<DataDirLayout, 'key'>
   reserve?: (bytes: number) => Promise<() => void>
+  /** Where the network's background failures go (default: `defaultLogger()`). */
+  logger?: ComponentLogger
 }
 
 export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
@@ -39,6 +46,7 @@ export class TroveNetwork {
   readonly announce: AnnounceProtocol
   readonly fetcher: Fetcher
   private readonly provides: ProvideQueue
+  private readonly log: Logger
   private unsubscribe: (() => void) | undefined
   private stopped = false
 
@@ -54,23 +62,27 @@ export class TroveNetwork {
 
   private constructor (private readonly c: NetworkComponents, private readonly init: TroveNetworkInit, libp2p: TroveLibp2p) {
     this.libp2p = libp2p
-    const base = { libp2p, store: c.store, db: c.db }
-    this.have = new HaveProtocol(base)
-    this.fetchProtocol = new FetchProtocol(base, { stallTimeoutMs: init.stallTimeoutMs })
-    this.announce = new AnnounceProtocol({
+    const logger = c.logger ?? defaultLogger()
+    this.log = logger.forComponent('network')
+    this.have = haveProtocol()({ libp2p, blobs: c.store, manifests: c.manifests, logger })
+    this.fetchProtocol = fetchProtocol({ stallTimeoutMs: init.stallTimeoutMs })({ libp2p, blobs: c.store, logger })
+    this.announce = announceProtocol({ batchMs: init.announceBatchMs })({
       libp2p,
-      onAnnounce: (peer, blobs) => { for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size) }
-    }, { batchMs: init.announceBatchMs })
+      onAnnounce: (peer, blobs) => { for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size) },
+      logger
+    })
     this.fetcher = new Fetcher({
-      ...base,
-      layout: c.layout,
+      libp2p,
+      store: c.store,
+      manifests: c.manifests,
       have: this.have,
       fetch: this.fetchProtocol,
       providers: this.providers,
       scores: this.scores,
-      reserve: c.reserve
+      reserve: c.reserve,
+      logger
     }, { dht: init.dht === true, findTimeoutMs: init.findTimeoutMs, directWrites: init.directWrites })
-    this.provides = new ProvideQueue({ libp2p })
+    this.provides = new ProvideQueue({ libp2p, logger })
   }
 
   private async startParts (): Promise<void> {
@@ -85,6 +97,7 @@ export class TroveNetwork {
     try {
       await this.libp2p.start()
     } catch (err) {
+      // the start's own error is the one to report; stopping what did start is only cleanup
       await Promise.resolve(this.libp2p.stop()).catch(() => {})
       throw listenError(err, this.init.listen)
     }
@@ -118,9 +131,16 @@ export class TroveNetwork {
     }))
   }
 
-  /** Publishes provider records for blobs already stored (on start with the DHT on). */
+  /**
+   * Publishes provider records for blobs already stored (on start with the DHT on). Runs in the
+   * background: it never rejects, a failure to list the store is logged.
+   */
   async provideAll (): Promise<void> {
-    for await (const info of this.c.store.list()) this.provides.add(info.sha1)
+    try {
+      for await (const info of this.c.store.list()) this.provides.add(info.sha1)
+    } catch (err) {
+      this.log.warn('listing the store to provide its blobs on the DHT failed', err)
+    }
   }
 
   async stop (): Promise<void> {
@@ -128,8 +148,9 @@ export class TroveNetwork {
     this.stopped = true
     this.provides.stop()
     this.unsubscribe?.()
-    await this.announce.flush().catch(() => {})
-    await this.announce.stop().catch(() => {})
+    // stopping goes on whatever fails here: what was queued is lost, and peers can still ask
+    await this.announce.flush().catch((err: unknown) => { this.log.warn('sending the last announcements failed', err) })
+    await this.announce.stop().catch((err: unknown) => { this.log.warn('stopping the announce protocol failed', err) })
     await this.libp2p.stop()
   }
 }

@@ -3,19 +3,22 @@ import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
-import { refObjFor, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
-import type { RefMeta } from './refs/meta.js'
+import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
+import { assertRefTakesFiles, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { assertKey } from './refs/keys.js'
+import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
+import { ManifestIndex } from './store/manifests.js'
 import type { PackFilesInit } from './store/packs.js'
 import { verifyStore, type VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
+import { KeyedSerialQueue } from './serial.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
-import { encodeManifest, makeManifest } from './transfer/manifest.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
 
@@ -34,6 +37,8 @@ export interface TroveOptions {
   space?: SpaceLimitsInput
   /** Pack file settings (src/store/packs.ts); tests make packs small to exercise compaction. */
   packs?: Pick<PackFilesInit, 'targetBytes' | 'compactLiveRatio' | 'retireGraceMs'>
+  /** Where background failures are reported (default: `defaultLogger()`, warnings on stderr). */
+  logger?: ComponentLogger
 }
 
 /**
@@ -45,18 +50,27 @@ export class Trove implements TroveOps {
   readonly layout: DataDirLayout
   readonly db: TroveDb
   readonly store: BlobStore
+  /** Chunk manifests of large blobs and the resume state of chunked downloads. */
+  readonly manifests: ManifestIndex
   readonly refs: RefStore
   readonly space: SpaceManager
   readonly config: TroveConfig
   readonly by: string
+  readonly logger: ComponentLogger
   private closed = false
+  /** Ref writes through this node, one at a time per key: a merge reads the ref and writes it back. */
+  private readonly refWrites = new KeyedSerialQueue()
+  private readonly log: Logger
 
-  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'] } = {}) {
+  constructor (components: { dataDir: string, db: TroveDb, config: TroveConfig }, init: { durable?: boolean, by?: string, space?: SpaceLimitsInput, packs?: TroveOptions['packs'], logger?: ComponentLogger } = {}) {
     this.dataDir = components.dataDir
     this.layout = layout(components.dataDir)
     this.db = components.db
     this.config = components.config
+    this.logger = init.logger ?? defaultLogger()
+    this.log = this.logger.forComponent('node')
     this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
+    this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
       config: this.config,
@@ -78,19 +92,8 @@ export class Trove implements TroveOps {
   }
 
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: PutOptions = {}): Promise<PutResult> {
-    return this.recordManifest(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
-  }
-
-  /**
-   * A large blob gets a chunk manifest (itself a blob) so peers can fetch it in verified chunks
-   * from several providers at once. The chunk hashes were computed during ingest.
-   */
-  private async recordManifest (result: PutResult): Promise<PutResult> {
-    if (result.size <= CHUNKED_THRESHOLD || result.chunks === undefined) return result
-    if (await this.db.manifests.get(result.sha1) !== undefined) return result
-    const m = await this.store.putBytes(encodeManifest(makeManifest(result.sha1, result.size, CHUNK_SIZE, result.chunks)))
-    await this.db.manifests.put(result.sha1, m.sha1)
-    return result
+    // a large blob gets a chunk manifest, so peers can fetch it in verified chunks
+    return this.manifests.recordFor(await this.store.put(source, { chunkSize: CHUNK_SIZE, ...options }))
   }
 
   async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
@@ -98,22 +101,71 @@ export class Trove implements TroveOps {
     return result
   }
 
-  /** Stores files, then (optionally) pins them and records them under one ref. */
+  /**
+   * Stores files, pinning each as it is stored when asked, then records them all under one ref
+   * (merged into what the ref holds: `mergeRef`). Each result lists the space runs that evicted
+   * content while its file was stored; the run the writes call for once they are done (usage past
+   * the high watermark) is made before this returns, and listed with the last file.
+   */
   async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
-    const results: AddResult[] = []
-    for (const file of files) {
-      const r = await this.recordManifest(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
-      const name = path.basename(file)
-      results.push({ uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name })
-    }
     const by = options.by ?? this.by
-    if (options.pin === true) {
-      for (const r of results) await this.refs.pin(r.sha1, { by })
+    const entries = options.ref !== undefined ? refEntryNames(files) : undefined
+    // a ref that cannot take files is refused before anything is stored
+    if (options.ref !== undefined) await assertRefTakesFiles(this, assertKey(options.ref))
+    const usageBefore = this.store.getUsage().bytes
+    const results: AddResult[] = []
+    for (const [i, file] of files.entries()) {
+      const { value: r, evictions } = await this.withEvictions(async () => {
+        const put = await this.manifests.recordFor(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
+        if (options.pin === true) await this.refs.pin(put.sha1, { by })
+        return put
+      }, { settle: false })
+      const name = path.basename(file)
+      const result: AddResult = { uri: formatUri(r.sha1, name), sha1: r.sha1, size: r.size, added: r.added, name }
+      if (entries !== undefined) result.entry = entries[i]
+      if (evictions.length > 0) result.evictions = evictions
+      results.push(result)
     }
-    if (options.ref !== undefined) {
-      await this.refs.set(options.ref, refObjFor(results), options.refMeta ?? {}, { by })
-    }
+    const { evictions } = await this.withEvictions(async () => {
+      if (options.ref !== undefined) await this.mergeRef(options.ref, refObjFor(results), options.refMeta ?? {}, { by })
+    }, { grewFrom: usageBefore, keep: () => results.map((r) => r.sha1) })
+    const last = results[results.length - 1]
+    if (evictions.length > 0 && last !== undefined) last.evictions = [...(last.evictions ?? []), ...evictions]
     return results
+  }
+
+  /**
+   * Runs `work` (a write or a fetch) and returns with its value the space runs that evicted
+   * content while it ran. When the store grew (since `grewFrom`, default: the start of the work)
+   * and usage is now above the high watermark, the run that calls for is made before this returns
+   * rather than a moment later in the background, so this caller learns what its data cost; not
+   * with `settle: false`, and not while the node is known to be over its limit with nothing left
+   * to evict (the background runs back off then). A read of a stored blob never runs one. The
+   * blobs `keep` names (what the work stored, the blob about to be served) are leased meanwhile:
+   * making room for them must not evict them.
+   */
+  async withEvictions<T> (work: () => Promise<T>, options: { settle?: boolean, grewFrom?: number, keep?: (value: T) => string[] } = {}): Promise<{ value: T, evictions: Eviction[] }> {
+    const grewFrom = options.grewFrom ?? this.store.getUsage().bytes
+    const reports: GcReport[] = []
+    const off = this.space.onRun((r) => { reports.push(r) })
+    try {
+      const value = await work()
+      const grew = this.store.getUsage().bytes > grewFrom
+      if (options.settle !== false && grew && this.space.aboveHighWatermark() && this.space.overLimitState === undefined) {
+        const releases = (options.keep?.(value) ?? []).map((sha1) => this.store.leases.acquire(sha1))
+        try {
+          await this.space.gc({ trigger: 'watermark' })
+        } catch (err) {
+          // the work is done and stays done; the background run tries again
+          this.log.warn('space run after a write failed', err)
+        } finally {
+          for (const release of releases) release()
+        }
+      }
+      return { value, evictions: evictionsOf(reports) }
+    } finally {
+      off()
+    }
   }
 
   async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
@@ -121,7 +173,27 @@ export class Trove implements TroveOps {
   }
 
   async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
-    return this.refs.set(key, obj, meta, { by: options.by ?? this.by })
+    return this.refWrites.run(key, async () => this.refs.set(key, obj, meta, { by: options.by ?? this.by }))
+  }
+
+  async mergeRef (key: string, members: Record<string, unknown>, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
+    assertKey(key)
+    return this.refWrites.run(key, async () => {
+      const cur = await this.currentRef(key)
+      const obj = mergeRefObj(key, cur?.obj, members)
+      const merged = { ...(cur?.meta ?? {}), ...meta }
+      // the same files added again: nothing to record, and no version that changes nothing
+      if (cur !== undefined && JSON.stringify(obj) === JSON.stringify(cur.obj) && JSON.stringify(normalizeMeta(merged)) === JSON.stringify(cur.meta)) return cur
+      return this.refs.set(key, obj, merged, { by: options.by ?? this.by })
+    })
+  }
+
+  /** A ref's current version, undefined when there is none. */
+  private async currentRef (key: string): Promise<RefRecord | undefined> {
+    return this.refs.get(key).catch((err: unknown) => {
+      if ((err as { code?: string }).code === 'REF_NOT_FOUND') return undefined
+      throw err
+    })
   }
 
   async getRef (key: string, options: { version?: number } = {}): Promise<RefRecord> {
@@ -129,7 +201,7 @@ export class Trove implements TroveOps {
   }
 
   async rmRef (key: string, options: { by?: string } = {}): Promise<{ key: string, version: number }> {
-    return this.refs.rm(key, { by: options.by ?? this.by })
+    return this.refWrites.run(key, async () => this.refs.rm(key, { by: options.by ?? this.by }))
   }
 
   async refHistory (key: string): Promise<HistoryEntry[]> {
@@ -233,7 +305,7 @@ export class Trove implements TroveOps {
     this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./network.js')
-    const network = await TroveNetwork.start({ db: this.db, store: this.store, layout: this.layout, reserve: this.reserveForFetch }, {
+    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch, logger: this.logger }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,
@@ -250,7 +322,8 @@ export class Trove implements TroveOps {
     this.network = network
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
-    if (network.libp2p.services.dht !== undefined) void network.provideAll().catch(() => {})
+    // in the background; provideAll logs its own failure
+    if (network.libp2p.services.dht !== undefined) void network.provideAll()
   }
 
   /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
@@ -292,9 +365,13 @@ export class Trove implements TroveOps {
    * Makes many blobs local (a ref's files, a dataset's parts): small ones travel in pipelined
    * batches, so thousands of blobs cost a few round trips. Failures are listed per blob.
    */
-  async fetchMany (uris: string[], options: FetchManyOptions = {}): Promise<FetchManyResult> {
+  async fetchMany (uris: string[], options: FetchManyOptions = {}): Promise<FetchManyResult & { evictions?: Eviction[] }> {
     const sha1s = uris.map((u) => toSha1(u))
-    if (this.network !== undefined) return this.network.fetchMany(sha1s, options)
+    const network = this.network
+    if (network !== undefined) {
+      const { value, evictions } = await this.withEvictions(async () => network.fetchMany(sha1s, options))
+      return evictions.length > 0 ? { ...value, evictions } : value
+    }
     const result: FetchManyResult = { fetched: 0, local: 0, failed: [] }
     for (const sha1 of new Set(sha1s)) {
       if (await this.store.has(sha1)) result.local++
@@ -321,7 +398,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
   const db = await openDb(l.db, l.owner, { command: options.command })
-  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs })
+  const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs, logger: options.logger })
   try {
     await trove.open()
   } catch (err) {

@@ -1,15 +1,22 @@
+import path from 'node:path'
+import { RefNotObjectError } from './errors.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from './refs/ref-store.js'
 import type { RefMeta } from './refs/meta.js'
 import type { Usage } from './store/blob-store.js'
 import type { VerifyReport } from './store/verify.js'
-import type { GcReport, SpaceExplanation } from './space/report.js'
+import { RUN_HISTORY_BLOBS } from './space/constants.js'
+import type { GcReport, GcTrigger, SpaceExplanation } from './space/report.js'
 import type { Encryption } from './net/constants.js'
 
 export type { GcReport, SpaceExplanation, SpaceStatus } from './space/report.js'
 
 export interface AddOptions {
-  /** Record the added blobs under this ref key (obj: `{ "<name>": "sha1://..." }`). */
+  /**
+   * Record the added blobs under this ref key: each file becomes a member `"<entry>": "sha1://..."`
+   * of the ref's object, merged into what the ref already holds (see `refEntryNames`, `mergeRefObj`).
+   */
   ref?: string
+  /** Meta fields for that ref; fields not given keep the ref's current values. */
   refMeta?: RefMeta
   pin?: boolean
   signal?: AbortSignal
@@ -24,6 +31,49 @@ export interface AddResult {
   /** false when the content was already stored. */
   added: boolean
   name?: string
+  /** With a ref: the name of this file's member in the ref's object (`refEntryNames`). */
+  entry?: string
+  /** Space runs that evicted content while this file was stored (absent when none did). */
+  evictions?: Eviction[]
+}
+
+/**
+ * A space run that evicted content (or removed expired refs) while a command ran: what went, how
+ * much and why. `add` and the fetching commands report these, so a user learns that making room
+ * for their data cost other data.
+ */
+export interface Eviction {
+  trigger: GcTrigger
+  /** Why the run ran: its target, like "a write of 5 MiB would pass the hard limit". */
+  why: string
+  evicted: { blobs: number, bytes: number }
+  /** The evicted blobs in eviction order (the first 20 of a large run), each with why it went first. */
+  blobs: Array<{ uri: string, size: number, class: 'unreferenced' | 'referenced', priority?: number, reason: string }>
+  /** How many refs the run's expiry sweep removed, and the first 20 of them. */
+  removedRefs: number
+  expiredRefs: Array<{ key: string, reason: 'expires' | 'ttl' }>
+  /** The run could not free all it aimed for: what is left is protected, and by what. */
+  blocked?: string
+}
+
+/** The evicting runs among a command's space runs, as `Eviction`s (runs that changed nothing are left out). */
+export function evictionsOf (reports: GcReport[]): Eviction[] {
+  return reports.filter((r) => !r.dryRun && (r.evicted.blobs > 0 || r.expiredRefs.length > 0)).map((r) => {
+    const e: Eviction = {
+      trigger: r.trigger,
+      why: r.target.why,
+      evicted: { ...r.evicted },
+      blobs: r.blobs.map((b) => {
+        const out: Eviction['blobs'][number] = { uri: b.uri, size: b.size, class: b.class, reason: b.reason }
+        if (b.priority !== undefined) out.priority = b.priority
+        return out
+      }),
+      removedRefs: r.expiredRefs.length,
+      expiredRefs: r.expiredRefs.slice(0, RUN_HISTORY_BLOBS).map((x) => ({ key: x.key, reason: x.reason }))
+    }
+    if (r.blocked !== undefined) e.blocked = r.blocked
+    return e
+  })
 }
 
 export interface WhyReason {
@@ -91,6 +141,14 @@ export interface FetchManyResult {
   failed: Array<{ sha1: string, code: string, message: string }>
 }
 
+/** How `cat` reaches content a running node has to fetch from its peers first. */
+export interface CatOptions {
+  /** How long the node looks for peers that hold it (default: the node's find timeout). */
+  timeoutMs?: number
+  /** Told of space runs that evicted content while the node made room for the fetched blob. */
+  onEvictions?: (evictions: Eviction[]) => void
+}
+
 /** Options of `trove start` (flags override the data directory's config). */
 export interface StartOptions {
   /** Multiaddrs to listen on, e.g. /ip4/0.0.0.0/tcp/4737. */
@@ -144,11 +202,77 @@ export interface ReadRange {
   length?: number
 }
 
-/** The obj of a ref recording added files: `{ "<file name>": "sha1://<hash>/<file name>" }`. */
+/**
+ * The members a ref records added files under: `{ "<entry>": "sha1://<hash>/<file name>" }`. The
+ * entry is `r.entry` (see `refEntryNames`), else the file name, else the hash.
+ */
 export function refObjFor (results: AddResult[]): Record<string, string> {
   const obj: Record<string, string> = {}
-  for (const r of results) obj[r.name ?? r.sha1] = r.uri
+  for (const r of results) obj[r.entry ?? r.name ?? r.sha1] = r.uri
   return obj
+}
+
+/**
+ * The member name each file of one `add --ref` gets in the ref's object: its base name, unless
+ * other files of the same command share that base name; then each of those is named by as many
+ * trailing components of its absolute path as set it apart (`a/x.txt`, `b/x.txt`). The same file
+ * given twice is one member. Every file keeps a member of its own: none is silently lost.
+ */
+export function refEntryNames (files: string[]): string[] {
+  const parts = files.map((f) => path.resolve(f).split(path.sep).filter((p) => p !== ''))
+  const byBase = new Map<string, Set<string>>()
+  for (const p of parts) {
+    const base = p[p.length - 1] ?? ''
+    const group = byBase.get(base) ?? new Set<string>()
+    group.add(p.join('/'))
+    byBase.set(base, group)
+  }
+  return parts.map((p) => {
+    const group = [...(byBase.get(p[p.length - 1] ?? '') ?? [])].map((full) => full.split('/'))
+    const mine = p.join('/')
+    const others = group.filter((g) => g.join('/') !== mine)
+    for (let d = 1; ; d++) {
+      const name = p.slice(-d).join('/')
+      if (d >= p.length || others.every((o) => o.slice(-d).join('/') !== name)) return name
+    }
+  })
+}
+
+/**
+ * The object a ref holds once `members` are merged into its current value `current` (undefined
+ * when there is no such ref): members with new names are added, members with a name it has are
+ * replaced, and every other member stays. Only an object can take members.
+ */
+export function mergeRefObj (key: string, current: unknown, members: Record<string, unknown>): Record<string, unknown> {
+  if (current === undefined) return { ...members }
+  if (current === null || typeof current !== 'object' || Array.isArray(current)) {
+    const what = current === null ? 'null' : Array.isArray(current) ? 'an array' : `a ${typeof current}`
+    throw new RefNotObjectError(`ref ${key} holds ${what}, not an object of files; files can be added only to an object (or a new ref)`)
+  }
+  return { ...(current as Record<string, unknown>), ...members }
+}
+
+/**
+ * A meta filter's value (`GET /refs?meta.<field>=<value>`, `trove ref ls --meta field=value`):
+ * JSON when it parses as JSON (`5`, `true`, `"5"`), else the plain string.
+ */
+export function metaFilterValue (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** Refuses (RefNotObjectError) a ref that exists and holds something files cannot be added to. */
+export async function assertRefTakesFiles (ops: Pick<TroveOps, 'getRef'>, key: string): Promise<void> {
+  let current: unknown
+  try {
+    current = (await ops.getRef(key)).obj
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'REF_NOT_FOUND') throw err
+  }
+  mergeRefObj(key, current, {})
 }
 
 /**
@@ -159,8 +283,14 @@ export interface TroveOps {
   /** Expiry sweep and eviction down to the low watermark; with dryRun, only what would go and why. */
   gc: (options?: { dryRun?: boolean }) => Promise<GcReport>
   addFile: (file: string, options?: AddOptions) => Promise<AddResult>
-  cat: (uri: string, range?: ReadRange) => Promise<AsyncIterable<Uint8Array>>
+  cat: (uri: string, range?: ReadRange, options?: CatOptions) => Promise<AsyncIterable<Uint8Array>>
   setRef: (key: string, obj: unknown, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>
+  /**
+   * Merges `members` into the object the ref holds (creating the ref when there is none), and the
+   * given meta fields into its meta; a new version only when something changed. RefNotObjectError
+   * when the ref holds something other than an object.
+   */
+  mergeRef: (key: string, members: Record<string, unknown>, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>
   getRef: (key: string, options?: { version?: number }) => Promise<RefRecord>
   rmRef: (key: string, options?: { by?: string }) => Promise<{ key: string, version: number }>
   refHistory: (key: string) => Promise<HistoryEntry[]>
@@ -171,7 +301,7 @@ export interface TroveOps {
   status: () => Promise<StatusReport>
   verify: (options?: { onProgress?: (p: { checked: number, total: number }) => void }) => Promise<VerifyReport>
   /** Fetches many blobs from peers (a ref's files); failures are listed, not thrown. */
-  fetchMany: (uris: string[], options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<FetchManyResult>
+  fetchMany: (uris: string[], options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<FetchManyResult & { evictions?: Eviction[] }>
   peers: () => Promise<PeerInfo[]>
   transfers: () => TransferInfo[] | Promise<TransferInfo[]>
   close: () => Promise<void>

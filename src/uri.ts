@@ -7,6 +7,8 @@ export const SHA1_MULTIHASH_CODE = 0x11
 /** Multicodec code of raw bytes: a blob is opaque, so its CID uses the raw codec. */
 export const RAW_CODEC = 0x55
 export const SHA1_HEX_LENGTH = 40
+/** Length of a sha1 digest in bytes: how hashes travel in the wire protocols. */
+export const SHA1_BYTES = 20
 
 export interface ParsedUri {
   /** 40 lowercase hex characters. */
@@ -90,7 +92,7 @@ export function sha1ToBytes (sha1: string): Uint8Array {
 }
 
 export function bytesToSha1 (bytes: Uint8Array): string {
-  if (bytes.length !== 20) throw new InvalidUriError(`a sha1 digest is 20 bytes, got ${bytes.length}`)
+  if (bytes.length !== SHA1_BYTES) throw new InvalidUriError(`a sha1 digest is ${SHA1_BYTES} bytes, got ${bytes.length}`)
   return Buffer.from(bytes).toString('hex')
 }
 

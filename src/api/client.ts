@@ -7,15 +7,16 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import type { AddOptions, AddResult, FetchManyResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
+import type { AddOptions, AddResult, CatOptions, Eviction, FetchManyResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
-import { API_PREFIX, AUTHOR_HEADER } from './constants.js'
+import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
+import { decodeEvictions } from './evictions.js'
 
 export interface ApiClientComponents {
   /** Base URL of the node's API, e.g. http://127.0.0.1:4738. */
@@ -85,7 +86,7 @@ export class ApiClient implements TroveOps {
     return await this.upload('/blobs', { query, body: source, signal: options.signal }) as AddResult
   }
 
-  async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
+  async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const sha1 = toSha1(uri)
     const offset = range.offset ?? 0
     checkRange(offset, range.length)
@@ -99,9 +100,10 @@ export class ApiClient implements TroveOps {
     if (range.offset !== undefined || range.length !== undefined) {
       headers.range = `bytes=${offset}-${range.length !== undefined ? String(offset + range.length - 1) : ''}`
     }
+    const query = options.timeoutMs !== undefined ? { timeoutMs: String(options.timeoutMs) } : undefined
     let res: Response
     try {
-      res = await this.request('GET', `/blobs/${sha1}`, { headers })
+      res = await this.request('GET', `/blobs/${sha1}`, { headers, query })
     } catch (err) {
       // the store answers an empty stream for "from the very end"; HTTP calls that unsatisfiable
       if (isError(err, RangeNotSatisfiableError) && range.length === undefined && offset > 0 && offset === await this.size(sha1)) {
@@ -117,12 +119,18 @@ export class ApiClient implements TroveOps {
         throw new RangeNotSatisfiableError(`range ${offset}+${range.length} is outside blob of ${total} bytes`)
       }
     }
+    const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))
+    if (evictions.length > 0) options.onEvictions?.(evictions)
     if (res.body === null) return Readable.from([])
     return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)
   }
 
   async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
     return this.json('PUT', refPath(key), { json: { obj, meta }, by: options.by })
+  }
+
+  async mergeRef (key: string, members: Record<string, unknown>, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
+    return this.json('POST', refPath(key), { json: { obj: members, meta }, by: options.by })
   }
 
   async getRef (key: string, options: { version?: number } = {}): Promise<RefRecord> {
@@ -180,7 +188,7 @@ export class ApiClient implements TroveOps {
   }
 
   /** Makes many blobs local on the node (fetched from its peers); failures are listed, not thrown. */
-  async fetchMany (uris: string[], options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<FetchManyResult> {
+  async fetchMany (uris: string[], options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<FetchManyResult & { evictions?: Eviction[] }> {
     const body: { uris: string[], timeoutMs?: number } = { uris: uris.map((u) => toSha1(u)) }
     if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
     return this.json('POST', '/fetch', { json: body, signal: options.signal })

@@ -44,3 +44,16 @@ export const AUTHOR_HEADER = 'x-trove-by'
 
 /** Longest author name accepted from a request, so history entries stay small. */
 export const MAX_AUTHOR_LENGTH = 256
+
+/**
+ * Header of a `GET /blobs/{sha1}` answer listing the space runs that evicted content while the
+ * node fetched the blob (percent-encoded JSON, an array of Eviction): the body is the blob, so
+ * what making room for it cost travels beside it.
+ */
+export const EVICTIONS_HEADER = 'x-trove-evictions'
+
+/**
+ * Longest EVICTIONS_HEADER value. Clients refuse answers whose headers pass 16 KiB (Node's
+ * default); past this the per-blob lists are dropped and only the counts and reasons stay.
+ */
+export const MAX_EVICTIONS_HEADER_BYTES = 8 * 1024

@@ -57,3 +57,14 @@ export async function metaFromFlags (flags: RefMetaFlags): Promise<RefMeta> {
   }
   return meta
 }
+
+/** `--timeout 30s`: how long a fetching command lets the node look for peers that hold the content. */
+export function parseTimeoutArg (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const ms = parseDuration(value)
+  if (ms <= 0) throw new InvalidArgumentError(`--timeout must be longer than 0, got "${value}"`)
+  return ms
+}
+
+/** The option every fetching command takes (get, cat): see parseTimeoutArg. */
+export const TIMEOUT_OPTION = ['--timeout <duration>', 'how long the node looks for peers that hold what it must fetch, like 30s or 2m (default: the node\'s --find-timeout, 15s)'] as const

@@ -4,6 +4,7 @@ import { DISCOVERY_TIMEOUT_MS } from '../api/constants.js'
 import { isPidAlive, readDiscovery } from '../api/discovery.js'
 import { readApiToken } from '../api/token.js'
 import { resolveDataDir } from '../datadir.js'
+import { Trove } from '../node.js'
 import type { TroveOps } from '../ops.js'
 import { openWaitingForLock } from './lock-wait.js'
 import type { GlobalOptions } from './output.js'
@@ -47,6 +48,11 @@ async function sameDir (a: string, b: string): Promise<boolean> {
   if (a === b) return true
   const [ra, rb] = await Promise.all([fs.realpath(a).catch(() => a), fs.realpath(b).catch(() => b)])
   return ra === rb
+}
+
+/** Whether `ops` is a running node (the API of `trove start`), not a data directory opened by this command. */
+export function runsNode (ops: TroveOps): boolean {
+  return !(ops instanceof Trove) || ops.network !== undefined
 }
 
 /** Runs `fn` against a backend and always closes it, so the data directory lock is released. */

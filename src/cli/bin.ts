@@ -1,10 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=64 --no-concurrent-array-buffer-sweeping
 // Node flags above: see TROVE_NODE_FLAGS in src/node-flags.ts (a test keeps the two equal)
-import { run } from './program.js'
+import { fileURLToPath } from 'node:url'
+import { relaunchIfNodeTooOld } from './launcher.js'
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  // `trove cat ... | head` closes the pipe early; that is the reader's choice, not a failure
-  if (err.code === 'EPIPE') process.exit(0)
-})
-
-process.exitCode = await run(process.argv)
+// on a Node older than Trove needs, the package's own Node runs the command instead; the CLI is
+// loaded only after that check (dynamically), so an old Node never parses what it cannot run
+if (!await relaunchIfNodeTooOld(fileURLToPath(import.meta.url))) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // `trove cat ... | head` closes the pipe early; that is the reader's choice, not a failure
+    if (err.code === 'EPIPE') process.exit(0)
+  })
+  const { run } = await import('./program.js')
+  process.exitCode = await run(process.argv)
+}

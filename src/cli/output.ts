@@ -16,6 +16,12 @@ export function emit (opts: GlobalOptions, value: unknown, human: () => string |
   if (lines.length > 0 && !(lines.length === 1 && lines[0] === '')) process.stdout.write(lines.join('\n') + '\n')
 }
 
+/** Lines for a person beside the result (on stderr, so stdout stays the result); none with --json, whose result carries them. */
+export function notice (opts: GlobalOptions, lines: string[]): void {
+  if (opts.json === true || lines.length === 0) return
+  process.stderr.write(lines.join('\n') + '\n')
+}
+
 export interface ErrorShape {
   name: string
   code: string

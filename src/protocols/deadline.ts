@@ -19,5 +19,7 @@ export function timeoutError (err: unknown, what: string, signal: AbortSignal): 
 export function abortStream (stream: Stream | undefined, err: unknown): void {
   try {
     stream?.abort(err instanceof Error ? err : new Error(String(err)))
-  } catch {}
+  } catch {
+    // a stream that already closed or failed may throw on abort; it is over either way
+  }
 }

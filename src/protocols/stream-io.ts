@@ -138,7 +138,9 @@ export class StreamReader {
             this.error = err
             try {
               this.stream.abort(err)
-            } catch {}
+            } catch {
+              // the stream already ended; the stall is reported to the reader below
+            }
             reject(err)
           }, this.stallTimeoutMs)
         signal?.addEventListener('abort', onAbort, { once: true })

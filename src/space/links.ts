@@ -1,7 +1,7 @@
 import { findReferences, isSha1Hex } from '../uri.js'
 import { LINKS_MAX_BYTES } from './constants.js'
 
-/** The `type` of a chunk manifest (src/transfer/manifest.ts): it names its blob by plain hex. */
+/** The `type` of a chunk manifest (src/store/manifests.ts): it names its blob by plain hex. */
 const MANIFEST_TYPE = 'trove/manifest'
 
 /** Whether a stored blob is worth reading to look for references (cheap test on its size). */

@@ -141,7 +141,10 @@ export class SpaceManager {
     this.replicaSource = source ?? NO_REPLICAS
   }
 
-  /** Calls `listener` with the report of every run that ends from now on (not dry runs); returns what stops it. */
+  /**
+   * Calls `listener` with the report of every run that ends from now on (not dry runs), so a
+   * command can tell its user what was evicted while it ran. Returns the function that stops it.
+   */
   onRun (listener: (report: GcReport) => void): () => void {
     return this.runLog.onRun(listener)
   }

@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../logger.js'
 import type { TroveLibp2p } from '../net/libp2p.js'
 import type { FetchProtocol, RangeRequest } from '../protocols/fetch/index.js'
 import type { HaveProtocol } from '../protocols/have/index.js'
@@ -19,13 +20,14 @@ export const BATCH_STORE_CONCURRENCY = 256
 export const BATCH_STORE_BYTES = 16 * 1024 * 1024
 
 export interface BatchComponents {
-  libp2p: TroveLibp2p
-  store: BlobStore
-  have: HaveProtocol
-  fetch: FetchProtocol
+  libp2p: Pick<TroveLibp2p, 'getPeers'>
+  store: Pick<BlobStore, 'putBytes'>
+  have: Pick<HaveProtocol, 'query'>
+  fetch: Pick<FetchProtocol, 'open'>
   scores: PeerScores
   /** Learns who holds what from the have answers, as a single fetch's search does. */
   providers?: ProviderTable
+  log: Logger
 }
 
 export interface BatchProgress {
@@ -91,8 +93,10 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       bytes += data.byteLength
       options.onProgress?.({ done, total, bytes })
     } catch (err) {
-      // a failed store is our side's doing; only bytes that do not verify count against the peer
+      // a failed store is our side's doing; only bytes that do not verify count against the peer.
+      // The blob is left over for the single path, which reports its own error
       c.scores.fault(peer, faultWeight(err, 0), `bad bytes for ${sha1}`)
+      c.log.debug(`storing sha1://${sha1} from ${peer} failed`, err)
     }
   }
   await Promise.allSettled([...shares.values()].map(async ({ peer, reqs }) => {
@@ -125,8 +129,10 @@ export async function fetchSmallBatch (c: BatchComponents, sha1s: string[], opti
       }, { signal: options.signal })
       await session.close()
     } catch (err) {
+      // what this peer did not deliver is left over for the single path, which reports its own error
       session.abort(err)
-      c.scores.fault(peer.toString(), faultWeight(err, 0), (err as Error).message)
+      c.scores.fault(peerName, faultWeight(err, 0), (err as Error).message)
+      c.log.debug(`the batch from ${peerName} failed`, err)
     }
   }))
   while (running > 0) await new Promise<void>((resolve) => { waiting.push(resolve) })

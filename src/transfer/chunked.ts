@@ -1,30 +1,28 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import type { PartialState, TroveDb } from '../db.js'
 import { HashMismatchError, StorageFullError, isDiskFull } from '../errors.js'
+import type { Logger } from '../logger.js'
 import type { FetchProtocol, FetchSession } from '../protocols/fetch/index.js'
-import type { BlobStore } from '../store/blob-store.js'
+import { chunkRange, type Manifest, type PartialDownloads, type PartialState } from '../store/manifests.js'
 import { alignedBuffer, BlockWriter } from './direct-io.js'
 import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, PARTIAL_SAVE_INTERVAL_MS } from './constants.js'
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
-import { chunkRange, type Manifest } from './manifest.js'
 import { OrderedHasher } from './ordered-hash.js'
 import { faultWeight, type PeerScores } from './scores.js'
 
 export interface ChunkedComponents {
-  db: TroveDb
-  store: BlobStore
-  fetch: FetchProtocol
+  /** Resume state of the download (src/store/manifests.ts). */
+  partials: Pick<PartialDownloads, 'get' | 'save'>
+  fetch: Pick<FetchProtocol, 'open'>
   scores: PeerScores
   /** Write chunks with O_DIRECT where the filesystem allows (default true; see BlockWriter). */
   directWrites?: boolean
+  log: Logger
 }
 
-export type { PartialState } from '../db.js'
-
 export interface ChunkedOptions {
-  signal: AbortSignal
+  signal?: AbortSignal
   onBytes: (bytes: number, peers: number) => void
   /** Asked for more providers when all current ones have dropped out. */
   moreCandidates: (exclude: Set<string>) => Promise<Candidate[]>
@@ -56,7 +54,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
     const dropped = new Set<string>()
     let active = 0
     options.onBytes(bytes, 0)
-    const saver = new PartialSaver(c.db, sha1, { size, manifest: manifestSha1, done })
+    const saver = new PartialSaver(c, sha1, { size, manifest: manifestSha1, done })
     cleanup = async () => { await saver.flush() }
 
     /**
@@ -103,7 +101,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
       try {
         await askMore()
         for (let turn = 0; asked > 0; turn++) {
-          options.signal.throwIfAborted()
+          options.signal?.throwIfAborted()
           const slot = turn % buffers.length
           await checking[slot]
           const buf = buffers[slot]
@@ -133,7 +131,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
         // chunks asked of this provider and not verified go back to the front, in order
         todo.unshift(...mine.filter((i) => !done.has(i)))
         // a failed write to our own disk is no fault of the peer's, and no other peer would fare better
-        if (options.signal.aborted || (err as { localWrite?: boolean }).localWrite === true) throw err
+        if (options.signal?.aborted === true || (err as { localWrite?: boolean }).localWrite === true) throw err
         const e = err as Error
         c.scores.fault(peer, faultWeight(err), `${e.name}: ${e.message}`)
         failures.push(`${peer}: ${e.name} (${e.message})`)
@@ -157,7 +155,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
         try {
           session = await c.fetch.open(cand.peer, { signal: options.signal })
         } catch (err) {
-          if (options.signal.aborted) throw err
+          if (options.signal?.aborted === true) throw err
           failures.push(`${cand.peer.toString()}: cannot open stream (${(err as Error).message})`)
           dropped.add(cand.peer.toString())
           return
@@ -190,7 +188,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
 
 /** Chunks a previous attempt verified, re-checked against the file (a crash may have lost writes). */
 async function resumeState (c: ChunkedComponents, fh: fs.FileHandle, sha1: string, manifest: Manifest, manifestSha1: string): Promise<Set<number>> {
-  const state = await c.db.partials.get(sha1) as PartialState | undefined
+  const state = await c.partials.get(sha1)
   const done = new Set<number>()
   if (state === undefined || state.manifest !== manifestSha1 || state.size !== manifest.size) return done
   for (const i of state.done) {
@@ -218,7 +216,7 @@ class PartialSaver {
   private saving: Promise<void> | undefined
   private dirty = false
 
-  constructor (private readonly db: TroveDb, private readonly sha1: string, private readonly state: { size: number, manifest: string, done: ReadonlySet<number> }) {}
+  constructor (private readonly c: Pick<ChunkedComponents, 'partials' | 'log'>, private readonly sha1: string, private readonly state: { size: number, manifest: string, done: ReadonlySet<number> }) {}
 
   changed (): void {
     this.dirty = true
@@ -235,9 +233,10 @@ class PartialSaver {
     this.last = Date.now()
     try {
       const { size, manifest, done } = this.state
-      await this.db.partials.put(this.sha1, { size, manifest, done: [...done] } satisfies PartialState)
-    } catch {
-      // resume state is an optimisation: a download goes on without it
+      await this.c.partials.save(this.sha1, { size, manifest, done: [...done] } satisfies PartialState)
+    } catch (err) {
+      // resume state is an optimisation: a download goes on without it (and tries again)
+      this.c.log.warn(`saving the resume state of sha1://${this.sha1} failed`, err)
       this.dirty = true
     } finally {
       this.saving = undefined

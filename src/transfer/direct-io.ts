@@ -86,7 +86,8 @@ export class BlockWriter {
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
-        // an alignment this filesystem does not accept: buffered from now on
+        // an alignment this filesystem does not accept: buffered from now on (the direct
+        // handle is only closed; a failure to close it loses nothing, the buffered one writes)
         this.direct = undefined
         await direct.close().catch(() => {})
       }

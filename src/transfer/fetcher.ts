@@ -1,40 +1,45 @@
-import fs from 'node:fs/promises'
-import path from 'node:path'
-import type { DataDirLayout } from '../datadir.js'
-import type { TroveDb } from '../db.js'
 import { BlobNotFoundError, InvalidArgumentError, StorageFullError, isError } from '../errors.js'
-import type { TroveLibp2p } from '../net/libp2p.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, TransferInfo } from '../ops.js'
-import type { FetchProtocol } from '../protocols/fetch/index.js'
-import type { HaveProtocol } from '../protocols/have/index.js'
-import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import { deadline } from '../protocols/deadline.js'
-import { fetchSmallBatch } from './batch.js'
+import type { FetchProtocol } from '../protocols/fetch/index.js'
+import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import { parseManifest, type ManifestIndex } from '../store/manifests.js'
+import { fetchSmallBatch, type BatchComponents } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
 import { CHUNKED_THRESHOLD, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
-import { findCandidates, type Candidate } from './find.js'
-import { parseManifest } from './manifest.js'
+import { findCandidates, type Candidate, type FindComponents } from './find.js'
 import type { ProviderTable } from './providers.js'
 import { faultWeight, isBadData, type PeerScores } from './scores.js'
 
-/** Blobs fetched one by one at once when they cannot go in a batch (large or found via the DHT). */
-export const MANY_CONCURRENCY = 4
-/** Hashes fetchMany checks against the local index per look-up. */
+/**
+ * Blobs fetchMany fetches one by one at once when they cannot go in a batch (large, or found via
+ * the DHT): each is a provider search and a stream or a chunked download of its own.
+ */
+const MANY_CONCURRENCY = 4
+/** Hashes fetchMany checks against the local index per look-up (a ref of 10,000 small blobs). */
 const LOCAL_CHECK_BATCH = 1024
 
+/** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
+export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'readBytes' | 'adoptFile'> & {
+  leases: Pick<BlobStore['leases'], 'acquire'>
+}
+
 export interface FetcherComponents {
-  libp2p: TroveLibp2p
-  db: TroveDb
-  store: BlobStore
-  layout: DataDirLayout
-  have: HaveProtocol
-  fetch: FetchProtocol
+  libp2p: FindComponents['libp2p']
+  store: FetchTarget
+  /** Records fetched manifests and keeps the resume state of chunked downloads. */
+  manifests: Pick<ManifestIndex, 'recordFetched' | 'partials'>
+  have: FindComponents['have']
+  fetch: Pick<FetchProtocol, 'open'>
   providers: ProviderTable
   scores: PeerScores
   /** Reserves space for a download before it starts; supplied by space management when present. */
   reserve?: (bytes: number) => Promise<() => void>
+  /** Where failures nobody awaits go (default: `defaultLogger()`). */
+  logger?: ComponentLogger
 }
 
 export interface FetcherInit {
@@ -55,13 +60,20 @@ export class Fetcher {
   private readonly dht: boolean
   readonly findTimeoutMs: number
   private readonly directWrites: boolean
+  private readonly log: Logger
+  /** What the provider search and the batch path are given. */
+  private readonly finding: FindComponents
+  private readonly batching: BatchComponents
   /** Single fetches at the same time share batches (see FetchCoalescer). */
-  private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.c, sha1s))
+  private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.batching, sha1s))
 
   constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
     this.dht = init.dht ?? false
     this.directWrites = init.directWrites ?? true
     this.findTimeoutMs = init.findTimeoutMs ?? FIND_TIMEOUT_MS
+    this.log = (c.logger ?? defaultLogger()).forComponent('fetcher')
+    this.finding = { libp2p: c.libp2p, have: c.have, providers: c.providers, scores: c.scores, dht: this.dht, log: this.log }
+    this.batching = { libp2p: c.libp2p, store: c.store, have: c.have, fetch: c.fetch, providers: c.providers, scores: c.scores, log: this.log }
   }
 
   /**
@@ -84,7 +96,7 @@ export class Fetcher {
     const total = wanted.length
     let done = 0
     const report = (): void => options.onProgress?.({ done, total })
-    const rest = await fetchSmallBatch(this.c, wanted, {
+    const rest = await fetchSmallBatch(this.batching, wanted, {
       signal: options.signal,
       onProgress: (p) => { done = p.done; report() }
     })
@@ -141,7 +153,7 @@ export class Fetcher {
         }
       }
       const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
-      const found = await findCandidates(this.components(), sha1, { signal: findSignal })
+      const found = await findCandidates(this.finding, sha1, { signal: findSignal })
       options.signal?.throwIfAborted()
       if (found.candidates.length === 0) {
         const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
@@ -229,8 +241,7 @@ export class Fetcher {
         for (const c of pool) {
           if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
         }
-        await this.c.db.partials.del(sha1)
-        await fs.rm(path.join(this.c.layout.root, 'partial', `${sha1}.part`), { force: true })
+        await this.c.manifests.partials.discard(sha1)
         pool = pool.filter((c) => c.manifest !== manifestSha1)
         if (pool.length === 0) throw err
       }
@@ -241,29 +252,24 @@ export class Fetcher {
     const mInfo = await this.fetch(manifestSha1, { signal: options.signal, timeoutMs: options.timeoutMs })
     if (mInfo.size > MAX_MANIFEST_BYTES) throw new InvalidArgumentError(`manifest of sha1://${sha1} is ${mInfo.size} bytes, over the limit`)
     const manifest = parseManifest(await this.c.store.readBytes(manifestSha1), { sha1, size })
-    const partialDir = path.join(this.c.layout.root, 'partial')
-    await fs.mkdir(partialDir, { recursive: true })
-    const partialPath = path.join(partialDir, `${sha1}.part`)
+    const partialPath = await this.c.manifests.partials.prepare(sha1)
     // a peer that offered another manifest disputes this one: were this one false, its honest
     // chunks would fail to verify and it would be penalised for our mistake
     const agrees = (c: Candidate): boolean => c.size === size && (c.manifest === undefined || c.manifest === manifestSha1)
     const agreeing = candidates.filter(agrees)
     info.peers = agreeing.map((c) => c.peer.toString())
-    await fetchChunked({ db: this.c.db, store: this.c.store, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites }, partialPath, manifest, manifestSha1, this.order(agreeing), {
-      signal: options.signal ?? new AbortController().signal,
+    await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites, log: this.log }, partialPath, manifest, manifestSha1, this.order(agreeing), {
+      signal: options.signal,
       onBytes,
       moreCandidates: async (exclude) => {
-        const again = await findCandidates(this.components(), sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
+        const again = await findCandidates(this.finding, sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
         return again.candidates.filter(agrees)
       }
     })
     info.state = 'verifying'
     // fetchChunked verified every chunk and hashed the whole file in order as it arrived
     await this.c.store.adoptFile(partialPath, sha1, { hashed: true })
-    await this.c.db.level.batch([
-      { type: 'put', sublevel: this.c.db.manifests, key: sha1, value: manifestSha1 },
-      { type: 'del', sublevel: this.c.db.partials, key: sha1 }
-    ])
+    await this.c.manifests.recordFetched(sha1, manifestSha1)
   }
 
   /** Least-faulted providers first; ties in random order so load spreads. */
@@ -272,10 +278,6 @@ export class Fetcher {
       .map((c) => ({ c, f: this.c.scores.faults(c.peer.toString()), r: Math.random() }))
       .sort((a, b) => a.f - b.f || a.r - b.r)
       .map((x) => x.c)
-  }
-
-  private components (): Parameters<typeof findCandidates>[0] {
-    return { libp2p: this.c.libp2p, have: this.c.have, providers: this.c.providers, scores: this.c.scores, dht: this.dht }
   }
 }
 

@@ -1,8 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from '../logger.js'
+import { dhtKey } from '../net/dht-key.js'
 import type { TroveLibp2p } from '../net/libp2p.js'
 import type { HaveAnswer, HaveProtocol } from '../protocols/have/index.js'
-import { dhtKey } from '../net/dht-key.js'
 import { DHT_MAX_PROVIDERS, FIND_RETRY_MS } from './constants.js'
 import type { ProviderTable } from './providers.js'
 import type { PeerScores } from './scores.js'
@@ -14,11 +15,13 @@ export interface Candidate {
 }
 
 export interface FindComponents {
-  libp2p: TroveLibp2p
-  have: HaveProtocol
+  /** Connected peers, and the DHT when it is on. */
+  libp2p: Pick<TroveLibp2p, 'getPeers' | 'contentRouting' | 'peerId' | 'peerStore'>
+  have: Pick<HaveProtocol, 'query'>
   providers: ProviderTable
   scores: PeerScores
   dht: boolean
+  log: Logger
 }
 
 export interface FindReport {
@@ -46,7 +49,9 @@ export async function findCandidates (c: FindComponents, sha1: string, options: 
       if (!peers.has(id)) {
         try {
           peers.set(id, peerIdFromString(id))
-        } catch {}
+        } catch {
+          // the table holds what peers announced; an id that does not parse is skipped
+        }
       }
     }
     const usable = [...peers.values()].filter((p) => !c.scores.isBanned(p.toString()) && options.exclude?.has(p.toString()) !== true)
@@ -60,6 +65,7 @@ export async function findCandidates (c: FindComponents, sha1: string, options: 
       if (report.candidates.length > 0) return report
     }
     if (signal.aborted) return report
+    // an abort ends the wait early; it is checked just below
     await sleep(FIND_RETRY_MS, signal).catch(() => {})
     if (signal.aborted) return report
   }
@@ -93,12 +99,18 @@ async function dhtProviders (c: FindComponents, sha1: string, signal: AbortSigna
       const id = prov.id.toString()
       if (id === c.libp2p.peerId.toString() || skip.has(id) || c.scores.isBanned(id)) continue
       skip.add(id)
-      if (prov.multiaddrs.length > 0) await c.libp2p.peerStore.merge(prov.id, { multiaddrs: prov.multiaddrs }).catch(() => {})
+      if (prov.multiaddrs.length > 0) {
+        // without the addresses the dial may still find the peer through the DHT
+        await c.libp2p.peerStore.merge(prov.id, { multiaddrs: prov.multiaddrs }).catch((err: unknown) => {
+          c.log.debug(`recording the addresses of provider ${id} failed`, err)
+        })
+      }
       out.push(prov.id)
       if (out.length >= DHT_MAX_PROVIDERS) break
     }
-  } catch {
-    // no route (empty routing table) or deadline: nothing found this round
+  } catch (err) {
+    // no route (empty routing table) or deadline: expected, nothing found this round
+    c.log.debug(`asking the DHT for providers of sha1://${sha1} failed`, err)
   }
   return out
 }

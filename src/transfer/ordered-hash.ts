@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type fs from 'node:fs/promises'
 import { InternalError } from '../errors.js'
-import { chunkRange, type Manifest } from './manifest.js'
+import { chunkRange, type Manifest } from '../store/manifests.js'
 
 /**
  * Hashes a whole chunked download in chunk order while it runs, so the blob's own sha1 is known

@@ -1,9 +1,12 @@
-import type { TroveLibp2p } from '../net/libp2p.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
 import { dhtKey } from '../net/dht-key.js'
+import type { TroveLibp2p } from '../net/libp2p.js'
 import { DHT_PROVIDE_ATTEMPTS, DHT_PROVIDE_CONCURRENCY, DHT_PROVIDE_RETRY_MS, DHT_PROVIDE_TIMEOUT_MS, MAX_PROVIDE_QUEUE } from './constants.js'
 
 export interface ProvideQueueComponents {
   libp2p: Pick<TroveLibp2p, 'contentRouting'>
+  /** Where failed provides go (default: `defaultLogger()`). */
+  logger?: ComponentLogger
 }
 
 /**
@@ -14,8 +17,11 @@ export class ProvideQueue {
   private readonly queue: Array<{ sha1: string, attempt: number }> = []
   private providing = 0
   private stopped = false
+  private readonly log: Logger
 
-  constructor (private readonly components: ProvideQueueComponents) {}
+  constructor (private readonly components: ProvideQueueComponents) {
+    this.log = (components.logger ?? defaultLogger()).forComponent('provide')
+  }
 
   /** Queues a blob to provide; with MAX_PROVIDE_QUEUE waiting it is skipped (the next start queues every blob again). */
   add (sha1: string): void {
@@ -38,10 +44,15 @@ export class ProvideQueue {
       const { sha1, attempt } = this.queue.shift() as { sha1: string, attempt: number }
       this.providing++
       void this.components.libp2p.contentRouting.provide(dhtKey(sha1), { signal: AbortSignal.timeout(DHT_PROVIDE_TIMEOUT_MS) })
-        .catch(() => {
-          // typically no DHT peers yet (a node that added before it joined): try again later,
-          // with back-off, so content added early still becomes findable
-          if (this.stopped || attempt + 1 >= DHT_PROVIDE_ATTEMPTS) return
+        .catch((err: unknown) => {
+          if (this.stopped) return
+          if (attempt + 1 >= DHT_PROVIDE_ATTEMPTS) {
+            this.log.warn(`giving up providing sha1://${sha1} on the DHT after ${DHT_PROVIDE_ATTEMPTS} attempts (the next start tries again)`, err)
+            return
+          }
+          // typically no DHT peers yet (a node that added before it joined): expected, so only
+          // debug; try again later, with back-off, so content added early still becomes findable
+          this.log.debug(`providing sha1://${sha1} on the DHT failed (attempt ${attempt + 1} of ${DHT_PROVIDE_ATTEMPTS})`, err)
           const retry = setTimeout(() => this.enqueue(sha1, attempt + 1), DHT_PROVIDE_RETRY_MS * 2 ** attempt)
           retry.unref()
         })

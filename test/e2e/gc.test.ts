@@ -2,14 +2,8 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cliSandbox, type CliSandbox, type JsonError } from '../helpers/cli.js'
+import { cliSandbox, setConfig, type CliSandbox, type JsonError } from '../helpers/cli.js'
 import type { GcReport, SpaceStatus, WhyReport } from '../../src/ops.js'
-
-async function setConfig (t: CliSandbox, fields: Record<string, unknown>): Promise<void> {
-  const file = path.join(t.data, 'config.json')
-  const config = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>
-  await fs.writeFile(file, JSON.stringify({ ...config, ...fields }, null, 2))
-}
 
 describe('trove gc, why and status (CLI)', () => {
   let t: CliSandbox

@@ -53,6 +53,95 @@ test('docker-compose.yml: every service is mappable; one bootstrap, peers that f
   for (const s of services) for (const d of s.dependsOn) assert.ok(plan.order.indexOf(d.service) < plan.order.indexOf(s.name))
 })
 
+/** docs/rig.md, beside the compose file. */
+const RIG_DOC = path.join(path.dirname(RIG_PATHS.compose), 'docs', 'rig.md')
+
+/** The `docker compose` command lines a user is told to run: in rig.md's sh blocks and the compose file's header comment. */
+async function documentedCommands (): Promise<Array<{ where: string, block: number, line: string }>> {
+  const out: Array<{ where: string, block: number, line: string }> = []
+  const doc = (await fs.readFile(RIG_DOC, 'utf8')).split('\n')
+  let block = -1
+  let inBlock = false
+  for (const line of doc) {
+    if (line.startsWith('```')) {
+      inBlock = !inBlock
+      if (inBlock) block++
+      continue
+    }
+    if (inBlock && line.startsWith('docker compose')) out.push({ where: 'docs/rig.md', block, line })
+  }
+  for (const line of (await fs.readFile(RIG_PATHS.compose, 'utf8')).split('\n')) {
+    const m = /^#\s+(docker compose .*)$/.exec(line)
+    if (m !== null) out.push({ where: 'docker-compose.yml', block: 1000, line: m[1] })
+  }
+  return out
+}
+
+test('the documented docker commands run each scenario once and exit with the scenarios\' status', async () => {
+  const plan = await loadCompose(RIG_PATHS.compose)
+  const dependsOnAdd = (name: string): boolean => {
+    const s = plan.services.get(name)
+    return s !== undefined && s.dependsOn.some((d) => d.service === 'scenario-add' || dependsOnAdd(d.service))
+  }
+  const commands = await documentedCommands()
+  const oneLiner = 'docker compose build && docker compose run --rm scenario-late'
+  for (const where of ['docs/rig.md', 'docker-compose.yml']) {
+    assert.ok(commands.some((c) => c.where === where && c.line.startsWith(oneLiner)), `${where} gives: ${oneLiner}`)
+  }
+  let added = false
+  let block = -1
+  for (const { where, block: b, line } of commands) {
+    const code = line.split('#')[0]
+    const comment = line.slice(code.length)
+    // --exit-code-from implies --abort-on-container-exit: the first scenario to exit stops the rig (exit 143)
+    assert.doesNotMatch(code, /--exit-code-from|--abort-on-container-exit/, `${where}: ${line}`)
+    if (/--wait\b/.test(code)) assert.match(comment, /compose v2/, `${where}: --wait is marked compose v2 only: ${line}`)
+    if (b !== block) {
+      block = b
+      added = false
+    }
+    for (const part of code.split('&&')) {
+      const words = part.trim().split(/\s+/)
+      if (words[2] !== 'run' && words[2] !== 'up') continue
+      const services = words.filter((w) => plan.services.has(w))
+      const noDeps = words.includes('--no-deps')
+      if (added) {
+        for (const s of services) assert.ok(noDeps || !dependsOnAdd(s), `${where}: "${part.trim()}" would run scenario-add again: give --no-deps`)
+      }
+      if (services.includes('scenario-add') || (!noDeps && services.some(dependsOnAdd))) added = true
+    }
+  }
+  const readme = await fs.readFile(path.join(path.dirname(RIG_PATHS.compose), 'README.md'), 'utf8')
+  assert.doesNotMatch(readme, /--exit-code-from/)
+})
+
+test('scenario-add adds its sample once, however often compose starts it', async () => {
+  const plan = await loadCompose(RIG_PATHS.compose)
+  const add = plan.services.get('scenario-add')
+  assert.ok(add?.kind === 'script')
+  const { dir, cleanup } = await tempDir('trove-rig-once-')
+  try {
+    const bin = path.join(dir, 'bin')
+    const rigDir = path.join(dir, 'rig')
+    await fs.mkdir(bin)
+    await fs.mkdir(rigDir)
+    // a stand-in for `trove add`: prints a URI of what it was given and counts its calls
+    await fs.writeFile(path.join(bin, 'trove'), '#!/bin/sh\necho call >> "$TROVE_RIG_DIR/calls"\necho "sha1://$(sha1sum "$2" | cut -c1-40)/sample.bin"\n', { mode: 0o755 })
+    const env = { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, TROVE_RIG_DIR: rigDir, TROVE_DATA: path.join(dir, 'data') }
+    const first = spawnSync('sh', ['-c', add.script], { env, encoding: 'utf8' })
+    assert.equal(first.status, 0, first.stderr)
+    const uri = await fs.readFile(path.join(rigDir, 'sample.uri'), 'utf8')
+    assert.match(uri, /^sha1:\/\/[0-9a-f]{40}\/sample\.bin\n$/)
+    const again = spawnSync('sh', ['-c', add.script], { env, encoding: 'utf8' })
+    assert.equal(again.status, 0, again.stderr)
+    assert.equal(await fs.readFile(path.join(rigDir, 'sample.uri'), 'utf8'), uri, 'the sample the later steps fetch stays the same')
+    assert.equal(await fs.readFile(path.join(rigDir, 'calls'), 'utf8'), 'call\n', 'trove add ran once')
+    assert.deepEqual((await fs.readdir(rigDir)).sort(), ['calls', 'sample.uri'])
+  } finally {
+    await cleanup()
+  }
+})
+
 const BASE = `
 services:
   bootstrap:

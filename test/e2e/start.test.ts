@@ -5,22 +5,13 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cliSandbox, type CliResult, type CliSandbox } from '../helpers/cli.js'
+import { cliSandbox, outcome, type CliSandbox } from '../helpers/cli.js'
 import { startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.js'
 
 function sha1 (text: string): string {
   return createHash('sha1').update(text).digest('hex')
 }
 
-/** What must be the same whichever way a command ran. */
-/**
- * What a run printed, with relative ages ("last used 2s ago") made equal: the two data
- * directories store their blobs a moment apart, so an age may round to the next second in one.
- */
-function outcome (r: CliResult): { code: number | null, stdout: string, stderr: string } {
-  const ages = (text: string): string => text.replace(/\b\d+s ago\b/g, 'Ns ago')
-  return { code: r.code, stdout: ages(r.stdout), stderr: ages(r.stderr) }
-}
 
 describe('trove start', () => {
   let embedded: CliSandbox

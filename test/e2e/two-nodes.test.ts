@@ -3,30 +3,23 @@ import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cliSandbox, type CliSandbox } from '../helpers/cli.js'
-import { startDaemon, stopDaemon, type Daemon } from '../helpers/daemon.js'
+import type { CliSandbox } from '../helpers/cli.js'
+import { startNodePair, type Daemon, type NodePair } from '../helpers/daemon.js'
 
 describe('two trove start processes: add on one, get on the other', () => {
+  let pair: NodePair | undefined
   let a: CliSandbox
   let b: CliSandbox
   let nodeA: Daemon | undefined
-  let nodeB: Daemon | undefined
 
   before(async () => {
-    a = await cliSandbox()
-    b = await cliSandbox()
-    nodeA = await startDaemon(a)
     // B finds A through its bootstrap address, as a second lab machine would
     // and with the transfer settings given as flags (the chunked get below runs under them)
     // (B prefers TLS; A has noise only, so they agree on noise)
-    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), '--find-timeout', '3s', '--stream-window', '4MiB', '--no-direct-writes', '--encryption', 'tls,noise'])
+    pair = await startNodePair({ bFlags: ['--find-timeout', '3s', '--stream-window', '4MiB', '--no-direct-writes', '--encryption', 'tls,noise'] })
+    ;({ a, b, nodeA } = pair)
   })
-  after(async () => {
-    await stopDaemon(nodeA, 'SIGTERM')
-    await stopDaemon(nodeB, 'SIGTERM')
-    await a.cleanup()
-    await b.cleanup()
-  })
+  after(async () => { await pair?.close() })
 
   it('fetches a small file and a chunked large file byte for byte', async () => {
     for (const size of [1234, 20 * 1024 * 1024 + 17]) {

@@ -130,3 +130,20 @@ export async function cliSandbox (options: { init?: boolean } = {}): Promise<Cli
   }
   return sandbox
 }
+
+/** Sets fields of a sandbox's config.json (space limits, grace period), keeping the others. */
+export async function setConfig (t: CliSandbox, fields: Record<string, unknown>): Promise<void> {
+  const file = path.join(t.data, 'config.json')
+  const config = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>
+  await fs.writeFile(file, JSON.stringify({ ...config, ...fields }, null, 2))
+}
+
+/**
+ * What must be the same whichever way a command ran (embedded, or through a running node), with
+ * relative ages ("last used 2s ago") made equal: two data directories store their blobs a moment
+ * apart, so an age may round to the next second in one.
+ */
+export function outcome (r: CliResult): { code: number | null, stdout: string, stderr: string } {
+  const ages = (text: string): string => text.replace(/\b\d+s ago\b/g, 'Ns ago')
+  return { code: r.code, stdout: ages(r.stdout), stderr: ages(r.stderr) }
+}

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { CLI_BIN, type CliSandbox } from './cli.js'
+import { CLI_BIN, cliSandbox, type CliSandbox } from './cli.js'
 
 /** A node that has not printed its start line by then is hung; the test fails instead of stalling. */
 export const START_TIMEOUT_MS = 30_000
@@ -59,4 +59,36 @@ export async function stopDaemon (node: Daemon | undefined, signal: NodeJS.Signa
   if (node === undefined || node.child.exitCode !== null || node.child.signalCode !== null) return
   node.child.kill(signal)
   await node.exited
+}
+
+/** Two sandboxes, each with a running node; B bootstraps from A, as a second lab machine would. */
+export interface NodePair {
+  a: CliSandbox
+  b: CliSandbox
+  nodeA: Daemon
+  nodeB: Daemon
+  /** Stops both nodes (SIGTERM, a clean shutdown) and removes both sandboxes. */
+  close: () => Promise<void>
+}
+
+export async function startNodePair (options: { bFlags?: string[], beforeB?: (b: CliSandbox) => Promise<void> } = {}): Promise<NodePair> {
+  const a = await cliSandbox()
+  const b = await cliSandbox()
+  let nodeA: Daemon | undefined
+  let nodeB: Daemon | undefined
+  const close = async (): Promise<void> => {
+    await stopDaemon(nodeA, 'SIGTERM')
+    await stopDaemon(nodeB, 'SIGTERM')
+    await a.cleanup()
+    await b.cleanup()
+  }
+  try {
+    await options.beforeB?.(b)
+    nodeA = await startDaemon(a)
+    nodeB = await startDaemon(b, ['--bootstrap', nodeA.addr(), ...(options.bFlags ?? [])])
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { a, b, nodeA, nodeB, close }
 }

@@ -149,6 +149,35 @@ describe('HTTP API server', () => {
       assert.equal(ref.meta.priority, 3)
     })
 
+    it('uploads with the same ref=KEY, one per file, build up one ref: earlier files stay, a name added again is replaced', async () => {
+      const up = async (name: string, body: string, query = ''): Promise<{ uri: string }> => {
+        const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs?name=${name}&ref=up/many${query}`, headers: f.auth, body })
+        assert.equal(res.status, 200, res.body.toString())
+        return res.json()
+      }
+      const a = await up('a.csv', 'a,1\n', `&meta=${encodeURIComponent('{"priority":4}')}`)
+      const b = await up('b.csv', 'b,1\n')
+      let ref = await f.trove.getRef('up/many')
+      assert.deepEqual(ref.obj, { 'a.csv': a.uri, 'b.csv': b.uri })
+      assert.equal(ref.meta.priority, 4, 'meta fields not given again are kept')
+      const b2 = await up('b.csv', 'b,2\n')
+      ref = await f.trove.getRef('up/many')
+      assert.deepEqual(ref.obj, { 'a.csv': a.uri, 'b.csv': b2.uri })
+      assert.equal(ref.version, 3)
+      assert.deepEqual((await f.trove.getRef('up/many', { version: 2 })).obj, { 'a.csv': a.uri, 'b.csv': b.uri })
+      // without a name the member is the hash
+      const bare = await up('', 'no name\n')
+      assert.equal(((await f.trove.getRef('up/many')).obj as Record<string, string>)[sha1('no name\n')], bare.uri)
+    })
+
+    it('an upload to a ref that holds no object is 409 REF_NOT_OBJECT and stores nothing', async () => {
+      await f.trove.setRef('up/list', [1, 2])
+      const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs?name=x&ref=up/list`, headers: f.auth, body: 'refused upload' })
+      assertError(res, 409, 'REF_NOT_OBJECT')
+      assert.equal(await f.trove.store.has(sha1('refused upload')), false)
+      assert.deepEqual((await f.trove.getRef('up/list')).obj, [1, 2])
+    })
+
     it('refuses an upload with a bad ref key before storing anything', async () => {
       const before = f.trove.store.getUsage()
       const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs?ref=bad//key`, headers: f.auth, body: 'never stored' })
@@ -247,6 +276,27 @@ describe('HTTP API server', () => {
       assert.deepEqual(keys, ['list/a', 'list/b', 'list/c', 'list/d'])
       assertError(await rawRequest(f.url, { path: `${V1}/refs?limit=0` }), 400, 'INVALID_ARGUMENT')
       assertError(await rawRequest(f.url, { path: `${V1}/refs?limit=x` }), 400, 'INVALID_ARGUMENT')
+    })
+
+    it('POST /refs/{key} adds members to the ref\'s object and meta fields to its meta; no change, no version', async () => {
+      const post = async (key: string, body: unknown): Promise<{ version: number, obj: unknown, meta: unknown }> => {
+        const res = await rawRequest(f.url, { method: 'POST', path: `${V1}/refs/${key}`, headers: f.auth, body: JSON.stringify(body) })
+        assert.equal(res.status, 200, res.body.toString())
+        return res.json()
+      }
+      const first = await post('merge/k', { obj: { x: 1 }, meta: { priority: 2, project: 'p' } })
+      assert.deepEqual([first.version, first.obj, first.meta], [1, { x: 1 }, { priority: 2, project: 'p' }])
+      const second = await post('merge%2Fk', { obj: { y: 2, x: 3 }, meta: { priority: 5 } })
+      assert.deepEqual([second.version, second.obj, second.meta], [2, { x: 3, y: 2 }, { priority: 5, project: 'p' }])
+      const same = await post('merge/k', { obj: { y: 2 } })
+      assert.equal(same.version, 2)
+      await f.trove.setRef('merge/scalar', 'text')
+      assertError(await rawRequest(f.url, { method: 'POST', path: `${V1}/refs/merge/scalar`, headers: f.auth, body: '{"obj": {"a": 1}}' }), 409, 'REF_NOT_OBJECT')
+      for (const body of ['{"obj": [1]}', '{"obj": 1}', '{"meta": {}}', '{"obj": {}, "extra": 1}']) {
+        assertError(await rawRequest(f.url, { method: 'POST', path: `${V1}/refs/merge/k`, headers: f.auth, body }), 400, 'INVALID_ARGUMENT')
+      }
+      assertError(await rawRequest(f.url, { method: 'POST', path: `${V1}/refs/merge/k`, body: '{"obj": {"z": 1}}' }), 401, 'UNAUTHORIZED')
+      assert.equal((await f.trove.getRef('merge/k')).version, 2)
     })
 
     it('answers 400 with stable codes for bad keys, bodies and JSON', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { CHUNK_SIZE } from '../../src/transfer/constants.js'
-import { encodeManifest, makeManifest, parseManifest } from '../../src/transfer/manifest.js'
+import { encodeManifest, makeManifest, parseManifest } from '../../src/store/manifests.js'
 import { connect, overwriteStored, sha1OfStored, spawnNodes, stopNodes, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import type { PartialState } from '../../src/transfer/chunked.js'
+import type { PartialState } from '../../src/store/manifests.js'
 import { CHUNK_SIZE } from '../../src/transfer/constants.js'
 import { randomContent, sha1OfStored, spawnNode, spawnNodes, stopNodes, waitFor, writeRandomFile, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'

@@ -222,9 +222,10 @@ async function evictSmall (rig: Rig): Promise<string | Skip> {
   }
   await rig.cliJson(name, source, `add ${count} files on ${source}`, ['add', ...files])
   for (const f of files) await fs.rm(f)
+  // one scratch file for every fetch: each get replaces the last one's (get -o refuses that without --force)
   const out = rig.file('evict.out')
   for (const [i, uri] of uris.entries()) {
-    await rig.cliJson(name, small, `get ${i + 1}/${count} (${formatSize((i + 1) * EVICT_FILE_BYTES)} fetched into ${formatSize(limit)})`, ['get', uri, '-o', out])
+    await rig.cliJson(name, small, `get ${i + 1}/${count} (${formatSize((i + 1) * EVICT_FILE_BYTES)} fetched into ${formatSize(limit)})`, ['get', uri, '-o', out, '--force'])
     const status = await rig.cliJson<{ space: SpaceStatus }>(name, small, `status after get ${i + 1}`, ['status'])
     if (status.space.usage.total > limit) {
       throw rig.failure(name, small, `get ${i + 1}/${count}`, `usage ${formatSize(status.space.usage.total)} is over the limit ${formatSize(limit)}`)

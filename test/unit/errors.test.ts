@@ -30,6 +30,8 @@ const STABLE: Array<[string, string, number]> = [
   ['RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416],
   ['PackDamagedError', 'PACK_DAMAGED', 500],
   ['AddressInUseError', 'ADDRESS_IN_USE', 500],
+  ['FileExistsError', 'FILE_EXISTS', 409],
+  ['RefNotObjectError', 'REF_NOT_OBJECT', 409],
   ['AbortError', 'ABORTED', 499],
   ['NoProvidersError', 'NO_PROVIDERS', 404],
   ['TransferFailedError', 'TRANSFER_FAILED', 502],

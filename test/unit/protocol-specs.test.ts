@@ -17,7 +17,7 @@ import { HaveRequest, HaveResponse } from '../../src/protocols/have/pb/have.js'
 import '../../src/protocols/uint64-fix.js'
 import * as streamIo from '../../src/protocols/stream-io.js'
 import * as transferConstants from '../../src/transfer/constants.js'
-import * as manifest from '../../src/transfer/manifest.js'
+import * as manifest from '../../src/store/manifests.js'
 import * as providers from '../../src/transfer/providers.js'
 import { sha1ToCid } from '../../src/uri.js'
 

@@ -1,13 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, RangeNotSatisfiableError } from '../../errors.js'
-import { refObjFor, type AddResult } from '../../ops.js'
+import { assertRefTakesFiles, refObjFor, type AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta } from '../../refs/meta.js'
 import { assertSha1Hex, formatUri } from '../../uri.js'
 import type { ApiContext } from '../context.js'
+import { EVICTIONS_HEADER } from '../constants.js'
+import { encodeEvictions } from '../evictions.js'
 import { parseRange } from '../range.js'
-import { authorOf, queryFlag, queryJson, queryString, requestSignal } from './util.js'
+import { authorOf, queryFlag, queryInt, queryJson, queryString, requestSignal } from './util.js'
 
 /** Longest file name an upload may carry into its URI (a common filesystem limit). */
 const MAX_NAME_LENGTH = 255
@@ -34,13 +36,20 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
     // everything that can be refused is checked before a byte is stored
     if (ref !== undefined) assertKey(ref)
     const meta = ref !== undefined ? normalizeMeta(queryJson(request, 'meta')) : undefined
+    // a ref that cannot take a file (it holds an array, a string...) is refused before the upload is stored
+    if (ref !== undefined) await assertRefTakesFiles(trove, ref)
     const author = authorOf(request)
     const source = (request.body as Readable | undefined) ?? []
-    const put = await trove.add(source, { signal: requestSignal(reply) })
-    const result: AddResult = { uri: formatUri(put.sha1, name), sha1: put.sha1, size: put.size, added: put.added }
-    if (name !== undefined && name !== '') result.name = name
-    if (pin) await trove.pin(put.sha1, author)
-    if (ref !== undefined) await trove.setRef(ref, refObjFor([result]), meta, author)
+    const { value: result, evictions } = await trove.withEvictions(async () => {
+      const put = await trove.add(source, { signal: requestSignal(reply) })
+      const added: AddResult = { uri: formatUri(put.sha1, name), sha1: put.sha1, size: put.size, added: put.added }
+      if (name !== undefined && name !== '') added.name = name
+      if (pin) await trove.pin(put.sha1, author)
+      // merged into the ref, so one upload per file builds up a ref of several files
+      if (ref !== undefined) await trove.mergeRef(ref, refObjFor([added]), meta, author)
+      return added
+    }, { keep: (added) => [added.sha1] })
+    if (evictions.length > 0) result.evictions = evictions
     return result
   })
 
@@ -51,8 +60,10 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
 async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, head: boolean): Promise<FastifyReply> {
   const sha1 = assertSha1Hex((request.params as { sha1: string }).sha1)
   const name = queryString(request, 'name')
+  const timeoutMs = queryInt(request, 'timeoutMs', 1)
   // fetched from peers when it is not here and the network runs
-  const info = await ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply) })
+  const { value: info, evictions } = await ctx.trove.withEvictions(async () => ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply), timeoutMs }), { keep: () => [sha1] })
+  if (evictions.length > 0) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
   const size = info.size
   const etag = `"${sha1}"`
   reply.header('etag', etag)

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { InvalidArgumentError, InvalidKeyError } from '../../errors.js'
+import { metaFilterValue } from '../../ops.js'
 import type { ListOptions } from '../../refs/ref-store.js'
 import { API_PREFIX, MAX_LIST_LIMIT } from '../constants.js'
 import type { ApiContext } from '../context.js'
@@ -15,7 +16,7 @@ const HISTORY_SUFFIX = '/history'
  * from the raw URL: each part may be sent as is or percent-encoded (`%2F` for a slash). A GET
  * whose raw path ends in a literal `/history` reads the history of the key before it; the ref
  * whose last segment is itself `history` is read by encoding that slash (`/refs/a%2Fhistory`).
- * PUT and DELETE have no history form, so for them the path is always the key.
+ * PUT, POST and DELETE have no history form, so for them the path is always the key.
  */
 export async function refRoutes (app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts
@@ -34,17 +35,31 @@ export async function refRoutes (app: FastifyInstance, opts: { ctx: ApiContext }
   })
 
   app.put('/refs/*', async (request) => {
-    const key = decodeKey(rawKeyPath(request))
-    const body = bodyObject(request, 'PUT /refs/{key}')
+    const body = refBody(request, 'PUT /refs/{key}', '<any JSON>')
     if (!('obj' in body)) throw new InvalidArgumentError('PUT /refs/{key}: the body must be {"obj": <any JSON>, "meta": {...}}')
-    const unknown = Object.keys(body).filter((k) => k !== 'obj' && k !== 'meta')
-    if (unknown.length > 0) throw new InvalidArgumentError(`PUT /refs/{key}: unknown body field(s) ${unknown.join(', ')} (expected obj and meta)`)
-    return ctx.trove.setRef(key, body.obj, body.meta as Record<string, unknown> | undefined, authorOf(request))
+    return ctx.trove.setRef(decodeKey(rawKeyPath(request)), body.obj, body.meta, authorOf(request))
+  })
+
+  // merges members into the ref's object: how files are added to a ref (`trove add --ref`)
+  app.post('/refs/*', async (request) => {
+    const body = refBody(request, 'POST /refs/{key}', '{<member>: <value>, ...}')
+    if (body.obj === null || typeof body.obj !== 'object' || Array.isArray(body.obj)) {
+      throw new InvalidArgumentError('POST /refs/{key}: the body must be {"obj": {<member>: <value>, ...}, "meta": {...}}; obj must be an object')
+    }
+    return ctx.trove.mergeRef(decodeKey(rawKeyPath(request)), body.obj as Record<string, unknown>, body.meta, authorOf(request))
   })
 
   app.delete('/refs/*', async (request) => {
     return ctx.trove.rmRef(decodeKey(rawKeyPath(request)), authorOf(request))
   })
+}
+
+/** A PUT or POST body: `obj` and optional `meta`, nothing else. */
+function refBody (request: FastifyRequest, what: string, objShape: string): { obj?: unknown, meta?: Record<string, unknown> } {
+  const body = bodyObject(request, what)
+  const unknown = Object.keys(body).filter((k) => k !== 'obj' && k !== 'meta')
+  if (unknown.length > 0) throw new InvalidArgumentError(`${what}: unknown body field(s) ${unknown.join(', ')} (expected obj and meta; the body is {"obj": ${objShape}, "meta": {...}})`)
+  return body as { obj?: unknown, meta?: Record<string, unknown> }
 }
 
 function listOptions (request: FastifyRequest): ListOptions {
@@ -62,19 +77,10 @@ function listOptions (request: FastifyRequest): ListOptions {
     if (!name.startsWith(META_FILTER_PREFIX)) continue
     const field = name.slice(META_FILTER_PREFIX.length)
     if (field === '') throw new InvalidArgumentError('meta filter needs a field name: meta.<field>=<value>')
-    meta[field] = filterValue(queryString(request, name) ?? '')
+    meta[field] = metaFilterValue(queryString(request, name) ?? '')
   }
   if (Object.keys(meta).length > 0) options.meta = meta
   return options
-}
-
-/** A filter value is JSON when it parses as JSON (`5`, `true`, `"5"`), else the plain string. */
-function filterValue (text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
 }
 
 /** The still-encoded path after `/refs/`, from the raw URL (the router has already decoded its copy). */

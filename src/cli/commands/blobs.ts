@@ -1,18 +1,16 @@
 import fs from 'node:fs/promises'
-import { createWriteStream } from 'node:fs'
-import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { refObjFor, type AddResult } from '../../ops.js'
+import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type Eviction } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
-import { metaFromFlags, type RefMetaFlags } from '../args.js'
+import { TIMEOUT_OPTION, metaFromFlags, parseTimeoutArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
-import { whySpaceLines } from './space.js'
-import { emit, type GlobalOptions } from '../output.js'
-import { checkOutputPath, ignoreEpipe } from '../io.js'
+import { evictionLines, whySpaceLines } from './space.js'
+import { emit, notice, type GlobalOptions } from '../output.js'
+import { ignoreEpipe } from '../io.js'
 import { byteProgress } from '../progress.js'
 
 type Globals = () => GlobalOptions
@@ -21,7 +19,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
   program.command('add')
     .description('store files; prints sha1://... per file')
     .argument('<files...>', 'files to store')
-    .option('--ref <key>', 'record the files under this ref key')
+    .option('--ref <key>', 'record the files under this ref key (added to what it holds; a file with the same name is replaced)')
     .option('--pin', 'pin the stored blobs')
     .option('--priority <n>', 'priority of the ref made by --ref')
     .option('--expires <when>', 'expiry of the ref made by --ref (ISO time or duration like 7d)')
@@ -43,32 +41,42 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
         throw new InvalidArgumentError('--priority, --expires and --ttl apply to the ref made by --ref KEY; give --ref too')
       }
       const refMeta = flags.ref !== undefined ? await metaFromFlags({ priority: flags.priority, expires: flags.expires, ttl: flags.ttl }) : undefined
+      const entries = flags.ref !== undefined ? refEntryNames(files) : undefined
       const results = await withBackend(opts, 'add', async (trove) => {
+        // a ref holding something other than an object of files is refused before anything is stored
+        if (flags.ref !== undefined) await assertRefTakesFiles(trove, flags.ref)
         const out: AddResult[] = []
         for (const [i, file] of files.entries()) {
           const bar = byteProgress(file, sizes[i], opts)
           try {
-            out.push(await trove.addFile(file, { pin: flags.pin, onProgress: (n) => bar.update(n) }))
+            const r = await trove.addFile(file, { pin: flags.pin, onProgress: (n) => bar.update(n) })
+            if (entries !== undefined) r.entry = entries[i]
+            out.push(r)
           } finally {
             bar.stop()
           }
         }
-        if (flags.ref !== undefined) {
-          await trove.setRef(flags.ref, refObjFor(out), refMeta)
-        }
+        // merged, one version for the whole command: earlier files of the ref stay, same names are replaced
+        if (flags.ref !== undefined) await trove.mergeRef(flags.ref, refObjFor(out), refMeta)
         return out
       })
       emit(opts, results, () => results.map((r) => r.uri))
+      notice(opts, [...collisionLines(flags.ref, results), ...evictionLines(results.flatMap((r) => r.evictions ?? []))])
     })
 
   program.command('cat')
-    .description('write the content of a blob to stdout')
+    .description('write the content of a blob to stdout (a running node fetches it from peers first)')
     .argument('<uri>', 'sha1://... URI')
-    .action(async (uri: string) => {
-      await withBackend(globals(), 'cat', async (trove) => {
-        const stream = await trove.cat(uri)
+    .option(...TIMEOUT_OPTION)
+    .action(async (uri: string, flags: { timeout?: string }) => {
+      const opts = globals()
+      const timeoutMs = parseTimeoutArg(flags.timeout)
+      const evictions: Eviction[] = []
+      await withBackend(opts, 'cat', async (trove) => {
+        const stream = await trove.cat(uri, {}, { timeoutMs, onEvictions: (e) => evictions.push(...e) })
         await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
       })
+      notice(opts, evictionLines(evictions))
     })
 
   program.command('pin')
@@ -127,4 +135,11 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       })
       if (!report.ok) process.exitCode = 3
     })
+}
+
+/** Files of one `add --ref` that share a base name are recorded under longer names: say which. */
+function collisionLines (ref: string | undefined, results: AddResult[]): string[] {
+  const renamed = results.filter((r) => r.entry !== undefined && r.entry !== r.name)
+  if (ref === undefined || renamed.length === 0) return []
+  return [`trove: files with the same name are told apart in ${ref} by their paths: ${renamed.map((r) => r.entry ?? '').join(', ')}`]
 }

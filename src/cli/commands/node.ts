@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { initDataDir, resolveDataDir } from '../../datadir.js'
 import type { StatusReport, TransferInfo } from '../../ops.js'
 import { formatSize } from '../../units.js'
-import { withBackend } from '../backend.js'
+import { runsNode, withBackend } from '../backend.js'
 import { emit, type GlobalOptions } from '../output.js'
 import { statusSpaceLines } from './space.js'
 
@@ -21,10 +21,13 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
     .description('peers this node is connected to')
     .action(async () => {
       const opts = globals()
-      const peers = await withBackend(opts, 'peers', async (trove) => trove.peers())
-      emit(opts, peers, () => peers.length === 0
-        ? 'no peers connected (is the node running? see "trove start")'
-        : peers.map((p) => `${p.peerId}\t${p.addresses.join(' ')}${(p.faults ?? 0) > 0 ? `\tfaults ${p.faults ?? 0}` : ''}`))
+      const { peers, node } = await withBackend(opts, 'peers', async (trove) => ({ peers: await trove.peers(), node: runsNode(trove) }))
+      emit(opts, peers, () => {
+        if (peers.length > 0) return peers.map((p) => `${p.peerId}\t${p.addresses.join(' ')}${(p.faults ?? 0) > 0 ? `\tfaults ${p.faults ?? 0}` : ''}`)
+        return node
+          ? 'no peers connected: the node is running, but no other node is connected to it'
+          : `no node is running on ${resolveDataDir(opts.data)}: peers are known only while "trove start" runs`
+      })
     })
 
   program.command('status')

@@ -1,4 +1,6 @@
 import type { Command } from 'commander'
+import { InvalidArgumentError } from '../../errors.js'
+import { metaFilterValue } from '../../ops.js'
 import type { RefRecord } from '../../refs/ref-store.js'
 import { metaFromFlags, parseIntArg, readJsonArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
@@ -61,14 +63,16 @@ export function registerRefCommands (program: Command, globals: Globals): void {
     .argument('[prefix]', 'key prefix like lab/mouse7/')
     .option('--refs-to <uri>', 'only refs that reference this blob')
     .option('--limit <n>', 'at most this many (default: all)')
-    .action(async (prefix: string | undefined, flags: { refsTo?: string, limit?: string }) => {
+    .option('--meta <field=value>', 'only refs whose meta field has this value (repeatable: all must match); the value is JSON when it parses (5, true, "5"), else a string', (v: string, list: string[]) => [...list, v], [])
+    .action(async (prefix: string | undefined, flags: { refsTo?: string, limit?: string, meta: string[] }) => {
       const opts = globals()
       const limit = flags.limit !== undefined ? parseIntArg(flags.limit, '--limit') : undefined
+      const meta = metaFilters(flags.meta)
       const refs = await withBackend(opts, 'ref ls', async (trove) => {
         const out: RefRecord[] = []
         let cursor: string | undefined
         do {
-          const page = await trove.listRefs({ prefix, refsTo: flags.refsTo, cursor, limit: limit !== undefined ? limit - out.length : undefined })
+          const page = await trove.listRefs({ prefix, refsTo: flags.refsTo, meta, cursor, limit: limit !== undefined ? limit - out.length : undefined })
           out.push(...page.refs)
           cursor = page.cursor
         } while (cursor !== undefined && (limit === undefined || out.length < limit))
@@ -82,4 +86,18 @@ export function registerRefCommands (program: Command, globals: Globals): void {
         return `${r.key}\t${flagsText.join(', ')}`
       }))
     })
+}
+
+/** `--meta field=value` flags as a filter (undefined when none are given), as `GET /refs?meta.<field>=` takes them. */
+function metaFilters (flags: string[]): Record<string, unknown> | undefined {
+  if (flags.length === 0) return undefined
+  const filter: Record<string, unknown> = {}
+  for (const flag of flags) {
+    const eq = flag.indexOf('=')
+    if (eq <= 0) throw new InvalidArgumentError(`--meta must be FIELD=VALUE (like priority=5 or project=p1), got "${flag}"`)
+    const field = flag.slice(0, eq)
+    if (Object.hasOwn(filter, field)) throw new InvalidArgumentError(`--meta ${field} given more than once; a ref's field has one value`)
+    filter[field] = metaFilterValue(flag.slice(eq + 1))
+  }
+  return filter
 }

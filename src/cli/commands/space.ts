@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { GcReport, SpaceStatus, StatusReport, WhyReport } from '../../ops.js'
+import type { Eviction, GcReport, SpaceStatus, StatusReport, WhyReport } from '../../ops.js'
 import { ago } from '../../space/planner.js'
 import { formatSize } from '../../units.js'
 import { withBackend } from '../backend.js'
@@ -27,11 +27,7 @@ export function gcLines (r: GcReport): string[] {
   for (const e of r.expiredRefs) {
     lines.push(`${r.dryRun ? 'would remove' : 'removed'} ref ${e.key}: ${e.reason === 'expires' ? 'expired' : 'unused longer than its ttl'} ${ago(Date.now() - e.at)} ago`)
   }
-  for (const [i, b] of r.blobs.entries()) {
-    const held = b.heldBy !== undefined && b.heldBy.length > 0 ? ` [${b.heldBy.join(', ')}]` : ''
-    lines.push(`  ${String(i + 1).padStart(3)}. ${b.uri}  ${formatSize(b.size).padStart(10)}  ${b.class}${b.priority !== undefined ? ` p${b.priority}` : ''}${held}: ${b.reason}`)
-  }
-  if (!r.dryRun && r.evicted.blobs > r.blobs.length) lines.push(`  ... and ${r.evicted.blobs - r.blobs.length} more`)
+  lines.push(...blobLines(r.blobs, r.dryRun ? r.blobs.length : r.evicted.blobs))
   const s = r.skipped
   const skipped = ([['leased', 'in use'], ['grace', 'in the grace period'], ['minCopies', 'kept for minCopies'], ['changing', 'being reclassified']] as const)
     .filter(([k]) => s[k].blobs > 0).map(([k, label]) => `${s[k].blobs} ${label} (${formatSize(s[k].bytes)})`)
@@ -39,6 +35,35 @@ export function gcLines (r: GcReport): string[] {
   for (const e of r.errors) lines.push(`error: sha1://${e.sha1}: ${e.error}`)
   if (!r.satisfied) lines.push(`limit not reached: ${r.blocked ?? 'nothing more can be evicted'}`)
   if (r.compacted === true) lines.push('database compacted')
+  return lines
+}
+
+/** One numbered line per evicted blob (with its size, class and reason), then how many more went unlisted. */
+function blobLines (blobs: Array<Eviction['blobs'][number] & { heldBy?: string[] }>, total: number): string[] {
+  const lines = blobs.map((b, i) => {
+    const held = b.heldBy !== undefined && b.heldBy.length > 0 ? ` [${b.heldBy.join(', ')}]` : ''
+    return `  ${String(i + 1).padStart(3)}. ${b.uri}  ${formatSize(b.size).padStart(10)}  ${b.class}${b.priority !== undefined ? ` p${b.priority}` : ''}${held}: ${b.reason}`
+  })
+  if (total > blobs.length) lines.push(`  ... and ${total - blobs.length} more`)
+  return lines
+}
+
+/**
+ * What `add` and the fetching commands tell a person (on stderr) when space runs evicted content
+ * while they ran: per run, what went, how much and why.
+ */
+export function evictionLines (evictions: Eviction[]): string[] {
+  const lines: string[] = []
+  for (const e of evictions) {
+    const parts: string[] = []
+    if (e.evicted.blobs > 0) parts.push(`evicted ${e.evicted.blobs} blob${e.evicted.blobs === 1 ? '' : 's'} (${formatSize(e.evicted.bytes)})`)
+    if (e.removedRefs > 0) parts.push(`removed ${e.removedRefs} expired ref${e.removedRefs === 1 ? '' : 's'}`)
+    lines.push(`trove: space: ${parts.join(' and ')} to make room (${e.trigger} run): ${e.why}`)
+    lines.push(...blobLines(e.blobs, e.evicted.blobs))
+    for (const x of e.expiredRefs) lines.push(`  removed ref ${x.key}: ${x.reason === 'expires' ? 'expired' : 'unused longer than its ttl'}`)
+    if (e.removedRefs > e.expiredRefs.length) lines.push(`  ... and ${e.removedRefs - e.expiredRefs.length} more refs`)
+    if (e.blocked !== undefined) lines.push(`  limit not reached: ${e.blocked}`)
+  }
   return lines
 }
 

@@ -1,16 +1,14 @@
-import type { PeerId } from '@libp2p/interface'
-import type { TroveDb } from '../../db.js'
-import { bytesToSha1, sha1ToBytes } from '../../uri.js'
-import type { BlobStore } from '../../store/blob-store.js'
+/**
+ * `/trove/have/1.0.0`: asks a peer which of a batch of blobs it holds (see protocols/have.md).
+ *
+ * This file is the contract (`HaveProtocol`), what it needs (`HaveComponents`) and how it is tuned
+ * (`HaveInit`); the implementation and its factory, `haveProtocol()`, are in have.ts (see
+ * protocols/fetch/index.ts for why the factory is not exported from here).
+ */
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { ComponentLogger } from '../../logger.js'
 import type { TroveLibp2p } from '../../net/libp2p.js'
-import { ProtocolError } from '../errors.js'
-import { abortStream, deadline, timeoutError } from '../deadline.js'
-import { PeerSlots } from '../peer-slots.js'
-import { StreamReader, frame, send } from '../stream-io.js'
-import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
-import { HaveRequest, HaveResponse } from './pb/have.js'
-// the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
-import '../uint64-fix.js'
+import type { BlobInfo } from '../../store/blob-store.js'
 
 export { HAVE_PROTOCOL } from './constants.js'
 
@@ -21,100 +19,35 @@ export interface HaveAnswer {
   manifest?: string
 }
 
+/** Which blobs this node holds (the node's BlobStore). */
+export interface BlobIndex {
+  /** Index entries of many blobs in one look-up, in order; undefined where one is not stored. */
+  statMany: (sha1s: string[]) => Promise<Array<BlobInfo | undefined>>
+}
+
+/** Which blobs have a chunk manifest (src/store/manifests.ts). */
+export interface ManifestLookup {
+  /** Manifest sha1 of each blob, in order; undefined where it has none. */
+  getMany: (sha1s: string[]) => Promise<Array<string | undefined>>
+}
+
 export interface HaveComponents {
-  libp2p: TroveLibp2p
-  store: BlobStore
-  db: TroveDb
+  libp2p: Pick<TroveLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  blobs: BlobIndex
+  manifests: ManifestLookup
+  /** Where failures of served streams go (default: `defaultLogger()`). */
+  logger?: ComponentLogger
 }
 
 export interface HaveInit {
+  /** Deadline of one exchange, each side (default HAVE_TIMEOUT_MS). */
   timeoutMs?: number
 }
 
-/** `/trove/have/1.0.0`: asks a peer which of a batch of blobs it holds (see protocols/have.md). */
-export class HaveProtocol {
-  private readonly timeoutMs: number
-  private readonly slots = new PeerSlots(HAVE_QUERIES_PER_PEER)
-
-  constructor (private readonly components: HaveComponents, init: HaveInit = {}) {
-    this.timeoutMs = init.timeoutMs ?? HAVE_TIMEOUT_MS
-  }
-
-  async start (): Promise<void> {
-    await this.components.libp2p.handle(HAVE_PROTOCOL, (stream) => { void this.serve(stream) }, {
-      maxInboundStreams: HAVE_MAX_INBOUND_STREAMS,
-      maxOutboundStreams: HAVE_MAX_OUTBOUND_STREAMS
-    })
-  }
-
-  async stop (): Promise<void> {
-    await this.components.libp2p.unhandle(HAVE_PROTOCOL)
-  }
-
-  private async serve (stream: Parameters<Parameters<TroveLibp2p['handle']>[1]>[0]): Promise<void> {
-    const signal = deadline(this.timeoutMs)
-    try {
-      const reader = new StreamReader(stream)
-      const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
-      if (msg === undefined) throw new ProtocolError('empty have request')
-      const req = HaveRequest.decode(msg, { limits: { hashes: MAX_HAVE_HASHES } })
-      const sha1s = req.hashes.map((hash) => {
-        if (hash.byteLength !== 20) throw new ProtocolError('hash is not 20 bytes')
-        return bytesToSha1(hash)
-      })
-      // one index look-up for the request and one for the manifests of what is held, instead of
-      // two in turn per hash: a fetchMany of 10,000 small blobs waited ~20,000 round trips here
-      const infos = await this.components.store.statMany(sha1s)
-      const held = sha1s.filter((_, i) => infos[i] !== undefined)
-      const found = held.length > 0 ? await this.components.db.manifests.getMany(held) as Array<string | undefined> : []
-      const manifests = new Map<string, string>()
-      for (const [i, sha1] of held.entries()) if (found[i] !== undefined) manifests.set(sha1, found[i] as string)
-      const entries = req.hashes.map((hash, i) => {
-        const info = infos[i]
-        const manifest = manifests.get(sha1s[i])
-        return {
-          hash,
-          have: info !== undefined,
-          size: BigInt(info?.size ?? 0),
-          ...(manifest !== undefined ? { manifest: sha1ToBytes(manifest) as Uint8Array<ArrayBuffer> } : {})
-        }
-      })
-      await send(stream, frame(HaveResponse.encode({ entries })), signal)
-      await stream.close({ signal })
-    } catch (err) {
-      abortStream(stream, err)
-    }
-  }
-
+export interface HaveProtocol {
+  /** Starts serving the protocol. */
+  start: () => Promise<void>
+  stop: () => Promise<void>
   /** Asks one peer about up to MAX_HAVE_HASHES blobs; answers in request order. */
-  async query (peer: PeerId, sha1s: string[], options: { signal?: AbortSignal } = {}): Promise<HaveAnswer[]> {
-    if (sha1s.length > MAX_HAVE_HASHES) throw new RangeError(`at most ${MAX_HAVE_HASHES} hashes per have request`)
-    // a burst of queries waits here rather than overrunning the peer's stream limit (a reset)
-    const release = await this.slots.acquire(peer.toString(), options.signal)
-    const signal = deadline(this.timeoutMs, options.signal)
-    let stream
-    try {
-      stream = await this.components.libp2p.dialProtocol(peer, HAVE_PROTOCOL, { signal })
-      const reader = new StreamReader(stream)
-      await send(stream, frame(HaveRequest.encode({ hashes: sha1s.map((s) => sha1ToBytes(s) as Uint8Array<ArrayBuffer>) })), signal)
-      await stream.close({ signal })
-      const msg = await reader.readMessage(MAX_HAVE_RESPONSE_BYTES, signal)
-      if (msg === undefined) throw new ProtocolError('peer closed the have stream without answering')
-      const res = HaveResponse.decode(msg, { limits: { entries: MAX_HAVE_HASHES } })
-      if (res.entries.length !== sha1s.length) throw new ProtocolError(`have answer has ${res.entries.length} entries for ${sha1s.length} hashes`)
-      return res.entries.map((e, i) => {
-        const sha1 = bytesToSha1(e.hash)
-        if (sha1 !== sha1s[i]) throw new ProtocolError('have answer is out of order')
-        const answer: HaveAnswer = { sha1, have: e.have }
-        if (e.have) answer.size = Number(e.size)
-        if (e.have && e.manifest !== undefined && e.manifest.byteLength === 20) answer.manifest = bytesToSha1(e.manifest)
-        return answer
-      })
-    } catch (err) {
-      abortStream(stream, err)
-      throw timeoutError(err, `have request to ${peer.toString()}`, signal)
-    } finally {
-      release()
-    }
-  }
+  query: (peer: PeerId, sha1s: string[], options?: AbortOptions) => Promise<HaveAnswer[]>
 }
