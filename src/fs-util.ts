@@ -9,6 +9,17 @@ export async function writeFully (fh: fs.FileHandle, data: Uint8Array, position:
   }
 }
 
+/** Fills `buf` from `position`, looping over short reads; answers the bytes read (fewer: the file ended first). */
+export async function readFully (fh: fs.FileHandle, buf: Uint8Array, position: number): Promise<number> {
+  let filled = 0
+  while (filled < buf.length) {
+    const { bytesRead } = await fh.read(buf, filled, buf.length - filled, position + filled)
+    if (bytesRead === 0) break
+    filled += bytesRead
+  }
+  return filled
+}
+
 /** fsyncs a folder, so that names created or renamed in it survive a crash. */
 export async function syncDir (dir: string): Promise<void> {
   const fh = await fs.open(dir, 'r')

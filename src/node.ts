@@ -11,7 +11,7 @@ import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinR
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { ManifestIndex } from './store/manifests.js'
 import type { PackFilesInit } from './store/packs.js'
-import { verifyStore, type VerifyReport } from './store/verify.js'
+import type { VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
@@ -69,7 +69,7 @@ export class Trove implements TroveOps {
     this.config = components.config
     this.logger = init.logger ?? defaultLogger()
     this.log = this.logger.forComponent('node')
-    this.store = new BlobStore({ db: this.db, layout: this.layout }, { durable: init.durable, packs: init.packs })
+    this.store = new BlobStore({ db: this.db, layout: this.layout, logger: this.logger }, { durable: init.durable, packs: init.packs })
     this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
@@ -152,7 +152,7 @@ export class Trove implements TroveOps {
       const value = await work()
       const grew = this.store.getUsage().bytes > grewFrom
       if (options.settle !== false && grew && this.space.aboveHighWatermark() && this.space.overLimitState === undefined) {
-        const releases = (options.keep?.(value) ?? []).map((sha1) => this.store.leases.acquire(sha1))
+        const releases = (options.keep?.(value) ?? []).map((sha1) => this.store.lease(sha1))
         try {
           await this.space.gc({ trigger: 'watermark' })
         } catch (err) {
@@ -260,7 +260,7 @@ export class Trove implements TroveOps {
     for await (const _ of this.db.refs.keys()) refs++
     let pins = 0
     for await (const _ of this.db.pins.keys()) pins++
-    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packs.totals() }
+    const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packTotals() }
     report.space = await this.space.status()
     if (this.network !== undefined) {
       report.mode = 'node'
@@ -278,7 +278,7 @@ export class Trove implements TroveOps {
   }
 
   async verify (options: { onProgress?: (p: { checked: number, total: number }) => void } = {}): Promise<VerifyReport> {
-    return verifyStore({ db: this.db, layout: this.layout, store: this.store }, options)
+    return this.store.verify(options)
   }
 
   /**

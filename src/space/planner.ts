@@ -45,7 +45,7 @@ export function emptySkips (): PlanSkips {
 
 export interface PlannerComponents {
   db: TroveDb
-  leases: Leases
+  leases: Pick<Leases, 'isLeased'>
   watch: WriteWatch
   access: AccessTracker
   replicas: () => ReplicaSource

@@ -21,6 +21,11 @@ export const INDEX_VERSION = 1
 const SNIFF_BYTES = 64
 /** Operations per LevelDB batch when rebuilding. */
 const REBUILD_BATCH_OPS = 10_000
+/**
+ * Recently stored blobs whose first bytes (from the store's added event) are kept: ~0.25 KB each,
+ * so at most ~4 MB. Enough for reclassification to find them while it trails a fetch of thousands.
+ */
+const RECENT_HEADS = 16_384
 
 /** What the index reads of the refs: holds per blob, and every edge and pin for a rebuild. */
 export type SpaceRefs = HolderSource & Pick<RefStore, 'scanHolders' | 'scanPins'>
@@ -72,6 +77,9 @@ export class SpaceIndex {
   private closed = false
   /** Numbers intent records; starts from the clock so records of an earlier process are not reused. */
   private intentSeq = Date.now() * 1000
+  /** First bytes of blobs stored from memory a moment ago, by sha1 (content-addressed: never stale). */
+  private readonly recentHeads = new Map<string, Uint8Array>()
+  private unsubscribeAdded: (() => void) | undefined
 
   constructor (components: SpaceIndexComponents) {
     this.db = components.db
@@ -83,6 +91,11 @@ export class SpaceIndex {
   }
 
   async open (): Promise<void> {
+    this.unsubscribeAdded = this.store.onAdded((info, head) => {
+      if (head === undefined) return
+      if (this.recentHeads.size >= RECENT_HEADS) this.recentHeads.delete(this.recentHeads.keys().next().value as string)
+      this.recentHeads.set(info.sha1, head)
+    })
     this.watch.install()
     this.watch.onReady = () => { this.schedule() }
     for await (const [k, v] of this.db.spaceMeta.iterator(MIN_COPIES_KEYS)) this.watch.minCopies.set(parseMinCopiesKey(k), v as number)
@@ -100,6 +113,7 @@ export class SpaceIndex {
     this.closed = true
     await this.draining
     this.watch.uninstall()
+    this.unsubscribeAdded?.()
   }
 
   /** Runs `fn` with no reclassification or other index write in between. */
@@ -237,9 +251,9 @@ export class SpaceIndex {
 
   private async readLinks (sha1: string, size: number): Promise<string[]> {
     if (!mayHoldLinks(size)) return []
-    // a blob stored from memory a moment ago (a fetched small blob): the store still has its first
-    // bytes, and most are not JSON, so no file is opened for them (bench/small)
-    const known = this.store.recentHead(sha1)
+    // a blob stored from memory a moment ago (a fetched small blob): its first bytes came with the
+    // store's added event, and most are not JSON, so no file is opened for them (bench/small)
+    const known = this.recentHeads.get(sha1)
     if (known !== undefined && known.length >= Math.min(size, SNIFF_BYTES) && !looksLikeJson(known.subarray(0, SNIFF_BYTES))) return []
     try {
       // quiet: looking inside is not a use of the blob (store reads count as one)

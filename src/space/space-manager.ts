@@ -104,10 +104,10 @@ export class SpaceManager {
     const { access, accounting } = this
     const watch = this.watch = new WriteWatch(db)
     const index = this.index = new SpaceIndex({ db, store, refs, watch, access, logger })
-    const planner = new Planner({ db, leases: store.leases, watch, access, replicas })
+    const planner = new Planner({ db, leases: store, watch, access, replicas })
     this.runLog = new RunLog({ db })
     this.compactor = new Compactor({ index, watch, log: this.log }, { busy: () => this.running > 0 })
-    this.parts = { db, store, leases: store.leases, refs, index, planner, watch, access, accounting, replicas }
+    this.parts = { db, store, leases: store, refs, index, planner, watch, access, accounting, replicas }
     if (init.background === true) this.startBackground()
   }
 

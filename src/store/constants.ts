@@ -46,3 +46,9 @@ export const PACK_WALK_BYTES = 1024 * 1024
  * a read that looked a blob up just before the move opens the old file and still finds the bytes.
  */
 export const PACK_RETIRE_GRACE_MS = 60_000
+
+/**
+ * First bytes of a blob stored from memory that the store's added event carries: space management
+ * sniffs them for JSON (its SNIFF_BYTES, 64) instead of opening each new blob again (bench/small).
+ */
+export const ADDED_HEAD_BYTES = 64

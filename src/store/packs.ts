@@ -6,15 +6,12 @@ import { packKey, parsePackKey } from '../db/keys.js'
 import type { BlobEntry, PackState } from '../db/schema.js'
 import { InvalidArgumentError, PackDamagedError } from '../errors.js'
 import { syncDir, writeFully } from '../fs-util.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
 import { PACK_COMPACT_GROUP_BYTES, PACK_COMPACT_LIVE_RATIO, PACK_HEADER_BYTES, PACK_RETIRE_GRACE_MS, PACK_TARGET_BYTES } from './constants.js'
 import { walkPack, type PackRecord, type WalkOptions } from './pack-walk.js'
 
 export type { PackRecord } from './pack-walk.js'
 
-/**
- * Every batch operation this file makes is `holdsUnchanged`: pack bookkeeping and a compaction's
- * moves change nothing that holds a blob.
- */
 /** Where a packed blob's bytes lie: pack number and the offset of its data (past its header). */
 export interface PackLocation {
   pack: number
@@ -24,6 +21,7 @@ export interface PackLocation {
 export interface PackFilesComponents {
   db: TroveDb
   dir: string
+  logger?: ComponentLogger
 }
 
 export interface PackFilesInit {
@@ -54,11 +52,15 @@ export interface PackChange<T> {
  * compacted: its live records are copied to the active pack, the index moved, the old file removed
  * after PACK_RETIRE_GRACE_MS (a reader that looked the blob up just before still finds it).
  *
- * Not safe for concurrent use: the blob store calls everything here from its index queue.
+ * Every batch operation made here is `holdsUnchanged`: pack bookkeeping and a compaction's moves
+ * change nothing that holds a blob.
+ *
+ * Not safe for concurrent use: BlobIndex calls everything that writes from its index queue.
  */
 export class PackFiles {
   readonly dir: string
   private readonly db: TroveDb
+  private readonly log: Logger
   private readonly durable: boolean
   private readonly targetBytes: number
   private readonly compactLiveRatio: number
@@ -79,6 +81,7 @@ export class PackFiles {
   constructor (components: PackFilesComponents, init: PackFilesInit = {}) {
     this.db = components.db
     this.dir = components.dir
+    this.log = (components.logger ?? defaultLogger()).forComponent('packs')
     this.durable = init.durable ?? true
     this.targetBytes = init.targetBytes ?? PACK_TARGET_BYTES
     this.compactLiveRatio = init.compactLiveRatio ?? PACK_COMPACT_LIVE_RATIO
@@ -418,7 +421,8 @@ export class PackFiles {
     if (this.active?.id === id) return
     const timer = setTimeout(() => {
       this.retiring.delete(id)
-      void fs.rm(this.pathOf(id), { force: true }).catch(() => {})
+      // a file left behind is only space: open() removes files the index does not know
+      void fs.rm(this.pathOf(id), { force: true }).catch((err: unknown) => { this.log.warn(`removing retired pack ${id} failed`, err) })
     }, this.retireGraceMs)
     timer.unref()
     this.retiring.set(id, timer)

@@ -3,13 +3,13 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { DataDirLayout } from '../datadir.js'
-import type { BatchOp, TroveDb } from '../db.js'
-import { META_USAGE } from '../db/keys.js'
-import type { BlobEntry } from '../db/schema.js'
-import { isSha1Hex } from '../uri.js'
-import type { BlobStore, Usage } from './blob-store.js'
+import type { BlobEntry, Usage } from '../db/schema.js'
+import type { BlobIndex } from './blob-index.js'
 import { IO_CHUNK_SIZE, PACK_HEADER_BYTES } from './constants.js'
+import type { Leases } from './leases.js'
 import type { PackFiles } from './packs.js'
+import type { ShardedPaths } from './paths.js'
+import type { LocatedBlob } from './types.js'
 
 export interface VerifyReport {
   /** Blobs re-hashed (files and pack records). */
@@ -40,10 +40,14 @@ export interface VerifyOptions {
   onProgress?: (progress: { checked: number, total: number }) => void
 }
 
+/** What verify takes of the store: its parts, each through the narrow face verify needs. */
 export interface VerifyComponents {
-  db: TroveDb
-  layout: DataDirLayout
-  store: BlobStore
+  layout: Pick<DataDirLayout, 'root' | 'quarantine'>
+  paths: Pick<ShardedPaths, 'root' | 'pathOf' | 'decode' | 'list'>
+  index: Pick<BlobIndex, 'getUsage' | 'statMany' | 'repair'>
+  /** Read only: walked outside the index lock; changed only through the index's repair. */
+  packs: Pick<PackFiles, 'list' | 'records'>
+  leases: Pick<Leases, 'isLeased'>
 }
 
 /**
@@ -52,8 +56,8 @@ export interface VerifyComponents {
  * is the one operation that crawls the blob folders; everything else reads the counters.
  */
 export async function verifyStore (components: VerifyComponents, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const { db, layout, store } = components
-  const files = await listBlobFiles(layout.blobs)
+  const { layout, paths, index, packs: packFiles, leases } = components
+  const files = await paths.list()
   const report: VerifyReport = {
     checked: 0,
     bytes: 0,
@@ -62,8 +66,8 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     adopted: [],
     strays: [],
     damagedPacks: [],
-    usageBefore: store.getUsage(),
-    usageAfter: store.getUsage(),
+    usageBefore: index.getUsage(),
+    usageAfter: index.getUsage(),
     ok: true
   }
   const seen = new Set<string>()
@@ -71,13 +75,13 @@ export async function verifyStore (components: VerifyComponents, options: Verify
   const total = Math.max(files.length, report.usageBefore.blobs)
   for (const file of files) {
     options.signal?.throwIfAborted()
-    const name = path.basename(file)
-    if (!isSha1Hex(name) || path.basename(path.dirname(file)) !== name.slice(0, 2)) {
-      report.strays.push(path.relative(layout.blobs, file))
-      await quarantine(layout, file, `stray-${name}`)
+    const name = paths.decode(file)
+    if (name === undefined) {
+      report.strays.push(path.relative(paths.root, file))
+      await quarantine(layout, file, `stray-${path.basename(file)}`)
       continue
     }
-    if (store.leases.isLeased(name)) {
+    if (leases.isLeased(name)) {
       // being written or read right now; its hash was checked on the way in
       seen.add(name)
       continue
@@ -96,15 +100,14 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     }
     seen.add(name)
   }
-  const packs = await checkPacks(store.packs, db, layout, report, options, total)
+  const packs = await checkPacks(packFiles, index, layout, report, options, total)
 
-  await store.reindex(async ({ setUsage }) => {
-    const ops: BatchOp[] = []
+  await index.repair(async (repair) => {
     let bytes = 0
     let blobs = 0
     const indexed = new Set<string>()
     // read under the index lock, so writes that finished during the crawl do not count as a discrepancy
-    report.usageBefore = store.getUsage()
+    report.usageBefore = repair.usage()
     const liveByPack = new Map<number, number>()
     const addLive = (pack: number, size: number): void => { liveByPack.set(pack, (liveByPack.get(pack) ?? 0) + PACK_HEADER_BYTES + size) }
     // the walk found it intact where the index says, or it was stored past where the walk read
@@ -112,19 +115,18 @@ export async function verifyStore (components: VerifyComponents, options: Verify
     const walkDamaged = new Set(packs.damaged)
     const vouched = (entry: BlobEntry): boolean => packs.intact.has(`${entry.pack ?? -1}:${entry.at ?? -1}`) ||
       ((entry.at ?? 0) >= (packs.walkedEnd.get(entry.pack ?? -1) ?? 0) && !walkDamaged.has(entry.pack ?? -1))
-    for await (const [sha1, value] of db.blobs.iterator()) {
+    for await (const [sha1, entry] of repair.entries()) {
       indexed.add(sha1)
-      const entry = value as BlobEntry
       if (entry.pack !== undefined && entry.at !== undefined) {
         if (packs.corrupt.has(`${entry.pack}:${entry.at}`)) {
-          ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
+          repair.unindex(sha1)
         } else if (vouched(entry)) {
           bytes += entry.size
           blobs++
           addLive(entry.pack, entry.size)
           // a loose copy too (a removal that failed before the blob was stored again, packed):
           // the index names the pack, so the file is only space
-          if (seen.has(sha1)) await fs.rm(store.pathOf(sha1), { force: true })
+          if (seen.has(sha1)) await fs.rm(paths.pathOf(sha1), { force: true })
         } else {
           // the walk did not find it where the index says: a damaged pack, evacuated below
           packs.damaged.add(entry.pack)
@@ -132,22 +134,20 @@ export async function verifyStore (components: VerifyComponents, options: Verify
         continue
       }
       if (!seen.has(sha1)) {
-        if (await exists(store.pathOf(sha1))) {
+        if (await exists(paths.pathOf(sha1))) {
           // stored after the crawl listed the folders (or stored again after its corrupt copy was
           // quarantined); its hash was checked on the way in
-          bytes += (entry as { size: number }).size
+          bytes += entry.size
           blobs++
           continue
         }
         if (!report.corrupt.some((c) => c.sha1 === sha1)) report.missing.push(sha1)
-        ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
+        repair.unindex(sha1)
         continue
       }
-      const stat = await fs.stat(store.pathOf(sha1)).catch(() => undefined)
-      const size = stat?.size ?? (entry as { size: number }).size
-      if (size !== (entry as { size: number }).size) {
-        ops.push({ type: 'put', sublevel: db.blobs, key: sha1, value: { ...entry, size } })
-      }
+      const stat = await fs.stat(paths.pathOf(sha1)).catch(() => undefined)
+      const size = stat?.size ?? entry.size
+      if (size !== entry.size) repair.reindex(sha1, { ...entry, size })
       bytes += size
       blobs++
     }
@@ -155,8 +155,7 @@ export async function verifyStore (components: VerifyComponents, options: Verify
       // a second pass over the index for the damaged packs' blobs (rare: only when damage was found)
       const items = new Map<number, Array<{ sha1: string, entry: BlobEntry }>>()
       for (const id of packs.damaged) items.set(id, [])
-      for await (const [sha1, value] of db.blobs.iterator()) {
-        const entry = value as BlobEntry
+      for await (const [sha1, entry] of repair.entries()) {
         if (entry.pack === undefined || !packs.damaged.has(entry.pack) || packs.corrupt.has(`${entry.pack}:${entry.at ?? -1}`)) continue
         items.get(entry.pack)?.push({ sha1, entry })
       }
@@ -164,13 +163,13 @@ export async function verifyStore (components: VerifyComponents, options: Verify
         report.damagedPacks.push(id)
         const counted = new Map(list.filter((i) => vouched(i.entry)).map((i) => [i.sha1, i.entry.size]))
         const lost = (sha1: string): void => {
-          ops.push({ type: 'del', sublevel: db.blobs, key: sha1 })
+          repair.unindex(sha1)
           const size = counted.get(sha1)
           if (size === undefined) return
           bytes -= size
           blobs--
         }
-        const result = await store.packs.evacuate(id, list)
+        const result = await repair.evacuate(id, list)
         // blobs the walk did not vouch for were hashed by the evacuation: they count as checked
         const hashedNow = (sha1: string, size: number): void => {
           if (counted.has(sha1)) return
@@ -196,22 +195,18 @@ export async function verifyStore (components: VerifyComponents, options: Verify
         }
       }
     }
-    const reconciled = store.packs.reconcile(liveByPack)
-    ops.push(...reconciled.ops)
+    repair.reconcilePacks(liveByPack)
     for (const sha1 of seen) {
       if (indexed.has(sha1)) continue
-      const stat = await fs.stat(store.pathOf(sha1)).catch(() => undefined)
+      const stat = await fs.stat(paths.pathOf(sha1)).catch(() => undefined)
       if (stat === undefined) continue
       report.adopted.push(sha1)
-      ops.push({ type: 'put', sublevel: db.blobs, key: sha1, value: { size: stat.size, addedAt: stat.mtimeMs } })
+      repair.reindex(sha1, { size: stat.size, addedAt: stat.mtimeMs })
       bytes += stat.size
       blobs++
     }
     const usage = { bytes, blobs }
-    ops.push({ type: 'put', sublevel: db.meta, key: META_USAGE, value: usage })
-    await db.batch(ops)
-    reconciled.commit()
-    setUsage(usage)
+    repair.setUsage(usage)
     report.usageAfter = usage
   })
   report.ok = report.corrupt.length === 0 && report.missing.length === 0 && report.strays.length === 0 && report.damagedPacks.length === 0 &&
@@ -239,7 +234,7 @@ interface PackCheck {
  * copied to quarantine/ (the pack itself is left alone: its other records may be fine); the
  * index pass then drops their entries.
  */
-async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout, report: VerifyReport, options: VerifyOptions, total: number): Promise<PackCheck> {
+async function checkPacks (packs: VerifyComponents['packs'], index: VerifyComponents['index'], layout: VerifyComponents['layout'], report: VerifyReport, options: VerifyOptions, total: number): Promise<PackCheck> {
   const check: PackCheck = { intact: new Set(), corrupt: new Set(), walkedEnd: new Map(), damaged: new Set() }
   for (const [id, state] of packs.list()) {
     options.signal?.throwIfAborted()
@@ -261,15 +256,16 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
     }
     if (walk.damagedAt !== undefined) check.damaged.add(id)
     check.walkedEnd.set(id, state.size)
-    const entries = await db.blobs.getMany(records.map((r) => r.sha1)) as Array<BlobEntry | undefined>
+    const entries = await index.statMany(records.map((r) => r.sha1))
     for (const [i, r] of records.entries()) {
       const entry = entries[i]
-      const pointed = entry?.pack === id && entry.at === r.at
+      const place = entry?.place
+      const pointed = place !== undefined && place !== 'file' && place.pack === id && place.at === r.at
       const where = `${id}:${r.at}`
       // a record the index does not point at is a deleted blob's dead space (a restart cuts off
       // appends that were never indexed), so it is not adopted as files are
       if (!pointed) continue
-      if ((entry as BlobEntry).size !== r.size) {
+      if ((entry as LocatedBlob).size !== r.size) {
         // a damaged length field: the bytes are judged by the index's length when evacuated
         check.damaged.add(id)
         continue
@@ -291,30 +287,10 @@ async function checkPacks (packs: PackFiles, db: TroveDb, layout: DataDirLayout,
 }
 
 /** A corrupt pack record's bytes, copied to quarantine/ (the pack keeps its other records). */
-async function quarantineBytes (layout: DataDirLayout, name: string, bytes: Buffer): Promise<string> {
+async function quarantineBytes (layout: VerifyComponents['layout'], name: string, bytes: Buffer): Promise<string> {
   const dest = await quarantinePath(layout, name)
   await fs.writeFile(dest, bytes, { flag: 'wx' })
   return path.relative(layout.root, dest)
-}
-
-async function listBlobFiles (root: string): Promise<string[]> {
-  const out: string[] = []
-  let shards: string[]
-  try {
-    shards = await fs.readdir(root)
-  } catch {
-    return out
-  }
-  for (const shard of shards.sort()) {
-    const dir = path.join(root, shard)
-    const stat = await fs.stat(dir)
-    if (!stat.isDirectory()) {
-      out.push(dir)
-      continue
-    }
-    for (const name of (await fs.readdir(dir)).sort()) out.push(path.join(dir, name))
-  }
-  return out
 }
 
 /** undefined when the file no longer exists. */
@@ -337,13 +313,13 @@ async function exists (file: string): Promise<boolean> {
   return fs.stat(file).then(() => true, () => false)
 }
 
-async function quarantine (layout: DataDirLayout, file: string, name: string): Promise<string> {
+async function quarantine (layout: VerifyComponents['layout'], file: string, name: string): Promise<string> {
   const dest = await quarantinePath(layout, name)
   await fs.rename(file, dest)
   return path.relative(layout.root, dest)
 }
 
-async function quarantinePath (layout: DataDirLayout, name: string): Promise<string> {
+async function quarantinePath (layout: VerifyComponents['layout'], name: string): Promise<string> {
   await fs.mkdir(layout.quarantine, { recursive: true })
   // the random part keeps two strays of the same name (from different shards, same millisecond) apart
   return path.join(layout.quarantine, `${name}.${Date.now()}.${randomBytes(4).toString('hex')}`)

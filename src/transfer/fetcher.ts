@@ -23,9 +23,7 @@ const MANY_CONCURRENCY = 4
 const LOCAL_CHECK_BATCH = 1024
 
 /** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
-export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'readBytes' | 'adoptFile'> & {
-  leases: Pick<BlobStore['leases'], 'acquire'>
-}
+export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'readBytes' | 'adoptFile' | 'lease'>
 
 export interface FetcherComponents {
   libp2p: FindComponents['libp2p']
@@ -137,7 +135,7 @@ export class Fetcher {
   }
 
   private async run (sha1: string, options: FetchOptions, alone: boolean): Promise<BlobInfo> {
-    const release = this.c.store.leases.acquire(sha1)
+    const release = this.c.store.lease(sha1)
     const info: TransferInfo = { sha1, bytes: 0, peers: [], startedAt: new Date().toISOString(), state: 'finding' }
     this.active.set(sha1, info)
     let unreserve: (() => void) | undefined

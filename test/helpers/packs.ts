@@ -48,7 +48,7 @@ export async function liveByPack (store: BlobStore): Promise<Map<number, number>
  * a delete runs on it): a delete of a blob that is not there goes through the same queue.
  */
 export async function indexIdle (store: BlobStore): Promise<void> {
-  await store.delete('0'.repeat(40))
+  await store.deleteBatch(['0'.repeat(40)])
 }
 
 /** Polls until `check` holds; fails after a generous deadline, never asserts on timing. */

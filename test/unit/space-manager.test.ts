@@ -101,7 +101,7 @@ describe('space manager: leases', () => {
     const fetched = await addBlob(t, 1000)
     const served = await addBlob(t, 300 * KIB)
     // what the fetcher does while a download is in progress: a lease on the blob and a reservation
-    const release = t.store.leases.acquire(fetched)
+    const release = t.store.lease(fetched)
     const unreserve = await t.space.reserve(1000)
     const reader = await t.store.read(served)
     let report = await t.gc()
@@ -129,7 +129,7 @@ describe('space manager: leases', () => {
     const deleteBatch = t.store.deleteBatch.bind(t.store)
     let release: () => void = () => {}
     t.store.deleteBatch = async (sha1s, options) => {
-      release = t.store.leases.acquire(leased)
+      release = t.store.lease(leased)
       t.space.touch(used, Date.now() + 60_000)
       return deleteBatch(sha1s, options)
     }

@@ -8,6 +8,7 @@ import type { BlobLocation } from '../../src/store/blob-store.js'
 import { verifyStore } from '../../src/store/verify.js'
 import { liveByPack, packNumber } from '../helpers/packs.js'
 import { settle } from '../helpers/space.js'
+import { partsOf } from '../helpers/store.js'
 import { openTempTrove, sha1Of, type TempTrove } from '../helpers/trove.js'
 
 describe('verify: loose files', () => {
@@ -155,15 +156,16 @@ describe('verify: loose files', () => {
   })
 
   it('a blob stored while verify crawls is kept, not reported missing', async () => {
-    const { db, layout, store } = t.trove
+    const { layout, store } = t.trove
     const late = randomBytes(777)
     // the put lands after the crawl listed the folders and before the index is reconciled
-    const racing = Object.create(store) as typeof store
-    racing.reindex = async (fn) => {
+    const parts = partsOf(store)
+    const racing = Object.create(parts.index) as typeof parts.index
+    racing.repair = async (fn) => {
       await store.putBytes(late)
-      return store.reindex(fn)
+      return parts.index.repair(fn)
     }
-    const report = await verifyStore({ db, layout, store: racing })
+    const report = await verifyStore({ ...parts, layout, index: racing })
     assert.deepEqual(report.missing, [])
     assert.equal(report.ok, true)
     assert.equal(await store.has(sha1Of(late)), true)
@@ -183,8 +185,8 @@ describe('verify: loose files', () => {
   })
 
   it('an aborted verify throws AbortError', async () => {
-    const { db, layout, store } = t.trove
-    await assert.rejects(verifyStore({ db, layout, store }, { signal: AbortSignal.abort() }), { name: 'AbortError' })
+    const { store } = t.trove
+    await assert.rejects(store.verify({ signal: AbortSignal.abort() }), { name: 'AbortError' })
     assert.deepEqual(store.getUsage(), { bytes: 6000, blobs: 3 })
   })
 })
@@ -210,7 +212,7 @@ describe('verify: packed blobs', () => {
   /** The packs' live bytes, in memory and in LevelDB, are the indexed records'. */
   const assertLiveCounts = async (): Promise<void> => {
     const live = await liveByPack(t.trove.store)
-    for (const [id, state] of t.trove.store.packs.list()) {
+    for (const [id, state] of partsOf(t.trove.store).packs.list()) {
       assert.equal(state.live, live.get(id) ?? 0, `live bytes of pack ${id}`)
       assert.deepEqual(await t.trove.db.packs.get(String(id)), state)
     }
@@ -238,7 +240,7 @@ describe('verify: packed blobs', () => {
     const loose = randomBytes(500)
     await t.trove.store.put([loose])
     await settle(t.trove)
-    const packsBefore = t.trove.store.packs.list()
+    const packsBefore = partsOf(t.trove.store).packs.list()
     const progress: number[] = []
     const report = await t.trove.verify({ onProgress: (p) => progress.push(p.checked) })
     assert.equal(report.ok, true, JSON.stringify(report))
@@ -248,7 +250,7 @@ describe('verify: packed blobs', () => {
     assert.deepEqual(report.usageAfter, { bytes: 6500, blobs: 4 })
     assert.deepEqual(t.trove.store.getUsage(), { bytes: 6500, blobs: 4 })
     assert.deepEqual(progress, [1, 2, 3, 4])
-    assert.deepEqual(t.trove.store.packs.list(), packsBefore)
+    assert.deepEqual(partsOf(t.trove.store).packs.list(), packsBefore)
     await assertLiveCounts()
     assert.deepEqual(await fs.readdir(t.trove.layout.quarantine), [])
   })
