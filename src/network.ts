@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
 import { AddressInUseError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
-import type { FetchManyOptions, FetchManyResult, FetchOptions, PeerInfo, TransferInfo } from './ops.js'
+import type { FetchManyOptions, FetchManyResult, FetchOptions, NetworkStatus, PeerInfo, TransferInfo } from './ops.js'
 import { announceProtocol } from './protocols/announce/announce.js'
 import type { AnnounceProtocol } from './protocols/announce/index.js'
 import { fetchProtocol } from './protocols/fetch/fetch.js'
@@ -109,6 +109,18 @@ export class TroveNetwork {
 
   multiaddrs (): string[] {
     return this.libp2p.getMultiaddrs().map((m) => m.toString())
+  }
+
+  /** What `status` reports of the network: identity, peers, whether the DHT runs, what was served. */
+  status (): NetworkStatus {
+    return {
+      peerId: this.peerId.toString(),
+      addresses: this.multiaddrs(),
+      peers: this.libp2p.getPeers().length,
+      dht: this.libp2p.services.dht !== undefined,
+      bytesServed: this.fetchProtocol.bytesServed,
+      knownProviders: this.providers.size
+    }
   }
 
   async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {

@@ -1,10 +1,9 @@
-import os from 'node:os'
 import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
-import { assertRefTakesFiles, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type AddOptions, type AddResult, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddOptions, type AddResult, type AddStreamOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
@@ -45,7 +44,7 @@ export interface TroveOptions {
  * A Trove node: the blob store and the ref store of one data directory, composed. The network
  * and the HTTP API attach to it when the node is started.
  */
-export class Trove implements TroveOps {
+export class Trove implements TroveOps, NodeInfo {
   readonly dataDir: string
   readonly layout: DataDirLayout
   readonly db: TroveDb
@@ -57,6 +56,10 @@ export class Trove implements TroveOps {
   readonly config: TroveConfig
   readonly by: string
   readonly logger: ComponentLogger
+  /** What `start` was last called with. */
+  startOptions?: StartOptions
+  /** The running network, while started. */
+  network?: TroveNetwork
   private closed = false
   /** Ref writes through this node, one at a time per key: a merge reads the ref and writes it back. */
   private readonly refWrites = new KeyedSerialQueue()
@@ -71,13 +74,12 @@ export class Trove implements TroveOps {
     this.log = this.logger.forComponent('node')
     this.store = new BlobStore({ db: this.db, layout: this.layout, logger: this.logger }, { durable: init.durable, packs: init.packs })
     this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
-    this.refs = new RefStore({ db: this.db })
+    this.refs = new RefStore({ db: this.db, logger: this.logger })
     this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
       config: this.config,
       limits: init.space,
       log: (line) => { if (this.network !== undefined) process.stderr.write(`trove: ${line}\n`) }
     })
-    this.reserveForFetch = async (bytes) => this.space.reserve(bytes)
     this.by = init.by ?? defaultAuthor()
   }
 
@@ -168,6 +170,24 @@ export class Trove implements TroveOps {
     }
   }
 
+  async addStream (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: AddStreamOptions = {}): Promise<AddResult> {
+    const { name, ref } = options
+    const by = { by: options.by ?? this.by }
+    // a ref that cannot take a file (it holds an array, a string...) is refused before a byte is stored
+    if (ref !== undefined) await assertRefTakesFiles(this, assertKey(ref))
+    const { value: result, evictions } = await this.withEvictions(async () => {
+      const put = await this.add(source, { signal: options.signal, onProgress: options.onProgress })
+      const added: AddResult = { uri: formatUri(put.sha1, name), sha1: put.sha1, size: put.size, added: put.added }
+      if (name !== undefined && name !== '') added.name = name
+      if (options.pin === true) await this.pin(put.sha1, by)
+      // merged into the ref, so one upload per file builds up a ref of several files
+      if (ref !== undefined) await this.mergeRef(ref, refObjFor([added]), options.refMeta, by)
+      return added
+    }, { keep: (added) => [added.sha1] })
+    if (evictions.length > 0) result.evictions = evictions
+    return result
+  }
+
   async cat (uri: string, range: ReadRange = {}): Promise<AsyncIterable<Uint8Array>> {
     return this.store.read(toSha1(uri), range)
   }
@@ -223,6 +243,12 @@ export class Trove implements TroveOps {
     return { sha1, unpinned: await this.refs.unpin(sha1) }
   }
 
+  async listPins (): Promise<PinRecord[]> {
+    const pins: PinRecord[] = []
+    for await (const p of this.refs.pins()) pins.push(p)
+    return pins
+  }
+
   async why (uri: string): Promise<WhyReport> {
     const sha1 = toSha1(uri)
     const info = await this.store.stat(sha1)
@@ -256,22 +282,13 @@ export class Trove implements TroveOps {
   }
 
   async status (): Promise<StatusReport> {
-    let refs = 0
-    for await (const _ of this.db.refs.keys()) refs++
-    let pins = 0
-    for await (const _ of this.db.pins.keys()) pins++
+    const refs = await this.refs.count()
+    const pins = await this.refs.pinCount()
     const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packTotals() }
     report.space = await this.space.status()
     if (this.network !== undefined) {
       report.mode = 'node'
-      report.network = {
-        peerId: this.network.peerId.toString(),
-        addresses: this.network.multiaddrs(),
-        peers: this.network.libp2p.getPeers().length,
-        dht: this.network.libp2p.services.dht !== undefined,
-        bytesServed: this.network.fetchProtocol.bytesServed,
-        knownProviders: this.network.providers.size
-      }
+      report.network = this.network.status()
       report.transfers = this.network.transfers()
     }
     return report
@@ -294,6 +311,15 @@ export class Trove implements TroveOps {
     throw new BlobNotFoundError(`blob not found: sha1://${sha1} (not stored here and no network is running)`)
   }
 
+  async fetchBlob (uri: string, options: FetchOptions = {}): Promise<FetchedBlob> {
+    const sha1 = toSha1(uri)
+    // the blob is leased while room is made for it: it is about to be read
+    const { value: info, evictions } = await this.withEvictions(async () => this.ensureLocal(sha1, options), { keep: () => [sha1] })
+    const fetched: FetchedBlob = { sha1, size: info.size }
+    if (evictions.length > 0) fetched.evictions = evictions
+    return fetched
+  }
+
   /**
    * Brings up the network (libp2p, protocols, discovery). The HTTP API is started separately by
    * `trove start` (src/cli/commands/start.ts) around this call.
@@ -305,7 +331,9 @@ export class Trove implements TroveOps {
     this.space.startBackground()
     const cfg = this.config
     const { TroveNetwork } = await import('./network.js')
-    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve: this.reserveForFetch, logger: this.logger }, {
+    // downloads reserve their space before they write, so a fetch cannot overrun the limits
+    const reserve = async (bytes: number): Promise<() => void> => this.space.reserve(bytes)
+    const network = await TroveNetwork.start({ store: this.store, manifests: this.manifests, layout: this.layout, reserve, logger: this.logger }, {
       listen: options.listen ?? cfg.listen ?? DEFAULT_CONFIG.listen ?? [],
       bootstrap: options.bootstrap ?? cfg.bootstrap ?? [],
       mdns: options.mdns ?? cfg.mdns ?? true,
@@ -323,7 +351,7 @@ export class Trove implements TroveOps {
     // eviction prefers what peers are known to hold, and minCopies counts those copies
     this.space.setReplicaSource({ replicas: (sha1) => network.providers.replicas(sha1) })
     // in the background; provideAll logs its own failure
-    if (network.libp2p.services.dht !== undefined) void network.provideAll()
+    if (network.status().dht) void network.provideAll()
   }
 
   /** Stops the network; in-flight writes finish or are cleaned up. Safe to call more than once. */
@@ -334,12 +362,6 @@ export class Trove implements TroveOps {
     this.space.setReplicaSource(undefined)
     await network.stop()
   }
-
-  startOptions?: StartOptions
-  /** The running network, while started. */
-  network?: TroveNetwork
-  /** Space reservation for downloads; space management sets it. */
-  reserveForFetch?: (bytes: number) => Promise<() => void>
 
   /** This node's libp2p peer id (while started). */
   get peerId (): string | undefined {
@@ -402,16 +424,9 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   try {
     await trove.open()
   } catch (err) {
+    // the open's own error is the one to report; closing what did open is only cleanup
     await trove.close().catch(() => {})
     throw err
   }
   return trove
-}
-
-function defaultAuthor (): string {
-  try {
-    return `${os.userInfo().username}@${os.hostname()}`
-  } catch {
-    return `pid${process.pid}@${os.hostname()}`
-  }
 }

@@ -1,3 +1,4 @@
+import os from 'node:os'
 import path from 'node:path'
 import { RefNotObjectError } from './errors.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from './refs/ref-store.js'
@@ -22,6 +23,11 @@ export interface AddOptions {
   signal?: AbortSignal
   onProgress?: (bytes: number) => void
   by?: string
+}
+
+/** `addStream`: content from a stream, recorded as a file of this name (in its URI, and in the ref). */
+export interface AddStreamOptions extends AddOptions {
+  name?: string
 }
 
 export interface AddResult {
@@ -112,7 +118,34 @@ export interface StatusReport {
   pins: number
   /** Pack files of small blobs: count, bytes on disk, bytes of live records (the rest is dead space until compaction). */
   packs?: { files: number, bytes: number, liveBytes: number }
+  /** The network side, while one runs. */
+  network?: NetworkStatus
   [extra: string]: unknown
+}
+
+/** The network side of a running node, as `status` reports it. */
+export interface NetworkStatus {
+  peerId: string
+  addresses: string[]
+  /** Connected peers. */
+  peers: number
+  /** Whether the Kademlia DHT runs. */
+  dht: boolean
+  /** Blob bytes sent to peers since the network started. */
+  bytesServed: number
+  /** Blobs some peer is known to hold (from announcements and look-ups). */
+  knownProviders: number
+}
+
+/**
+ * What a node says about itself beyond the contract: the API's status answer and `trove start`'s
+ * first line carry it.
+ */
+export interface NodeInfo {
+  /** The libp2p peer id, while the network runs. */
+  readonly peerId: string | undefined
+  /** Addresses other nodes can dial (empty while no network runs). */
+  multiaddrs: () => string[]
 }
 
 export interface FetchProgress {
@@ -126,6 +159,14 @@ export interface FetchOptions {
   onProgress?: (progress: FetchProgress) => void
   /** Give up after this long when no provider can be found or none delivers. */
   timeoutMs?: number
+}
+
+/** A blob made local by `fetchBlob`. */
+export interface FetchedBlob {
+  sha1: string
+  size: number
+  /** Space runs that evicted content while room was made for it (absent when none did). */
+  evictions?: Eviction[]
 }
 
 export interface FetchManyOptions {
@@ -275,15 +316,36 @@ export async function assertRefTakesFiles (ops: Pick<TroveOps, 'getRef'>, key: s
   mergeRefObj(key, current, {})
 }
 
+/** Who writes are recorded as when no one is named: this process's user@host. */
+export function defaultAuthor (): string {
+  try {
+    return `${os.userInfo().username}@${os.hostname()}`
+  } catch {
+    return `pid${process.pid}@${os.hostname()}`
+  }
+}
+
 /**
- * What the CLI needs from Trove. The embedded node implements it directly; the HTTP client
- * implements it against a running node, so every command prints the same either way.
+ * What the CLI and the HTTP API need from Trove. The embedded node implements it directly; the
+ * HTTP client implements it against a running node, so every command prints the same either way.
+ * The API server serves it, plus `NodeInfo`.
  */
 export interface TroveOps {
   /** Expiry sweep and eviction down to the low watermark; with dryRun, only what would go and why. */
   gc: (options?: { dryRun?: boolean }) => Promise<GcReport>
   addFile: (file: string, options?: AddOptions) => Promise<AddResult>
+  /**
+   * Stores content from a stream, as `addFile` stores a file: pinned, and recorded under a ref,
+   * when asked. A ref that cannot take a file is refused before anything is stored.
+   */
+  addStream: (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: AddStreamOptions) => Promise<AddResult>
+  /** A blob's bytes, or a range of them (RangeNotSatisfiableError outside the blob). */
   cat: (uri: string, range?: ReadRange, options?: CatOptions) => Promise<AsyncIterable<Uint8Array>>
+  /**
+   * Makes one blob local (from peers, when a network runs) and says its size; BlobNotFoundError
+   * when no one has it. Progress is not reported over HTTP.
+   */
+  fetchBlob: (uri: string, options?: FetchOptions) => Promise<FetchedBlob>
   setRef: (key: string, obj: unknown, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>
   /**
    * Merges `members` into the object the ref holds (creating the ref when there is none), and the
@@ -297,6 +359,8 @@ export interface TroveOps {
   listRefs: (options?: ListOptions) => Promise<ListPage>
   pin: (uri: string, options?: { by?: string }) => Promise<PinRecord>
   unpin: (uri: string) => Promise<{ sha1: string, unpinned: boolean }>
+  /** Every pin, in blob order. */
+  listPins: () => Promise<PinRecord[]>
   why: (uri: string) => Promise<WhyReport>
   status: () => Promise<StatusReport>
   verify: (options?: { onProgress?: (p: { checked: number, total: number }) => void }) => Promise<VerifyReport>

@@ -7,6 +7,7 @@ export class SerialQueue {
 
   run<T> (task: () => Promise<T>): Promise<T> {
     const result = this.tail.then(task, task)
+    // the tail only orders the next task; the caller gets the rejection through `result`
     this.tail = result.catch(() => {})
     return result
   }
@@ -19,6 +20,7 @@ export class KeyedSerialQueue {
   run<T> (key: string, task: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve()
     const result = prev.then(task, task)
+    // as in SerialQueue: the caller gets the rejection, the tail only orders the next task
     const tail = result.catch(() => {})
     this.tails.set(key, tail)
     void tail.then(() => {

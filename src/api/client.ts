@@ -1,13 +1,12 @@
 import { createReadStream } from 'node:fs'
 import http from 'node:http'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import type { AddOptions, AddResult, CatOptions, Eviction, FetchManyResult, GcReport, PeerInfo, ReadRange, StatusReport, TransferInfo, TroveOps, WhyReport } from '../ops.js'
+import { defaultAuthor, type AddOptions, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -63,8 +62,12 @@ export class ApiClient implements TroveOps {
       throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
     }
     if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
-    const name = path.basename(file)
-    const query: Record<string, string | undefined> = { name }
+    return this.addStream(createReadStream(file, { highWaterMark: IO_CHUNK_SIZE }), { ...options, name: path.basename(file) })
+  }
+
+  /** Streams content (any iterable of bytes) into the node; the answer is like addFile's. */
+  async addStream (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: AddStreamOptions = {}): Promise<AddResult> {
+    const query: Record<string, string | undefined> = { name: options.name }
     if (options.pin === true) query.pin = '1'
     if (options.ref !== undefined) {
       assertKey(options.ref)
@@ -73,17 +76,10 @@ export class ApiClient implements TroveOps {
     }
     return await this.upload('/blobs', {
       query,
-      body: countBytes(createReadStream(file, { highWaterMark: IO_CHUNK_SIZE }), options.onProgress),
+      body: countBytes(source, options.onProgress),
       signal: options.signal,
       by: options.by
     }) as AddResult
-  }
-
-  /** Streams content (any async iterable of bytes) into the node; the answer is like addFile's. */
-  async add (source: AsyncIterable<Uint8Array>, options: { name?: string, pin?: boolean, signal?: AbortSignal } = {}): Promise<AddResult> {
-    const query: Record<string, string | undefined> = { name: options.name }
-    if (options.pin === true) query.pin = '1'
-    return await this.upload('/blobs', { query, body: source, signal: options.signal }) as AddResult
   }
 
   async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
@@ -123,6 +119,18 @@ export class ApiClient implements TroveOps {
     if (evictions.length > 0) options.onEvictions?.(evictions)
     if (res.body === null) return Readable.from([])
     return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)
+  }
+
+  /** The node fetches the blob from its peers when it is not stored there; no progress comes back. */
+  async fetchBlob (uri: string, options: FetchOptions = {}): Promise<FetchedBlob> {
+    const sha1 = toSha1(uri)
+    const query = options.timeoutMs !== undefined ? { timeoutMs: String(options.timeoutMs) } : undefined
+    // HEAD: the answer's headers say all (size, evictions), and no body is opened for it
+    const res = await this.request('HEAD', `/blobs/${sha1}`, { query, signal: options.signal })
+    const fetched: FetchedBlob = { sha1, size: Number(res.headers.get('content-length')) }
+    const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))
+    if (evictions.length > 0) fetched.evictions = evictions
+    return fetched
   }
 
   async setRef (key: string, obj: unknown, meta: RefMeta = {}, options: { by?: string } = {}): Promise<RefRecord> {
@@ -166,6 +174,10 @@ export class ApiClient implements TroveOps {
     return this.json('DELETE', `/pins/${toSha1(uri)}`)
   }
 
+  async listPins (): Promise<PinRecord[]> {
+    return (await this.json<{ pins: PinRecord[] }>('GET', '/pins')).pins
+  }
+
   async why (uri: string): Promise<WhyReport> {
     return this.json('GET', `/why/${toSha1(uri)}`)
   }
@@ -194,7 +206,6 @@ export class ApiClient implements TroveOps {
     return this.json('POST', '/fetch', { json: body, signal: options.signal })
   }
 
-  /** Answers NOT_IMPLEMENTED when the node has no space management. */
   async gc (options: { dryRun?: boolean } = {}): Promise<GcReport> {
     return this.json('POST', '/gc', { json: { dryRun: options.dryRun === true } })
   }
@@ -208,8 +219,7 @@ export class ApiClient implements TroveOps {
   }
 
   private async size (sha1: string): Promise<number> {
-    const res = await this.request('HEAD', `/blobs/${sha1}`)
-    return Number(res.headers.get('content-length'))
+    return (await this.fetchBlob(sha1)).size
   }
 
   /** One request; a non-2xx answer becomes the TroveError it describes. */
@@ -241,7 +251,7 @@ export class ApiClient implements TroveOps {
    * streamed request body in memory until the request ends (nodejs/undici#4058), so a 10 GB
    * upload would need 10 GB of RAM. node:http writes with backpressure and holds one chunk.
    */
-  private async upload (route: string, options: RequestOptions & { body: AsyncIterable<Uint8Array> }): Promise<unknown> {
+  private async upload (route: string, options: RequestOptions & { body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> }): Promise<unknown> {
     const headers = { ...this.headers('POST', options), 'content-type': 'application/octet-stream' }
     return new Promise((resolve, reject) => {
       let answered = false
@@ -316,19 +326,11 @@ function checkRange (offset: number, length: number | undefined): void {
   }
 }
 
-async function * countBytes (source: AsyncIterable<Uint8Array>, onProgress?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+async function * countBytes (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onProgress?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
   let n = 0
   for await (const chunk of source) {
     n += chunk.length
     yield chunk
     onProgress?.(n)
-  }
-}
-
-function defaultAuthor (): string {
-  try {
-    return `${os.userInfo().username}@${os.hostname()}`
-  } catch {
-    return `pid${process.pid}@${os.hostname()}`
   }
 }

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
-import type { Trove } from '../node.js'
+import type { NodeInfo, TroveOps } from '../ops.js'
 import { API_PREFIX, CLOSE_GRACE_MS, DEFAULT_API_HOST, MAX_JSON_BODY_BYTES, MAX_PARAM_LENGTH } from './constants.js'
 import type { ApiContext } from './context.js'
 import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
@@ -9,7 +9,10 @@ import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
 
 export interface ApiServerComponents {
-  trove: Trove
+  /** What the routes serve: an embedded node (`Trove`) in `trove start`. */
+  ops: TroveOps
+  /** The node's peer id and addresses, for `GET /status`. */
+  node: NodeInfo
 }
 
 export interface ApiServerInit {
@@ -39,13 +42,14 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   const host = init.host ?? DEFAULT_API_HOST
   const token = init.token
   if (typeof token !== 'string' || token === '') throw new TypeError('startApiServer needs a non-empty token')
-  const ctx: ApiContext = { trove: components.trove, url: '' }
+  const ctx: ApiContext = { ops: components.ops, node: components.node, url: '' }
   const routes: Array<{ method: string, url: string }> = []
   const app = buildApp(ctx, { host, token, log: init.log, routes })
 
   try {
     await app.listen({ host, port: init.port ?? 0 })
   } catch (err) {
+    // the listen error is the one to report; closing the server that never listened is only cleanup
     await app.close().catch(() => {})
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new AddressInUseError(`cannot start the HTTP API: ${host}:${String(init.port)} is already in use (choose another with --api PORT)`, { cause: err })

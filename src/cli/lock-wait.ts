@@ -3,7 +3,7 @@ import { isPidAlive } from '../api/discovery.js'
 import { layout } from '../datadir.js'
 import type { OwnerInfo } from '../db.js'
 import { DataDirLockedError, isError } from '../errors.js'
-import { createTrove, type Trove } from '../node.js'
+import { createTrove, type Trove, type TroveOptions } from '../node.js'
 
 /**
  * How long a command waits for a data directory held by another one-shot CLI command (parallel
@@ -30,13 +30,14 @@ export function isOneShotCommand (owner: OwnerInfo | undefined): boolean {
 /**
  * Opens the data directory embedded. While another one-shot CLI command holds it, waits and
  * retries; `whileNodeStarting` is asked each round when the holder is a starting node (the
- * caller may connect to its API instead) and ends the wait by returning a value.
+ * caller may connect to its API instead) and ends the wait by returning a value. Without it the
+ * answer is always the node (T defaults to never).
  */
-export async function openWaitingForLock<T> (dataDir: string, command: string, whileNodeStarting?: () => Promise<T | undefined>): Promise<Trove | T> {
+export async function openWaitingForLock<T = never> (dataDir: string, command: string, whileNodeStarting?: () => Promise<T | undefined>, init: Pick<TroveOptions, 'logger'> = {}): Promise<Trove | T> {
   const deadline = Date.now() + LOCK_WAIT_MS
   for (;;) {
     try {
-      return await createTrove({ dataDir, command })
+      return await createTrove({ dataDir, command, logger: init.logger })
     } catch (err) {
       if (!isError(err, DataDirLockedError) || Date.now() > deadline) throw err
       const owner = await lockOwner(dataDir)

@@ -1,7 +1,8 @@
-import { scan, type BatchOp, type TroveDb } from '../db.js'
+import { scan, type BatchOp, type Sublevel, type TableName, type TroveDb } from '../db.js'
 import { edgeKey, edgesOf, expiryKey, expiryUpTo, parseEdgeKey, parseExpiryKey, versionKey, versionsOf } from '../db/keys.js'
 import type { Holder, PinValue, StoredRef, StoredVersion } from '../db/schema.js'
 import { InvalidArgumentError, InvalidJsonError, RefNotFoundError, VersionNotFoundError } from '../errors.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
 import { KeyedSerialQueue } from '../serial.js'
 import { assertSha1Hex, findReferences } from '../uri.js'
 import { parseDuration } from '../units.js'
@@ -62,6 +63,8 @@ export interface WriteOptions {
 
 export interface RefStoreComponents {
   db: TroveDb
+  /** Where a failed background flush of access times is reported (default: `defaultLogger()`). */
+  logger?: ComponentLogger
 }
 
 export interface RefStoreInit {
@@ -82,13 +85,19 @@ export class RefStore {
   private readonly writer: BatchedWriter
   private readonly accessed = new Map<string, number>()
   private readonly flushTimer: NodeJS.Timeout
+  private readonly log: Logger
 
   constructor (components: RefStoreComponents, init: RefStoreInit = {}) {
     this.db = components.db
+    this.log = (components.logger ?? defaultLogger()).forComponent('refs')
     this.refReader = new BatchedReader(this.db.refs)
     this.versionReader = new BatchedReader(this.db.versions)
     this.writer = new BatchedWriter(this.db)
-    this.flushTimer = setInterval(() => { void this.flushAccess().catch(() => {}) }, init.accessFlushIntervalMs ?? ACCESS_FLUSH_INTERVAL_MS)
+    this.flushTimer = setInterval(() => {
+      // nobody awaits the timer: a failed flush is reported here (those access times are lost,
+      // so a ttl counts from an earlier read), and the next tick flushes what came since
+      void this.flushAccess().catch((err: unknown) => { this.log.warn('flushing access times of refs with a ttl failed', err) })
+    }, init.accessFlushIntervalMs ?? ACCESS_FLUSH_INTERVAL_MS)
     this.flushTimer.unref()
   }
 
@@ -281,6 +290,16 @@ export class RefStore {
     return (await this.db.pins.getMany(sha1s)).map((rec) => rec !== undefined)
   }
 
+  /** How many refs exist now (removed ones not counted). */
+  async count (): Promise<number> {
+    return countKeys(this.db.refs)
+  }
+
+  /** How many blobs are pinned. */
+  async pinCount (): Promise<number> {
+    return countKeys(this.db.pins)
+  }
+
   async * pins (): AsyncGenerator<PinRecord> {
     for await (const [sha1, rec] of this.db.pins.iterator()) yield { sha1, ...rec }
   }
@@ -355,6 +374,12 @@ export class RefStore {
       if (stored !== undefined) yield [holder.key, stored]
     }
   }
+}
+
+async function countKeys<N extends TableName> (sub: Sublevel<N>): Promise<number> {
+  let n = 0
+  for await (const _ of sub.keys()) n++
+  return n
 }
 
 function historyValue (record: StoredRef): StoredVersion {

@@ -19,7 +19,7 @@ export async function startApiFixture (): Promise<ApiFixture> {
   const { dir, cleanup: rmDir } = await tempDir('trove-api-')
   const trove = await createTrove({ dataDir: dir, create: true, durable: false })
   const token = await ensureApiToken(dir)
-  const server = await startApiServer({ trove }, { port: 0, token })
+  const server = await startApiServer({ ops: trove, node: trove }, { port: 0, token })
   return {
     dir,
     trove,

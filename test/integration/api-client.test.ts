@@ -9,7 +9,7 @@ import { ApiUnavailableError, NotImplementedError, UnauthorizedError } from '../
 import { connectToNode } from '../../src/cli/backend.js'
 import {
   BlobNotFoundError, FileNotFoundError, InvalidArgumentError, InvalidKeyError, InvalidUriError,
-  RangeNotSatisfiableError, RefNotFoundError, VersionNotFoundError
+  RangeNotSatisfiableError, RefNotFoundError, RefNotObjectError, VersionNotFoundError
 } from '../../src/errors.js'
 import { startApiFixture, type ApiFixture } from '../helpers/api-fixture.js'
 import { collect } from '../helpers/trove.js'
@@ -62,7 +62,7 @@ describe('ApiClient against a running API', () => {
       yield randomBytes(1024 * 1024)
       await stalled // the rest never comes before the abort
     }
-    const upload = client.add(slowSource(), { signal: controller.signal })
+    const upload = client.addStream(slowSource(), { signal: controller.signal })
     // conditions, not timings: wait until the node is ingesting, abort, wait until it cleaned up
     while ((await fs.readdir(tmp)).length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
     controller.abort()
@@ -98,6 +98,58 @@ describe('ApiClient against a running API', () => {
     await assert.rejects(client.cat(hash, { offset: -1 }), InvalidArgumentError)
     await assert.rejects(client.cat(`sha1://${sha1('nope')}`), BlobNotFoundError)
     await assert.rejects(client.cat('sha1://xyz'), InvalidUriError)
+  })
+
+  it('addStream stores a stream, pins it and records it under a ref, as the embedded node does', async () => {
+    const bytes = Buffer.from('streamed content')
+    const res = await client.addStream([bytes], { name: 'streamed.txt', pin: true, ref: 'streams/one', refMeta: { priority: 2 } })
+    assert.deepEqual(res, { uri: `sha1://${sha1(bytes)}/streamed.txt`, sha1: sha1(bytes), size: bytes.length, added: true, name: 'streamed.txt' })
+    const embedded = await f.trove.addStream([bytes], { name: 'streamed.txt', pin: true, ref: 'streams/one', refMeta: { priority: 2 } })
+    assert.deepEqual(embedded, { ...res, added: false })
+    const ref = await f.trove.getRef('streams/one')
+    assert.deepEqual(ref.obj, { 'streamed.txt': res.uri })
+    assert.equal(ref.meta.priority, 2)
+    assert.equal(ref.version, 1, 'the same file again changes nothing')
+    assert.equal(ref.by, 'client@test')
+    assert.equal((await f.trove.why(res.uri)).pinned, true)
+    const progress: number[] = []
+    await client.addStream([bytes, bytes], { onProgress: (n) => progress.push(n) })
+    assert.equal(progress.at(-1), 2 * bytes.length)
+  })
+
+  it('addStream refuses a ref that cannot take a file before anything is stored, on both backends', async () => {
+    await client.setRef('streams/scalar', 'not an object')
+    const usage = f.trove.store.getUsage()
+    const other = Buffer.from('never stored')
+    await assert.rejects(client.addStream([other], { name: 'x', ref: 'streams/scalar' }), RefNotObjectError)
+    await assert.rejects(f.trove.addStream([other], { name: 'x', ref: 'streams/scalar' }), RefNotObjectError)
+    await assert.rejects(client.addStream([other], { ref: 'bad//key' }), InvalidKeyError)
+    await assert.rejects(f.trove.addStream([other], { ref: 'bad//key' }), InvalidKeyError)
+    assert.deepEqual(f.trove.store.getUsage(), usage)
+    assert.equal(await f.trove.store.has(sha1(other)), false)
+  })
+
+  it('fetchBlob says the size of a stored blob and refuses a missing one, on both backends', async () => {
+    assert.deepEqual(await client.fetchBlob(`sha1://${hash}/upload.bin`), { sha1: hash, size: FILE_SIZE })
+    assert.deepEqual(await f.trove.fetchBlob(`sha1://${hash}/upload.bin`), { sha1: hash, size: FILE_SIZE })
+    await assert.rejects(client.fetchBlob(sha1('nowhere')), BlobNotFoundError)
+    await assert.rejects(f.trove.fetchBlob(sha1('nowhere')), BlobNotFoundError)
+    await assert.rejects(client.fetchBlob('sha1://xyz'), InvalidUriError)
+    await assert.rejects(f.trove.fetchBlob('sha1://xyz'), InvalidUriError)
+  })
+
+  it('listPins lists what the embedded node lists', async () => {
+    const before = await client.listPins()
+    assert.deepEqual(before, await f.trove.listPins())
+    const small = await client.addStream([Buffer.from('pinned for the list')], { pin: true })
+    const after = await client.listPins()
+    assert.deepEqual(after, await f.trove.listPins())
+    assert.equal(after.length, before.length + 1)
+    const pin = after.find((p) => p.sha1 === small.sha1)
+    assert.equal(pin?.by, 'client@test')
+    assert.deepEqual(after.map((p) => p.sha1), [...after.map((p) => p.sha1)].sort(), 'in blob order')
+    await client.unpin(small.sha1)
+    assert.deepEqual(await client.listPins(), before)
   })
 
   it('refs: set, get, versions, history, rm, with the same errors as embedded', async () => {

@@ -27,6 +27,29 @@ describe('network: two nodes over bootstrap', () => {
     assert.deepEqual(b.trove.transfers(), [])
   })
 
+  it('fetchBlob makes a blob local from a peer and says its size', async () => {
+    const added = await a.trove.add(randomContent(40 * 1024))
+    assert.deepEqual(await b.trove.fetchBlob(`sha1://${added.sha1}`), { sha1: added.sha1, size: 40 * 1024 })
+    assert.equal(await sha1OfStored(b.trove.store, added.sha1), added.sha1)
+  })
+
+  it('status reports the network: identity, peers, DHT off, bytes served, known providers', async () => {
+    const added = await a.trove.add(randomContent(8 * 1024))
+    const servedBefore = (await a.trove.status()).network?.bytesServed ?? 0
+    await b.trove.ensureLocal(`sha1://${added.sha1}`)
+    const st = await a.trove.status()
+    assert.equal(st.mode, 'node')
+    assert.ok(st.network !== undefined)
+    assert.deepEqual(Object.keys(st.network), ['peerId', 'addresses', 'peers', 'dht', 'bytesServed', 'knownProviders'])
+    assert.equal(st.network.peerId, a.trove.peerId)
+    assert.deepEqual(st.network.addresses, a.trove.multiaddrs())
+    assert.ok(st.network.peers >= 1)
+    assert.equal(st.network.dht, false)
+    assert.ok(st.network.bytesServed >= servedBefore + 8 * 1024)
+    assert.equal(st.network.bytesServed, a.trove.network!.fetchProtocol.bytesServed)
+    assert.equal((await b.trove.status()).network?.knownProviders, b.trove.network!.providers.size)
+  })
+
   it('fails with NoProvidersError for a hash no one has', async () => {
     const missing = createHash('sha1').update(randomBytes(32)).digest('hex')
     await assert.rejects(b.trove.ensureLocal(`sha1://${missing}`), { name: 'NoProvidersError' })

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { MAX_KEY_LENGTH, MAX_REF_BYTES, MAX_SEGMENT_LENGTH } from '../../src/refs/constants.js'
-import type { RefRecord, RefStore } from '../../src/refs/ref-store.js'
+import type { TroveDb } from '../../src/db.js'
+import { memoryLogger } from '../../src/logger.js'
+import { RefStore, type RefRecord } from '../../src/refs/ref-store.js'
 import { fakeSha1, openTempTrove, type TempTrove } from '../helpers/trove.js'
 
 const H = Array.from({ length: 6 }, (_, i) => fakeSha1(i))
@@ -430,6 +432,59 @@ describe('RefStore', () => {
         assert.equal(await a.trove.refs.lastAccess('ttl/k'), undefined)
       } finally {
         await a.cleanup()
+      }
+    })
+  })
+
+  describe('background failures', () => {
+    it('a failed flush of access times on the timer is logged at warn, not lost', async () => {
+      const a = await openTempTrove()
+      const logger = memoryLogger()
+      let failing = true
+      const db = a.trove.db
+      // the same database, except that writes of access times fail while `failing` is set
+      const flaky: TroveDb = {
+        ...db,
+        batch: async (ops, options) => {
+          if (failing && ops.some((op) => op.sublevel === db.access)) throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
+          return db.batch(ops, options)
+        }
+      }
+      const r = new RefStore({ db: flaky, logger }, { accessFlushIntervalMs: 5 })
+      try {
+        await r.set('flaky/ttl', 1, { ttl: '7d' })
+        while (logger.records.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+        const [record] = logger.records
+        assert.equal(record.level, 'warn')
+        assert.equal(record.component, 'refs')
+        assert.equal((record.details[0] as Error).name, 'DiskFullError')
+      } finally {
+        failing = false
+        await r.close()
+        await a.cleanup()
+      }
+    })
+
+    it('count and pinCount count refs (not removed ones) and pins', async () => {
+      const c = await openTempTrove()
+      try {
+        const r = c.trove.refs
+        assert.equal(await r.count(), 0)
+        assert.equal(await r.pinCount(), 0)
+        await r.set('count/a', 1)
+        await r.set('count/b', 1)
+        await r.set('count/b', 2)
+        await r.rm('count/a')
+        await r.pin(H[0])
+        await r.pin(H[1])
+        await r.pin(H[1])
+        assert.equal(await r.count(), 1)
+        assert.equal(await r.pinCount(), 2)
+        const st = await c.trove.status()
+        assert.equal(st.refs, 1)
+        assert.equal(st.pins, 2)
+      } finally {
+        await c.cleanup()
       }
     })
   })

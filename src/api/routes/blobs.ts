@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, RangeNotSatisfiableError } from '../../errors.js'
-import { assertRefTakesFiles, refObjFor, type AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta } from '../../refs/meta.js'
-import { assertSha1Hex, formatUri } from '../../uri.js'
+import { assertSha1Hex } from '../../uri.js'
 import type { ApiContext } from '../context.js'
 import { EVICTIONS_HEADER } from '../constants.js'
 import { encodeEvictions } from '../evictions.js'
@@ -26,7 +25,6 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
 
   app.post('/blobs', async (request, reply) => {
-    const trove = ctx.trove
     const name = queryString(request, 'name')
     if (name !== undefined && (name.length > MAX_NAME_LENGTH || name.includes('/'))) {
       throw new InvalidArgumentError(`name must be a file name (no "/", at most ${MAX_NAME_LENGTH} characters)`)
@@ -35,22 +33,11 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
     const ref = queryString(request, 'ref')
     // everything that can be refused is checked before a byte is stored
     if (ref !== undefined) assertKey(ref)
-    const meta = ref !== undefined ? normalizeMeta(queryJson(request, 'meta')) : undefined
-    // a ref that cannot take a file (it holds an array, a string...) is refused before the upload is stored
-    if (ref !== undefined) await assertRefTakesFiles(trove, ref)
-    const author = authorOf(request)
+    const refMeta = ref !== undefined ? normalizeMeta(queryJson(request, 'meta')) : undefined
+    const { by } = authorOf(request)
     const source = (request.body as Readable | undefined) ?? []
-    const { value: result, evictions } = await trove.withEvictions(async () => {
-      const put = await trove.add(source, { signal: requestSignal(reply) })
-      const added: AddResult = { uri: formatUri(put.sha1, name), sha1: put.sha1, size: put.size, added: put.added }
-      if (name !== undefined && name !== '') added.name = name
-      if (pin) await trove.pin(put.sha1, author)
-      // merged into the ref, so one upload per file builds up a ref of several files
-      if (ref !== undefined) await trove.mergeRef(ref, refObjFor([added]), meta, author)
-      return added
-    }, { keep: (added) => [added.sha1] })
-    if (evictions.length > 0) result.evictions = evictions
-    return result
+    // a ref that cannot take the file is refused there, before the upload is stored
+    return ctx.ops.addStream(source, { name, pin, ref, refMeta, by, signal: requestSignal(reply) })
   })
 
   app.get('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, false))
@@ -62,9 +49,8 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   const name = queryString(request, 'name')
   const timeoutMs = queryInt(request, 'timeoutMs', 1)
   // fetched from peers when it is not here and the network runs
-  const { value: info, evictions } = await ctx.trove.withEvictions(async () => ctx.trove.ensureLocal(sha1, { signal: requestSignal(reply), timeoutMs }), { keep: () => [sha1] })
-  if (evictions.length > 0) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
-  const size = info.size
+  const { size, evictions } = await ctx.ops.fetchBlob(sha1, { signal: requestSignal(reply), timeoutMs })
+  if (evictions !== undefined) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
   const etag = `"${sha1}"`
   reply.header('etag', etag)
   reply.header('accept-ranges', 'bytes')
@@ -89,7 +75,7 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   reply.header('content-length', String(length))
   if (head) return reply.send()
   // opening the stream takes the lease, so the blob cannot be evicted while it is sent
-  const stream = await ctx.trove.store.read(sha1, { offset: start, length })
+  const stream = await ctx.ops.cat(sha1, { offset: start, length })
   return reply.send(stream)
 }
 

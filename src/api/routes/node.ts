@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidArgumentError } from '../../errors.js'
-import type { ApiContext } from '../context.js'
-import { extrasOf, networkInfo } from '../context.js'
-import { NotImplementedError } from '../errors.js'
+import { networkInfo, type ApiContext } from '../context.js'
 import { acceptJsonBodies } from './json-body.js'
 import { authorOf, bodyObject, requestSignal } from './util.js'
 
@@ -14,28 +12,22 @@ export async function nodeRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
   const { ctx } = opts
   acceptJsonBodies(app)
 
-  app.get('/pins', async () => {
-    const pins = []
-    for await (const p of ctx.trove.refs.pins()) pins.push(p)
-    return { pins }
-  })
-  app.put('/pins/:sha1', async (request) => ctx.trove.pin((request.params as { sha1: string }).sha1, authorOf(request)))
-  app.delete('/pins/:sha1', async (request) => ctx.trove.unpin((request.params as { sha1: string }).sha1))
+  app.get('/pins', async () => ({ pins: await ctx.ops.listPins() }))
+  app.put('/pins/:sha1', async (request) => ctx.ops.pin((request.params as { sha1: string }).sha1, authorOf(request)))
+  app.delete('/pins/:sha1', async (request) => ctx.ops.unpin((request.params as { sha1: string }).sha1))
 
-  app.get('/why/:sha1', async (request) => ctx.trove.why((request.params as { sha1: string }).sha1))
+  app.get('/why/:sha1', async (request) => ctx.ops.why((request.params as { sha1: string }).sha1))
 
   app.post('/gc', async (request) => {
     const body = bodyObject(request, 'POST /gc', true)
     if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') throw new InvalidArgumentError('dryRun must be true or false')
-    const gc = extrasOf(ctx.trove).gc
-    if (typeof gc !== 'function') throw new NotImplementedError('garbage collection is not available in this version of the node')
-    return gc.call(ctx.trove, { dryRun: body.dryRun === true })
+    return ctx.ops.gc({ dryRun: body.dryRun === true })
   })
 
   app.get('/status', async () => {
-    const status = await ctx.trove.status()
+    const status = await ctx.ops.status()
     // the node's own report describes its network when it runs one; else what we can see
-    const net = status.network === undefined ? networkInfo(ctx.trove) : {}
+    const net = status.network === undefined ? networkInfo(ctx.node) : {}
     return { ...net, ...status, mode: 'node', api: { url: ctx.url } }
   })
 
@@ -50,11 +42,11 @@ export async function nodeRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
     }
     const options: { signal: AbortSignal, timeoutMs?: number } = { signal: requestSignal(reply) }
     if (timeoutMs !== undefined) options.timeoutMs = timeoutMs as number
-    return ctx.trove.fetchMany(uris as string[], options)
+    return ctx.ops.fetchMany(uris as string[], options)
   })
 
-  app.get('/peers', async () => ({ peers: await ctx.trove.peers() }))
-  app.get('/transfers', async () => ({ transfers: ctx.trove.transfers() }))
+  app.get('/peers', async () => ({ peers: await ctx.ops.peers() }))
+  app.get('/transfers', async () => ({ transfers: ctx.ops.transfers() }))
 
-  app.post('/verify', async () => ctx.trove.verify())
+  app.post('/verify', async () => ctx.ops.verify())
 }

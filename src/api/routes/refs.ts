@@ -22,22 +22,22 @@ export async function refRoutes (app: FastifyInstance, opts: { ctx: ApiContext }
   const { ctx } = opts
   acceptJsonBodies(app)
 
-  app.get('/refs', async (request) => ctx.trove.listRefs(listOptions(request)))
+  app.get('/refs', async (request) => ctx.ops.listRefs(listOptions(request)))
 
   app.get('/refs/*', async (request) => {
     const raw = rawKeyPath(request)
     if (raw.endsWith(HISTORY_SUFFIX)) {
       const key = decodeKey(raw.slice(0, -HISTORY_SUFFIX.length))
-      return { key, history: await ctx.trove.refHistory(key) }
+      return { key, history: await ctx.ops.refHistory(key) }
     }
     const version = queryInt(request, 'version', 1)
-    return ctx.trove.getRef(decodeKey(raw), version !== undefined ? { version } : {})
+    return ctx.ops.getRef(decodeKey(raw), version !== undefined ? { version } : {})
   })
 
   app.put('/refs/*', async (request) => {
     const body = refBody(request, 'PUT /refs/{key}', '<any JSON>')
     if (!('obj' in body)) throw new InvalidArgumentError('PUT /refs/{key}: the body must be {"obj": <any JSON>, "meta": {...}}')
-    return ctx.trove.setRef(decodeKey(rawKeyPath(request)), body.obj, body.meta, authorOf(request))
+    return ctx.ops.setRef(decodeKey(rawKeyPath(request)), body.obj, body.meta, authorOf(request))
   })
 
   // merges members into the ref's object: how files are added to a ref (`trove add --ref`)
@@ -46,11 +46,11 @@ export async function refRoutes (app: FastifyInstance, opts: { ctx: ApiContext }
     if (body.obj === null || typeof body.obj !== 'object' || Array.isArray(body.obj)) {
       throw new InvalidArgumentError('POST /refs/{key}: the body must be {"obj": {<member>: <value>, ...}, "meta": {...}}; obj must be an object')
     }
-    return ctx.trove.mergeRef(decodeKey(rawKeyPath(request)), body.obj as Record<string, unknown>, body.meta, authorOf(request))
+    return ctx.ops.mergeRef(decodeKey(rawKeyPath(request)), body.obj as Record<string, unknown>, body.meta, authorOf(request))
   })
 
   app.delete('/refs/*', async (request) => {
-    return ctx.trove.rmRef(decodeKey(rawKeyPath(request)), authorOf(request))
+    return ctx.ops.rmRef(decodeKey(rawKeyPath(request)), authorOf(request))
   })
 }
 

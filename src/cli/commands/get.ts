@@ -130,6 +130,7 @@ async function withTransferProgress<T> (trove: TroveOps, sha1: string, opts: Glo
       if (t === undefined) return
       bar ??= byteProgress(`sha1://${sha1.slice(0, 8)}… from ${t.peers.length} peer(s)`, t.size, { json: false, minBytes: 0 })
       bar.update(t.bytes)
+      // a poll that fails only skips one update of the bar: the transfer reports its own failure
     }).catch(() => {}).finally(() => { polling = false })
   }, TRANSFER_POLL_MS)
   try {

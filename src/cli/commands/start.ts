@@ -8,7 +8,7 @@ import type { ApiServer } from '../../api/server.js'
 import { ensureApiToken } from '../../api/token.js'
 import { readConfig, resolveDataDir, type TroveConfig } from '../../datadir.js'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import type { Trove } from '../../node.js'
+import { stderrLogger } from '../../logger.js'
 import type { StartOptions } from '../../ops.js'
 import { ENCRYPTIONS, type Encryption, MAX_STREAM_WINDOW, MIN_STREAM_WINDOW } from '../../net/constants.js'
 import { parseDuration, parseSize } from '../../units.js'
@@ -64,8 +64,10 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
   const startOptions = await startOptionsFrom(config, flags, given)
   const api = apiAddress(config, flags.api)
 
-  // a one-shot command holding the directory is waited out; another node is an error at once
-  const trove = await openWaitingForLock(dataDir, 'trove start') as Trove
+  // a one-shot command holding the directory is waited out; another node is an error at once.
+  // Background failures (access flushes, announces, DHT provides, space runs) go to stderr, at
+  // the level TROVE_LOG names (docs/operations.md)
+  const trove = await openWaitingForLock(dataDir, 'trove start', undefined, { logger: stderrLogger() })
   let server: ApiServer | undefined
   let networkStarted = false
   let stopRequested: Promise<string> | undefined
@@ -74,7 +76,7 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     networkStarted = true
     const token = await ensureApiToken(dataDir)
     const { startApiServer } = await import('../../api/server.js')
-    server = await startApiServer({ trove }, {
+    server = await startApiServer({ ops: trove, node: trove }, {
       host: api.host,
       port: api.port,
       token,
@@ -85,6 +87,7 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     stopRequested = shutdownSignal()
     await writeDiscovery(dataDir, { url: server.url, pid: process.pid, startedAt: new Date().toISOString() })
   } catch (err) {
+    // the start's own error is the one to report; undoing what did start is only cleanup
     await server?.close().catch(() => {})
     if (networkStarted) await trove.stop().catch(() => {})
     await trove.close().catch(() => {})
