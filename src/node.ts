@@ -75,7 +75,7 @@ export class Trove implements TroveOps, NodeInfo {
     this.store = new BlobStore({ db: this.db, layout: this.layout, logger: this.logger }, { durable: init.durable, packs: init.packs })
     this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db, logger: this.logger })
-    this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
+    this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout, logger: this.logger }, {
       config: this.config,
       limits: init.space,
       log: (line) => { if (this.network !== undefined) process.stderr.write(`trove: ${line}\n`) }
