@@ -127,6 +127,19 @@ class DataDirLockedError(TroveError):
     code, status = "DATA_DIR_LOCKED", 409
 
 
+class RefNotObjectError(TroveError):
+    """Files were to be added to a ref whose object is not a JSON object (409)."""
+    code, status = "REF_NOT_OBJECT", 409
+
+
+class TroveFileExistsError(TroveError, builtins.FileExistsError):
+    """An output file is already there and was not to be overwritten (409).
+
+    Also a builtin ``FileExistsError``, so existing ``except FileExistsError`` code catches it.
+    """
+    code, status = "FILE_EXISTS", 409
+
+
 class PayloadTooLargeError(TroveError):
     """A JSON body over the API's limit (413)."""
     code, status = "PAYLOAD_TOO_LARGE", 413
@@ -233,7 +246,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
