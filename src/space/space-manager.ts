@@ -115,7 +115,7 @@ export class SpaceManager {
     await this.index.open()
     await this.runLog.load()
     await this.accounting.refreshDisk()
-    this.store.space = this.accounting.guard()
+    this.unsubscribe.push(this.store.guardWrites(this.accounting.guard()))
     this.unsubscribe.push(this.store.onRead((sha1) => { this.access.touch(sha1) }))
     this.unsubscribe.push(this.store.onAdded(() => { this.maybeTrigger() }))
     this.access.onFull = () => { void this.flushAccess().catch((err: unknown) => { this.log.warn('access flush failed', err) }) }
@@ -157,7 +157,6 @@ export class SpaceManager {
     if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer)
     await this.compactor.close()
     for (const u of this.unsubscribe) u()
-    if (this.store.space !== undefined) this.store.space = undefined
     await this.runs.run(async () => {})
     await this.flushAccess().catch((err: unknown) => { this.log.warn('access flush at close failed', err) })
     await this.index.close()
