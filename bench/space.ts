@@ -23,7 +23,6 @@ import { parseArgs } from 'node:util'
 import type { BatchOp } from '../src/db.js'
 import { META_USAGE, SPACE_VERSION, edgeKey, versionKey } from '../src/db/keys.js'
 import { createTrove, type Trove } from '../src/node.js'
-import { emptySkips } from '../src/space/planner.js'
 import { note, printResult, round } from './lib/output.js'
 import { secondsSince } from './lib/timing.js'
 import { benchTempDir } from './lib/tmp.js'
@@ -124,7 +123,7 @@ async function planSeconds (trove: Trove, bytes: number): Promise<{ seconds: num
   const t0 = process.hrtime.bigint()
   let freed = 0
   let blobs = 0
-  for await (const c of trove.space.planner.candidates(emptySkips(), { gracePeriodMs: 0 })) {
+  for await (const c of trove.space.plan()) {
     if (freed >= bytes) break
     freed += c.size
     blobs++

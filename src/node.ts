@@ -14,7 +14,6 @@ import type { VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
 import type { GcReport } from './space/report.js'
 import { SpaceManager } from './space/space-manager.js'
-import { explain, spaceStatus } from './space/status.js'
 import { KeyedSerialQueue } from './serial.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
@@ -76,7 +75,7 @@ export class Trove implements TroveOps, NodeInfo {
     this.store = new BlobStore({ db: this.db, layout: this.layout, logger: this.logger }, { durable: init.durable, packs: init.packs })
     this.manifests = new ManifestIndex({ db: this.db, store: this.store, layout: this.layout }, { chunkSize: CHUNK_SIZE, threshold: CHUNKED_THRESHOLD })
     this.refs = new RefStore({ db: this.db, logger: this.logger })
-    this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout }, {
+    this.space = new SpaceManager({ db: this.db, store: this.store, refs: this.refs, layout: this.layout, logger: this.logger }, {
       config: this.config,
       limits: init.space,
       log: (line) => { if (this.network !== undefined) process.stderr.write(`trove: ${line}\n`) }
@@ -295,7 +294,7 @@ export class Trove implements TroveOps, NodeInfo {
     }
     if (info !== undefined) report.size = info.size
     if (holders.length > 0) report.priority = Math.max(...holders.map((h) => h.priority))
-    const space = await explain({ db: this.db, store: this.store, refs: this.refs, space: this.space }, sha1)
+    const space = await this.space.explain(sha1)
     for (const v of space.via) {
       reasons.push(v.pinned === true ? { kind: 'link', via: v.path, pin: true } : { kind: 'link', via: v.path, key: v.key, priority: v.priority, pin: v.pin })
       if (v.pinned === true || v.pin === true) report.pinned = true
@@ -311,7 +310,7 @@ export class Trove implements TroveOps, NodeInfo {
     const refs = await this.refs.count()
     const pins = await this.refs.pinCount()
     const report: StatusReport = { version: VERSION, dataDir: this.dataDir, mode: 'embedded', usage: this.store.getUsage(), refs, pins, packs: this.store.packTotals() }
-    report.space = await spaceStatus({ db: this.db, store: this.store, refs: this.refs, space: this.space })
+    report.space = await this.space.status()
     if (this.network !== undefined) {
       report.mode = 'node'
       report.network = this.network.status()

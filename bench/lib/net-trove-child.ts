@@ -83,7 +83,7 @@ serveIpc({
     const seconds = secondsSince(begin)
     // space management classifies new blobs in the background; finish that before a fetch is
     // measured, so the provider's CPU then is serving, as for blobs it has held for a while
-    await node().space.index.drain()
+    await node().space.drain()
     return { sha1s, seconds }
   },
   dial: async (args: { addr: string }) => {

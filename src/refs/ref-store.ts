@@ -322,6 +322,22 @@ export class RefStore {
     await this.db.batch(entries.map(([key, t]) => ({ type: 'put', sublevel: this.db.access, key, value: t })))
   }
 
+  /** The current version of a ref, or undefined. Unlike `get`, not a use of it: a ttl does not restart. */
+  async peek (key: string): Promise<RefRecord | undefined> {
+    const stored = await this.db.refs.get(key)
+    return stored === undefined ? undefined : toRecord(key, stored)
+  }
+
+  /** Every ref's key, in key order. */
+  async * keys (): AsyncGenerator<string> {
+    yield * this.db.refs.keys()
+  }
+
+  /** Keys of refs with a flushed access time: every ref with a ttl gets one after it is set. */
+  async * accessedKeys (): AsyncGenerator<string> {
+    yield * this.db.access.keys()
+  }
+
   /** Refs whose `expires` is at or before `now`, oldest first. */
   async * expiredBy (now = Date.now()): AsyncGenerator<string> {
     for await (const k of this.db.expiry.keys(expiryUpTo(now))) yield parseExpiryKey(k).ref

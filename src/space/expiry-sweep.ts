@@ -1,7 +1,5 @@
-import type { TroveDb } from '../db.js'
 import { RefNotFoundError, isError } from '../errors.js'
-import type { RefMeta } from '../refs/meta.js'
-import type { RefStore } from '../refs/ref-store.js'
+import type { RefRecord, RefStore } from '../refs/ref-store.js'
 import { parseDuration } from '../units.js'
 import { EXPIRY_BATCH } from './constants.js'
 
@@ -12,10 +10,8 @@ export interface ExpiredRef {
   at: number
 }
 
-interface StoredRefLike {
-  meta: RefMeta
-  setAt: string
-}
+/** What the sweep reads and removes through the ref store. */
+export type ExpiryRefs = Pick<RefStore, 'expiredBy' | 'peek' | 'keys' | 'accessedKeys' | 'lastAccess' | 'flushAccess' | 'rm'>
 
 /** Author recorded in ref history for removals made by the sweep. */
 export const SWEEP_AUTHOR = 'trove-expiry'
@@ -32,23 +28,23 @@ export interface FindOptions {
 /**
  * Refs past their `expires`, and refs with a `ttl` not used for longer than it. Expiries come
  * from the ref store's time index (a range read); ttl refs from its access-time index (every
- * ttl ref gets an entry when set, flushed in batches). The raw ref is read, not `refs.get`,
+ * ttl ref gets an entry when set, flushed in batches). Refs are read with `peek`, not `get`,
  * which would count as a use.
  */
-export async function findExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
-  const { db, refs } = components
+export async function findExpired (components: { refs: ExpiryRefs }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
+  const { refs } = components
   const out: ExpiredRef[] = []
   const seen = new Set<string>()
   for await (const key of refs.expiredBy(now)) {
-    const stored = await db.refs.get(key) as StoredRefLike | undefined
+    const stored = await refs.peek(key)
     if (stored?.meta.expires === undefined || seen.has(key)) continue
     seen.add(key)
     out.push({ key, reason: 'expires', at: Date.parse(stored.meta.expires) })
   }
-  const candidates = options.full === true ? db.refs.keys() : db.access.keys()
+  const candidates = options.full === true ? refs.keys() : refs.accessedKeys()
   for await (const key of candidates) {
     if (seen.has(key)) continue
-    const stored = await db.refs.get(key) as StoredRefLike | undefined
+    const stored = await refs.peek(key)
     if (stored?.meta?.ttl === undefined) continue
     const at = await ttlDeadline(refs, key, stored)
     if (at !== undefined && at <= now) out.push({ key, reason: 'ttl', at })
@@ -56,7 +52,7 @@ export async function findExpired (components: { db: TroveDb, refs: RefStore }, 
   return out
 }
 
-async function ttlDeadline (refs: RefStore, key: string, stored: StoredRefLike): Promise<number | undefined> {
+async function ttlDeadline (refs: ExpiryRefs, key: string, stored: RefRecord): Promise<number | undefined> {
   let ttl: number
   try {
     ttl = parseDuration(stored.meta.ttl as string)
@@ -67,19 +63,24 @@ async function ttlDeadline (refs: RefStore, key: string, stored: StoredRefLike):
   return last + ttl
 }
 
+/** Flushes the refs' access times, then finds what has expired by `now`. */
+export async function expiredNow (components: { refs: ExpiryRefs }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
+  await components.refs.flushAccess()
+  return findExpired(components, now, options)
+}
+
 /**
  * Removes expired refs through the ref store (so history records it and edges go in the same
  * batch); their blobs lose that hold through the usual reclassification. Each ref is checked
  * again right before its removal: one set again meanwhile is no longer expired and stays.
+ * Returns the refs removed.
  */
-export async function sweepExpired (components: { db: TroveDb, refs: RefStore }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
-  const { db, refs } = components
-  await refs.flushAccess()
+export async function removeExpired (components: { refs: ExpiryRefs }, expired: ExpiredRef[], now: number): Promise<ExpiredRef[]> {
+  const { refs } = components
   const removed: ExpiredRef[] = []
-  const expired = await findExpired(components, now, options)
   for (let i = 0; i < expired.length; i += EXPIRY_BATCH) {
     for (const e of expired.slice(i, i + EXPIRY_BATCH)) {
-      const stored = await db.refs.get(e.key) as StoredRefLike | undefined
+      const stored = await refs.peek(e.key)
       if (stored === undefined) continue
       const still = e.reason === 'expires'
         ? stored.meta.expires !== undefined && Date.parse(stored.meta.expires) <= now
@@ -95,4 +96,9 @@ export async function sweepExpired (components: { db: TroveDb, refs: RefStore },
     }
   }
   return removed
+}
+
+/** Finds and removes expired refs: the sweep at the start of a run, and the reconcile's full one. */
+export async function sweepExpired (components: { refs: ExpiryRefs }, now = Date.now(), options: FindOptions = {}): Promise<ExpiredRef[]> {
+  return removeExpired(components, await expiredNow(components, now, options), now)
 }

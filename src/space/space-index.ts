@@ -1,4 +1,5 @@
 import { scan, type BatchOp, type TroveDb } from '../db.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '../logger.js'
 import {
   INTENTS_KEYS, LEGACY_INTENT_KEYS, MIN_COPIES_KEYS, SPACE_TOTALS, SPACE_VERSION, evictKey, intentsKey, linkKey, parseLegacyIntentKey, parseMinCopiesKey
 } from '../db/keys.js'
@@ -35,6 +36,8 @@ export interface SpaceIndexComponents {
   refs: SpaceRefs
   watch: WriteWatch
   access: AccessTracker
+  /** Where a failed background reclassification is reported. */
+  logger?: ComponentLogger
 }
 
 export interface DeleteCandidate {
@@ -68,6 +71,7 @@ export class SpaceIndex {
   private readonly refs: SpaceRefs
   private readonly watch: WriteWatch
   private readonly access: AccessTracker
+  private readonly log: Logger
   private readonly queue = new SerialQueue()
   private draining: Promise<void> | undefined
   private closed = false
@@ -83,6 +87,7 @@ export class SpaceIndex {
     this.refs = components.refs
     this.watch = components.watch
     this.access = components.access
+    this.log = (components.logger ?? defaultLogger()).forComponent('space')
   }
 
   async open (): Promise<void> {
@@ -141,6 +146,8 @@ export class SpaceIndex {
         this.lastError = undefined
       } catch (err) {
         this.lastError = `reclassify: ${(err as Error).message}`
+        // retried at the next mark; the blobs stay "changing" (not evicted) meanwhile
+        this.log.warn('reclassify failed', err)
       }
     })().finally(() => {
       this.draining = undefined
@@ -460,6 +467,25 @@ export class SpaceIndex {
 
   async state (sha1: string): Promise<BlobState | undefined> {
     return await this.db.spaceState.get(sha1)
+  }
+
+  /**
+   * Rebuilds the index when the per-class counters no longer add up, to the states or to the blob
+   * counters (a crash between a blob batch and its reclassification, a hand-edited directory);
+   * not while marks are pending. Returns whether it rebuilt.
+   */
+  async rebuildIfDrifted (): Promise<boolean> {
+    await this.drain()
+    const t = this.totals
+    const classified = t.protected.bytes + t.referenced.bytes + t.unreferenced.bytes
+    const blobs = t.protected.blobs + t.referenced.blobs + t.unreferenced.blobs
+    const usage = this.store.getUsage()
+    const counted = await this.countTotals()
+    const same = JSON.stringify(counted) === JSON.stringify(t)
+    if (same && classified === usage.bytes && blobs === usage.blobs) return false
+    if (this.watch.marks.size > 0) return false
+    await this.rebuild()
+    return true
   }
 
   /** Recomputes the bytes per class from the states (the reconcile's check of the counters). */

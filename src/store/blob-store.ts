@@ -28,8 +28,8 @@ export type { Usage } from '../db/schema.js'
  * live in LevelDB and change in one batch, one writer at a time.
  */
 export class BlobStore {
-  /** Space management's hook into writes (src/space); absent, writes are limited only by the disk. */
-  space?: WriteGuard
+  /** Space management's hook into writes (src/space), registered by it; absent, writes are limited only by the disk. */
+  private guard?: WriteGuard
   private readonly layout: DataDirLayout
   private readonly ioChunkSize: number
   private readonly io: SmallFileIo
@@ -52,6 +52,15 @@ export class BlobStore {
     this.packs = new PackFiles({ db, dir: layout.packs, logger }, { ...init.packs, durable })
     this.index = new BlobIndex({ db, packs: this.packs, paths: this.paths, io: this.io, logger }, { durable })
     this.ingest = new Ingest({ tmpDir: layout.tmp, io: this.io }, { durable, ioChunkSize: this.ioChunkSize, copyChunkSize: init.ioChunkSize })
+  }
+
+  /**
+   * Registers the one guard every write asks for a ticket (space management, at its open);
+   * returns the function that takes it away again (at its close).
+   */
+  guardWrites (guard: WriteGuard): () => void {
+    this.guard = guard
+    return () => { if (this.guard === guard) this.guard = undefined }
   }
 
   async open (): Promise<void> {
@@ -171,7 +180,7 @@ export class BlobStore {
 
   /** Runs a write under a space ticket (unless the caller reserved its space already). */
   private async withTicket (options: PutOptions, write: (ticket: WriteTicket | undefined) => Promise<PutResult>): Promise<PutResult> {
-    const ticket = options.reserved === true ? undefined : this.space?.beginWrite({ pinned: options.pinned === true })
+    const ticket = options.reserved === true ? undefined : this.guard?.beginWrite({ pinned: options.pinned === true })
     let stored: string | undefined
     try {
       const result = await write(ticket)

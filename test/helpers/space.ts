@@ -42,13 +42,13 @@ export async function addBlob (trove: Trove, content: number | string | Uint8Arr
 
 /** Flushes access times and finishes reclassification, so the index reflects every write so far. */
 export async function settle (trove: Trove): Promise<void> {
-  await trove.space.index.flushAccess()
-  await trove.space.index.drain()
+  await trove.space.flushAccess()
+  await trove.space.drain()
 }
 
 /** Sets the last use of blobs to given times (ms), in order: the eviction order's LRU input. */
 export async function useAt (trove: Trove, uses: Array<[string, number]>): Promise<void> {
-  for (const [sha1, at] of uses) trove.space.access.touch(sha1, at)
+  for (const [sha1, at] of uses) trove.space.touch(sha1, at)
   await settle(trove)
 }
 

@@ -64,10 +64,10 @@ describe('network: two nodes over bootstrap', () => {
 
   it('space management sees copies peers hold: after B fetches, A counts one replica', async () => {
     const added = await a.trove.add(randomContent(20 * 1024))
-    assert.equal(a.trove.space.replicas.replicas(added.sha1), 0)
+    assert.equal(a.trove.space.replicas(added.sha1), 0)
     await b.trove.ensureLocal(`sha1://${added.sha1}`)
     // B announces what it gained; A's eviction order and minCopies then count B's copy
-    await waitFor(() => a.trove.space.replicas.replicas(added.sha1) === 1, 10_000, 'A to learn of B\'s copy')
+    await waitFor(() => a.trove.space.replicas(added.sha1) === 1, 10_000, 'A to learn of B\'s copy')
     const why = await a.trove.why(added.sha1) as unknown as { space: { replicas: number } }
     assert.equal(why.space.replicas, 1)
   })

@@ -118,7 +118,7 @@ describe('a data directory written before the schema had an owner', () => {
       await assert.rejects(fs.stat(trove.store.pathOf(D)), { code: 'ENOENT' })
       assert.deepEqual(await trove.db.spaceMeta.keys({ gt: 'intents!', lt: 'intents!\uffff' }).all(), [])
       // both kinds of dirty record are read: the blobs are classified from the old edges and pins
-      await trove.space.index.drain()
+      await trove.space.drain()
       assert.deepEqual(await trove.db.spaceState.get(L), { ...(await trove.db.spaceState.get(L)), c: 'r', p: 3, m: 2 })
       assert.equal((await trove.db.spaceState.get(P))?.c, 'p')
       assert.deepEqual(await trove.db.spaceDirty.keys().all(), [])

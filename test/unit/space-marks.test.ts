@@ -25,7 +25,7 @@ describe('space dirty marks', () => {
     await settle(t)
     assert.equal((await records(h)).size, 0)
     // reclassification waits behind this, so the records can be read before any is settled
-    const seen = await t.space.index.exclusive(async () => {
+    const seen = await t.space.exclusive(async () => {
       await Promise.all(blobs.map(async (s, i) => t.setRef(`marks/r${i}`, { f: uri(s) }, { priority: 3 })))
       return records(h)
     })
@@ -41,7 +41,7 @@ describe('space dirty marks', () => {
     const t = h.trove
     const s = await addBlob(t, 'marked twice')
     await settle(t)
-    await t.space.index.exclusive(async () => {
+    await t.space.exclusive(async () => {
       await t.setRef('twice/a', { f: uri(s) })
       await t.setRef('twice/a', { g: 'no blob' })
       await t.setRef('twice/b', { f: uri(s) }, { priority: 7 })
@@ -60,7 +60,7 @@ describe('space dirty marks', () => {
     assert.equal((await t.db.spaceState.get(s) as { c: string }).c, 'u')
     const copy = await tempDir('trove-marks-copy-')
     try {
-      await t.space.index.exclusive(async () => {
+      await t.space.exclusive(async () => {
         await t.setRef('crash/ref', { f: uri(s) }, { priority: 2 })
         // what a killed process leaves: the ref and its record written, the blob not yet reclassified
         await fs.cp(h.dataDir, path.join(copy.dir, 'data'), { recursive: true })
@@ -68,7 +68,7 @@ describe('space dirty marks', () => {
       await fs.rm(path.join(copy.dir, 'data', 'db', 'LOCK'), { force: true })
       const reopened = await createTrove({ dataDir: path.join(copy.dir, 'data'), durable: false, space: { gracePeriodMs: 0 } })
       try {
-        await reopened.space.index.drain()
+        await reopened.space.drain()
         assert.equal((await reopened.db.spaceState.get(s) as { c: string, p: number }).c, 'r')
         assert.equal((await reopened.db.spaceState.get(s) as { c: string, p: number }).p, 2)
         const left = []

@@ -43,9 +43,9 @@ describe('space planner: eviction order', () => {
     assert.deepEqual(report.blobs.map((x) => x.sha1), [b, c, a])
     // reads are tracked in memory (no write per read)...
     await h.trove.store.readBytes(b)
-    assert.ok(h.trove.space.access.get(b) !== undefined)
+    assert.ok(h.trove.space.pendingUse(b) !== undefined)
     // ...and a use not flushed yet already counts: b becomes the most recently used
-    h.trove.space.access.touch(b, T0 + 4 * HOUR)
+    h.trove.space.touch(b, T0 + 4 * HOUR)
     report = await h.trove.gc({ dryRun: true })
     assert.deepEqual(report.blobs.map((x) => x.sha1), [c, a, b])
     await h.trove.rmRef('lru/all')
@@ -128,7 +128,7 @@ describe('space planner: what never goes', () => {
     // pinning the top ref protects the whole tree
     await t.setRef('json/top', { doc: uri(outer) }, { pin: true })
     await settle(t)
-    assert.equal((await t.space.index.state(leaf))?.c, 'p')
+    assert.equal((await t.db.spaceState.get(leaf))?.c, 'p')
     // removing the ref releases all three; the JSON blobs' links go with them
     await t.rmRef('json/top')
     report = await t.gc()
@@ -143,11 +143,13 @@ describe('space planner: what never goes', () => {
     await t.setRef('json/evicted', { doc: uri(doc) }, { priority: 0 })
     await useAt(t, [[doc, T0], [leaf, T0 + HOUR]])
     await settle(t)
-    const deleted = await t.space.index.deleteCandidates([{ sha1: doc, key: (await t.space.index.state(doc))?.k as string, size: 0 }], () => false)
-    assert.equal(deleted.deleted.length, 1)
+    // the least recently used blob the ref holds goes first: the JSON blob, not what it references
+    const deleted = await t.space.gc({ freeBytes: 1 })
+    assert.equal(deleted.evicted.blobs, 1)
+    assert.deepEqual(deleted.blobs.map((b) => b.sha1), [doc])
     await t.setRef('json/evicted', { doc: uri(doc) }, { priority: 7 })
     await settle(t)
-    assert.deepEqual(await t.space.index.state(leaf).then((s) => [s?.c, s?.p]), ['r', 7])
+    assert.deepEqual(await t.db.spaceState.get(leaf).then((s) => [s?.c, s?.p]), ['r', 7])
     await t.rmRef('json/evicted')
     await t.gc()
     assert.equal(await t.store.has(leaf), false)

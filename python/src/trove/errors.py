@@ -117,11 +117,6 @@ class RefNotFoundError(TroveError, LookupError):
     code, status = "REF_NOT_FOUND", 404
 
 
-class RefNotObjectError(TroveError):
-    """Files were to be added to a ref that holds something other than an object of files (409)."""
-    code, status = "REF_NOT_OBJECT", 409
-
-
 class VersionNotFoundError(TroveError, LookupError):
     """The ref has no such version, or that version records its removal (404)."""
     code, status = "VERSION_NOT_FOUND", 404
@@ -130,6 +125,19 @@ class VersionNotFoundError(TroveError, LookupError):
 class DataDirLockedError(TroveError):
     """Another process holds the data directory (409)."""
     code, status = "DATA_DIR_LOCKED", 409
+
+
+class RefNotObjectError(TroveError):
+    """Files were to be added to a ref whose object is not a JSON object (409)."""
+    code, status = "REF_NOT_OBJECT", 409
+
+
+class TroveFileExistsError(TroveError, builtins.FileExistsError):
+    """An output file is already there and was not to be overwritten (409).
+
+    Also a builtin ``FileExistsError``, so existing ``except FileExistsError`` code catches it.
+    """
+    code, status = "FILE_EXISTS", 409
 
 
 class PayloadTooLargeError(TroveError):
@@ -238,7 +246,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, RefNotObjectError, VersionNotFoundError, DataDirLockedError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
