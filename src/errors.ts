@@ -57,6 +57,12 @@ export class FileNotFoundError extends TroveError {
   static readonly code = 'FILE_NOT_FOUND'
 }
 
+/** The file exists but this process may not read it (a node importing a path its user cannot read). */
+export class FileNotReadableError extends TroveError {
+  static override name = 'FileNotReadableError'
+  static readonly code = 'FILE_NOT_READABLE'
+}
+
 export class DataDirLockedError extends TroveError {
   static override name = 'DataDirLockedError'
   static readonly code = 'DATA_DIR_LOCKED'

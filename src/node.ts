@@ -118,7 +118,7 @@ export class Trove implements TroveOps, NodeInfo {
     const results: AddResult[] = []
     for (const [i, file] of files.entries()) {
       const { value: r, evictions } = await this.withEvictions(async () => {
-        const put = await this.manifests.recordFor(await this.store.putFile(file, { signal: options.signal, onProgress: options.onProgress, chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
+        const put = await this.manifests.recordFor(await this.store.putFile(file, { signal: options.signal, onProgress: progressOf(options, i), chunkSize: CHUNK_SIZE, pinned: options.pin === true }))
         if (options.pin === true) await this.refs.pin(put.sha1, { by })
         return put
       }, { settle: false })
@@ -454,4 +454,10 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
     throw err
   }
   return trove
+}
+
+/** `addFiles`' progress callback for its file number `i`. */
+function progressOf (options: AddOptions, i: number): ((bytes: number) => void) | undefined {
+  const onProgress = options.onProgress
+  return onProgress === undefined ? undefined : (bytes) => { onProgress(bytes, i) }
 }

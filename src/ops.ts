@@ -21,7 +21,8 @@ export interface AddOptions {
   refMeta?: RefMeta
   pin?: boolean
   signal?: AbortSignal
-  onProgress?: (bytes: number) => void
+  /** Bytes of the file being stored so far; `file` is its index among the files of `addFiles`. */
+  onProgress?: (bytes: number, file?: number) => void
   by?: string
 }
 
@@ -355,6 +356,12 @@ export interface TroveOps {
   /** Expiry sweep and eviction down to the low watermark; with dryRun, only what would go and why. */
   gc: (options?: { dryRun?: boolean }) => Promise<GcReport>
   addFile: (file: string, options?: AddOptions) => Promise<AddResult>
+  /**
+   * Stores files by path, as `addFile` does each, then records them all under one ref version
+   * when asked. Through a running node, the node reads the files itself (`POST /blobs/import`,
+   * which checks every path before it stores anything).
+   */
+  addFiles: (files: string[], options?: AddOptions) => Promise<AddResult[]>
   /**
    * Stores content from a stream, as `addFile` stores a file: pinned, and recorded under a ref,
    * when asked. A ref that cannot take a file is refused before anything is stored.

@@ -5,8 +5,8 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { defaultAuthor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { FileNotFoundError, InternalError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
+import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -14,9 +14,10 @@ import { resolveRange } from '../store/blob-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
-import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER } from './constants.js'
+import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
 import { decodeEvictions } from './evictions.js'
+import type { ImportLine } from './routes/import.js'
 
 export interface ApiClientComponents {
   /** Base URL of the node's API, e.g. http://127.0.0.1:4738. */
@@ -56,6 +57,54 @@ export class ApiClient implements TroveOps {
   }
 
   async addFile (file: string, options: AddOptions = {}): Promise<AddResult> {
+    const [result] = await this.addFiles([file], options)
+    return result
+  }
+
+  /**
+   * The node reads the files itself (`POST /blobs/import`): the kernel copies them into its store
+   * as in an embedded add, and its progress comes back as a stream of lines. When the node cannot
+   * see or read a file this process can (another user, another mount namespace, a node without
+   * the route), nothing was stored, and the bytes are sent over `POST /blobs` instead.
+   */
+  async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
+    if (options.ref !== undefined) assertKey(options.ref)
+    try {
+      return await this.importFiles(files.map((f) => path.resolve(f)), options)
+    } catch (err) {
+      if (!NODE_CANNOT_READ.has((err as { code?: string }).code ?? '')) throw err
+    }
+    const { ref, refMeta, ...each } = options
+    if (ref !== undefined) await assertRefTakesFiles(this, ref)
+    const entries = ref !== undefined ? refEntryNames(files) : undefined
+    const results: AddResult[] = []
+    for (const [i, file] of files.entries()) {
+      const r = await this.streamFile(file, { ...each, onProgress: (n) => options.onProgress?.(n, i) })
+      if (entries !== undefined) r.entry = entries[i]
+      results.push(r)
+    }
+    if (ref !== undefined) await this.mergeRef(ref, refObjFor(results), refMeta, { by: options.by })
+    return results
+  }
+
+  private async importFiles (paths: string[], options: AddOptions): Promise<AddResult[]> {
+    const body: Record<string, unknown> = { paths }
+    if (options.pin === true) body.pin = true
+    if (options.ref !== undefined) body.ref = options.ref
+    if (options.refMeta !== undefined) body.meta = options.refMeta
+    const res = await this.request('POST', '/blobs/import', { json: body, headers: { accept: NDJSON }, signal: options.signal, by: options.by })
+    if (res.body === null) throw new InternalError('POST /blobs/import answered without a body')
+    for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
+      const line = JSON.parse(text) as ImportLine
+      if ('progress' in line) options.onProgress?.(line.progress.bytes, line.progress.file)
+      else if ('results' in line) return line.results
+      else throw errorFromBody(line, 500)
+    }
+    throw new ApiUnavailableError('the Trove node ended POST /blobs/import without an answer')
+  }
+
+  /** A file's bytes sent over `POST /blobs`, under its base name. */
+  private async streamFile (file: string, options: AddOptions): Promise<AddResult> {
     let stat
     try {
       stat = await fs.stat(file)
@@ -325,6 +374,25 @@ function headError (status: number): TroveError {
 function refPath (key: string): string {
   // every slash encoded: the key is one path segment, so no key can be mistaken for /history
   return `/refs/${encodeURIComponent(assertKey(key))}`
+}
+
+/** Error codes of `POST /blobs/import` that mean the node could not read what this process can. */
+const NODE_CANNOT_READ = new Set(['FILE_NOT_FOUND', 'FILE_NOT_READABLE', 'NOT_FOUND'])
+
+/** The lines of a stream of text, without their line ends. */
+async function * lines (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder()
+  let rest = ''
+  for await (const chunk of body) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, nl)
+      rest = rest.slice(nl + 1)
+      if (line.trim() !== '') yield line
+    }
+  }
+  if (rest.trim() !== '') yield rest
 }
 
 function checkRange (offset: number, length: number | undefined): void {

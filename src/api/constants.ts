@@ -20,6 +20,18 @@ export const MAX_JSON_BODY_BYTES = 2 * MAX_REF_BYTES
  */
 export const MAX_PARAM_LENGTH = 4096
 
+/**
+ * Most paths one `POST /blobs/import` may name. Each becomes a result in one answer and, with a
+ * ref, a member of one ref version; a few thousand keeps both far below the JSON body limit.
+ */
+export const MAX_IMPORT_PATHS = 4096
+
+/** Longest file name an upload (`POST /blobs?name=`, `trove add - --name`) may carry into its URI: a common filesystem limit. */
+export const MAX_FILE_NAME_LENGTH = 255
+
+/** The media type of a progress stream (`POST /blobs/import`): one JSON object a line. */
+export const NDJSON = 'application/x-ndjson'
+
 /** Largest `limit` of one page of `GET /refs`: pages stay a few MB unless the refs are huge. */
 export const MAX_LIST_LIMIT = 10_000
 

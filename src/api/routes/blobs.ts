@@ -5,13 +5,10 @@ import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta } from '../../refs/meta.js'
 import { assertSha1Hex } from '../../uri.js'
 import type { ApiContext } from '../context.js'
-import { EVICTIONS_HEADER } from '../constants.js'
+import { EVICTIONS_HEADER, MAX_FILE_NAME_LENGTH } from '../constants.js'
 import { encodeEvictions } from '../evictions.js'
 import { parseRange } from '../range.js'
 import { authorOf, queryFlag, queryInt, queryJson, queryString, requestSignal } from './util.js'
-
-/** Longest file name an upload may carry into its URI (a common filesystem limit). */
-const MAX_NAME_LENGTH = 255
 
 /**
  * Blobs in and out as raw bytes. Uploads are never buffered: the request stream goes straight
@@ -26,8 +23,8 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
 
   app.post('/blobs', async (request, reply) => {
     const name = queryString(request, 'name')
-    if (name !== undefined && (name.length > MAX_NAME_LENGTH || name.includes('/'))) {
-      throw new InvalidArgumentError(`name must be a file name (no "/", at most ${MAX_NAME_LENGTH} characters)`)
+    if (name !== undefined && (name.length > MAX_FILE_NAME_LENGTH || name.includes('/'))) {
+      throw new InvalidArgumentError(`name must be a file name (no "/", at most ${MAX_FILE_NAME_LENGTH} characters)`)
     }
     const pin = queryFlag(request, 'pin')
     const ref = queryString(request, 'ref')

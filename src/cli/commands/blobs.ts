@@ -12,20 +12,26 @@ import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
 import { ignoreEpipe } from '../io.js'
 import { byteProgress } from '../progress.js'
+import { MAX_FILE_NAME_LENGTH } from '../../api/constants.js'
 
 type Globals = () => GlobalOptions
 
 export function registerBlobCommands (program: Command, globals: Globals): void {
   program.command('add')
-    .description('store files; prints sha1://... per file')
-    .argument('<files...>', 'files to store')
+    .description('store files (or standard input, as "-"); prints sha1://... per file')
+    .argument('<files...>', 'files to store, or - for standard input (streamed)')
+    .option('--name <name>', 'with -: the file name standard input is stored as (in its URI, and in the ref of --ref)')
     .option('--ref <key>', 'record the files under this ref key (added to what it holds; a file with the same name is replaced)')
     .option('--pin', 'pin the stored blobs')
     .option('--priority <n>', 'priority of the ref made by --ref')
     .option('--expires <when>', 'expiry of the ref made by --ref (ISO time or duration like 7d)')
     .option('--ttl <duration>', 'ttl of the ref made by --ref')
-    .action(async (files: string[], flags: RefMetaFlags & { ref?: string }) => {
+    .action(async (files: string[], flags: RefMetaFlags & { ref?: string, pin?: boolean, name?: string }) => {
       const opts = globals()
+      if (files.includes('-') || flags.name !== undefined) {
+        await addStdin(opts, files, flags)
+        return
+      }
       // check every file first so a typo in the last one does not leave the first ones half-recorded
       const sizes: number[] = []
       for (const file of files) {
@@ -140,6 +146,35 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       })
       if (!report.ok) process.exitCode = 3
     })
+}
+
+/**
+ * `trove add -`: standard input, streamed into the store (embedded) or the node (`POST /blobs`),
+ * never held whole. It has no file name unless `--name` gives one, and a ref member needs a name,
+ * so `--ref` asks for `--name` too.
+ */
+async function addStdin (opts: GlobalOptions, files: string[], flags: RefMetaFlags & { ref?: string, pin?: boolean, name?: string }): Promise<void> {
+  if (files.length !== 1 || files[0] !== '-') throw new InvalidArgumentError('- (standard input) is added on its own; --name applies only to it')
+  const name = flags.name
+  if (name !== undefined && (name === '' || name.includes('/') || name.includes('\0') || name.length > MAX_FILE_NAME_LENGTH)) {
+    throw new InvalidArgumentError(`--name must be a file name (no "/", 1 to ${MAX_FILE_NAME_LENGTH} characters)`)
+  }
+  if (flags.ref !== undefined) assertKey(flags.ref)
+  if (flags.ref !== undefined && name === undefined) throw new InvalidArgumentError('--ref records standard input under its file name; give --name too')
+  if (flags.ref === undefined && (flags.priority !== undefined || flags.expires !== undefined || flags.ttl !== undefined)) {
+    throw new InvalidArgumentError('--priority, --expires and --ttl apply to the ref made by --ref KEY; give --ref too')
+  }
+  const refMeta = flags.ref !== undefined ? await metaFromFlags({ priority: flags.priority, expires: flags.expires, ttl: flags.ttl }) : undefined
+  const result = await withBackend(opts, 'add', async (trove) => {
+    const bar = byteProgress(name ?? '-', undefined, opts)
+    try {
+      return await trove.addStream(process.stdin, { name, pin: flags.pin, ref: flags.ref, refMeta, onProgress: (n) => bar.update(n) })
+    } finally {
+      bar.stop()
+    }
+  })
+  emit(opts, [result], () => [result.uri])
+  notice(opts, evictionLines(result.evictions ?? []))
 }
 
 /** Files of one `add --ref` that share a base name are recorded under longer names: say which. */

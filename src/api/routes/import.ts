@@ -1,0 +1,83 @@
+import type { FastifyInstance } from 'fastify'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { PassThrough } from 'node:stream'
+import { FileNotFoundError, FileNotReadableError, InvalidArgumentError } from '../../errors.js'
+import type { AddResult } from '../../ops.js'
+import { assertKey } from '../../refs/keys.js'
+import { normalizeMeta } from '../../refs/meta.js'
+import type { ApiContext } from '../context.js'
+import { MAX_IMPORT_PATHS, NDJSON } from '../constants.js'
+import { errorToBody } from '../errors.js'
+import { acceptJsonBodies } from './json-body.js'
+import { authorOf, bodyObject, requestSignal } from './util.js'
+
+/** One line of `POST /blobs/import`'s progress stream. */
+export type ImportLine =
+  | { progress: { file: number, bytes: number } }
+  | { results: AddResult[] }
+  | ReturnType<typeof errorToBody>['body']
+
+/**
+ * `POST /blobs/import`: the node stores files it reads itself, named by absolute path, through
+ * the same `addFiles` as an embedded add (the kernel copies each file into the store; no byte
+ * crosses HTTP). Every path is checked before anything is stored. With `Accept:
+ * application/x-ndjson` the answer is a stream of progress lines ending in the results (or an
+ * error), so `trove add` can draw its bar; otherwise one JSON answer.
+ */
+export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContext, log?: (message: string) => void }): Promise<void> {
+  const { ctx } = opts
+  acceptJsonBodies(app)
+
+  app.post('/blobs/import', async (request, reply) => {
+    const body = bodyObject(request, 'POST /blobs/import')
+    const paths = body.paths
+    if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_IMPORT_PATHS) {
+      throw new InvalidArgumentError(`"paths" must be an array of 1 to ${MAX_IMPORT_PATHS} absolute file paths`)
+    }
+    for (const p of paths) await checkImportPath(p)
+    const ref = body.ref
+    if (ref !== undefined && typeof ref !== 'string') throw new InvalidArgumentError('"ref" must be a string')
+    if (ref !== undefined) assertKey(ref)
+    if (body.pin !== undefined && typeof body.pin !== 'boolean') throw new InvalidArgumentError('"pin" must be true or false')
+    const refMeta = ref !== undefined ? normalizeMeta(body.meta) : undefined
+    const options = { ref, refMeta, pin: body.pin === true, ...authorOf(request), signal: requestSignal(reply) }
+    const files = paths as string[]
+    if (!String(request.headers.accept ?? '').includes(NDJSON)) return { results: await ctx.ops.addFiles(files, options) }
+
+    // the status is sent with the first line: a failure from here on is the stream's last line
+    const out = new PassThrough()
+    const line = (l: ImportLine): void => {
+      if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
+    }
+    void ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } })
+      .then((results) => { line({ results }) }, (err: unknown) => {
+        const { body } = errorToBody(err)
+        if (body.error.code === 'INTERNAL') opts.log?.(`API POST /blobs/import: ${String((err as Error)?.stack ?? err)}`)
+        line(body)
+      })
+      .finally(() => out.end())
+    reply.header('content-type', NDJSON)
+    return reply.send(out)
+  })
+}
+
+/**
+ * A path the node may import: absolute (the node's working directory means nothing to the
+ * caller), without NUL, naming a regular file the node's user can read.
+ */
+export async function checkImportPath (p: unknown): Promise<void> {
+  if (typeof p !== 'string' || p.includes('\0') || !path.isAbsolute(p)) {
+    throw new InvalidArgumentError(`"paths" must hold absolute file paths without NUL, got ${JSON.stringify(p)?.slice(0, 200)}`)
+  }
+  const stat = await fs.stat(p).catch((err: unknown) => { throw fileError(p, err) })
+  if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${p}`)
+  const fh = await fs.open(p, 'r').catch((err: unknown) => { throw fileError(p, err) })
+  await fh.close()
+}
+
+function fileError (p: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM') return new FileNotReadableError(`the node cannot read ${p}: ${code}`, { cause: err })
+  return new FileNotFoundError(`no such file: ${p} (${code ?? String(err)})`, { cause: err })
+}
