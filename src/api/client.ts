@@ -69,11 +69,8 @@ export class ApiClient implements TroveOps {
    */
   async addFiles (files: string[], options: AddOptions = {}): Promise<AddResult[]> {
     if (options.ref !== undefined) assertKey(options.ref)
-    try {
-      return await this.importFiles(files.map((f) => path.resolve(f)), options)
-    } catch (err) {
-      if (!NODE_CANNOT_READ.has((err as { code?: string }).code ?? '')) throw err
-    }
+    const res = await this.startImport(files.map((f) => path.resolve(f)), options)
+    if (res !== undefined) return this.importAnswer(res, options)
     const { ref, refMeta, ...each } = options
     if (ref !== undefined) await assertRefTakesFiles(this, ref)
     const entries = ref !== undefined ? refEntryNames(files) : undefined
@@ -87,12 +84,23 @@ export class ApiClient implements TroveOps {
     return results
   }
 
-  private async importFiles (paths: string[], options: AddOptions): Promise<AddResult[]> {
+  /** The import's answer stream, or undefined when the node cannot read the files (nothing was stored then). */
+  private async startImport (paths: string[], options: AddOptions): Promise<Response | undefined> {
     const body: Record<string, unknown> = { paths }
     if (options.pin === true) body.pin = true
     if (options.ref !== undefined) body.ref = options.ref
     if (options.refMeta !== undefined) body.meta = options.refMeta
-    const res = await this.request('POST', '/blobs/import', { json: body, headers: { accept: NDJSON }, signal: options.signal, by: options.by })
+    try {
+      return await this.request('POST', '/blobs/import', { json: body, headers: { accept: NDJSON }, signal: options.signal, by: options.by })
+    } catch (err) {
+      // refused before the node read anything: every path is checked before the first is stored
+      if (NODE_CANNOT_READ.has((err as { code?: string }).code ?? '')) return undefined
+      throw err
+    }
+  }
+
+  /** Progress lines, then the results or the error the node met while storing. */
+  private async importAnswer (res: Response, options: AddOptions): Promise<AddResult[]> {
     if (res.body === null) throw new InternalError('POST /blobs/import answered without a body')
     for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
       const line = JSON.parse(text) as ImportLine
