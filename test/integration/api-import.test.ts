@@ -69,7 +69,9 @@ describe('POST /blobs/import: the node adds files by local path', () => {
       // the good first file is not stored either: every path is checked first
       [{ paths: [bigFile, path.join(files.dir, 'missing.bin')] }, undefined, 400, 'FILE_NOT_FOUND'],
       [{ paths: [bigFile], ref: '/bad key' }, undefined, 400, 'INVALID_KEY'],
-      [{ paths: [bigFile], pin: 'yes' }, undefined, 400, 'INVALID_ARGUMENT']
+      [{ paths: [bigFile], pin: 'yes' }, undefined, 400, 'INVALID_ARGUMENT'],
+      [{ paths: [bigFile], meta: { priority: 1 } }, undefined, 400, 'INVALID_ARGUMENT'],
+      [{ paths: [bigFile], path: bigFile }, undefined, 400, 'INVALID_ARGUMENT']
     ]
     for (const [body, headers, status, code] of cases) {
       const res = await post(body, headers)

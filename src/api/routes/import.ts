@@ -12,6 +12,8 @@ import { errorToBody } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
 import { authorOf, bodyObject, requestSignal } from './util.js'
 
+const BODY_FIELDS = new Set(['paths', 'ref', 'pin', 'meta'])
+
 /** One line of `POST /blobs/import`'s progress stream. */
 export type ImportLine =
   | { progress: { file: number, bytes: number } }
@@ -31,6 +33,8 @@ export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContex
 
   app.post('/blobs/import', async (request, reply) => {
     const body = bodyObject(request, 'POST /blobs/import')
+    const unknown = Object.keys(body).filter((k) => !BODY_FIELDS.has(k))
+    if (unknown.length > 0) throw new InvalidArgumentError(`POST /blobs/import: unknown body field(s) ${unknown.join(', ')} (expected ${[...BODY_FIELDS].join(', ')})`)
     const paths = body.paths
     if (!Array.isArray(paths) || paths.length === 0 || paths.length > MAX_IMPORT_PATHS) {
       throw new InvalidArgumentError(`"paths" must be an array of 1 to ${MAX_IMPORT_PATHS} absolute file paths`)
@@ -40,6 +44,8 @@ export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContex
     if (ref !== undefined && typeof ref !== 'string') throw new InvalidArgumentError('"ref" must be a string')
     if (ref !== undefined) assertKey(ref)
     if (body.pin !== undefined && typeof body.pin !== 'boolean') throw new InvalidArgumentError('"pin" must be true or false')
+    // meta describes the ref; dropping it silently would leave the files less protected than asked
+    if (ref === undefined && body.meta !== undefined) throw new InvalidArgumentError('"meta" applies to the ref named by "ref"; give "ref" too')
     const refMeta = ref !== undefined ? normalizeMeta(body.meta) : undefined
     const options = { ref, refMeta, pin: body.pin === true, ...authorOf(request), signal: requestSignal(reply) }
     const files = paths as string[]
