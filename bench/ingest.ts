@@ -2,8 +2,13 @@
  * Ingest bench: `trove add` of one large file against the standard tools doing the same job
  * (hash it, copy it, make it durable), on the same file, disk and cache state, in one run.
  *
- *   node dist/bench/ingest.js [--size 1GiB] [--runs 3] [--dir /path/on/the/disk/to/test]
+ *   node dist/bench/ingest.js [--size 1GiB] [--runs 3] [--dir /path/on/the/disk/to/test] [--through-node]
+ *
+ * With --through-node, a node runs on the data directory (`trove start`, started before the
+ * timing) and the timed `trove add` goes through its API: the node imports the path
+ * (`POST /blobs/import`). The peak RSS is then the CLI's; the node's is that of `trove start`.
  */
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -101,6 +106,7 @@ async function main (): Promise<void> {
     const runTrove = async (i: number): Promise<number> => {
       const data = path.join(tmp.dir, `data-${i}`)
       await runChecked(process.execPath, [troveBin, '--data', data, 'init'])
+      const node = args.throughNode === true ? await startNode(data) : undefined
       await prepare()
       // with the Node flags the `trove` command's launcher line gives (running node on the script skips that line)
       const t = await runChecked(process.execPath, [...TROVE_NODE_FLAGS, troveBin, '--json', '--data', data, 'add', file], { measureRss: true })
@@ -108,6 +114,7 @@ async function main (): Promise<void> {
       if (t.peakRssMB !== undefined) rss.push(t.peakRssMB)
       rssSource = t.rssSource
       troveSha1 = parseAddSha1(t.stdout)
+      if (node !== undefined) await stopNode(node)
       await fs.rm(data, { recursive: true, force: true })
       return t.seconds
     }
@@ -133,6 +140,7 @@ async function main (): Promise<void> {
     const ratio = troveSeconds / baselineSeconds
     printResult({
       bench: 'ingest',
+      mode: args.throughNode === true ? 'through a running node (POST /blobs/import)' : 'embedded',
       bytes: size,
       runs,
       cache: { dropped: cold, mode: cold ? 'cold' : 'warm' },
@@ -155,6 +163,26 @@ async function main (): Promise<void> {
   } finally {
     await tmp.cleanup()
   }
+}
+
+/** `trove start` on `data` (loopback, free ports, no mDNS), once its API answers: its first line. */
+async function startNode (data: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...TROVE_NODE_FLAGS, troveBin, '--json', '--data', data, 'start', '--api', '127.0.0.1:0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString()
+      if (out.includes('\n')) resolve()
+    })
+    child.once('exit', (code) => { reject(new Error(`trove start exited (${String(code)}) before starting: ${out}`)) })
+  })
+  return child
+}
+
+async function stopNode (child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
 }
 
 function parseAddSha1 (stdout: string): string | undefined {

@@ -8,6 +8,8 @@ export interface BenchArgs {
   keys?: number
   seconds?: number
   concurrency?: number
+  /** bench/ingest: `trove add` through a running node (`trove start` on the data directory) rather than embedded. */
+  throughNode?: boolean
 }
 
 /** The flags every bench understands; each bench reads the ones it uses. */
@@ -20,7 +22,8 @@ export function benchArgs (argv = process.argv.slice(2)): BenchArgs {
       dir: { type: 'string' },
       keys: { type: 'string' },
       seconds: { type: 'string' },
-      concurrency: { type: 'string' }
+      concurrency: { type: 'string' },
+      'through-node': { type: 'boolean' }
     },
     strict: true
   })
@@ -31,6 +34,7 @@ export function benchArgs (argv = process.argv.slice(2)): BenchArgs {
   if (values.keys !== undefined) out.keys = positiveInt('keys', values.keys)
   if (values.seconds !== undefined) out.seconds = positiveNumber('seconds', values.seconds)
   if (values.concurrency !== undefined) out.concurrency = positiveInt('concurrency', values.concurrency)
+  if (values['through-node'] === true) out.throughNode = true
   return out
 }
 
