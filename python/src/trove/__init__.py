@@ -48,6 +48,7 @@ from .errors import (
     TransferFailedError,
     TroveError,
     TroveFileNotFoundError,
+    TroveFileNotReadableError,
     TroveNotImplementedError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
@@ -206,6 +207,6 @@ __all__ = [
     "InvalidArgumentError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
     "PayloadTooLargeError", "PeerTimeoutError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError",
-    "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
+    "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError", "TroveFileNotReadableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

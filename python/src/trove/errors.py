@@ -82,6 +82,14 @@ class TroveFileNotFoundError(TroveError, builtins.FileNotFoundError):
     code, status = "FILE_NOT_FOUND", 400
 
 
+class TroveFileNotReadableError(TroveError, PermissionError):
+    """The node may not read a file named to it by path (the node's FILE_NOT_READABLE).
+
+    Also a builtin ``PermissionError``, as reading the file yourself would raise.
+    """
+    code, status = "FILE_NOT_READABLE", 400
+
+
 class DataDirMissingError(TroveError):
     """The data directory was never initialized (``trove init``)."""
     code, status = "DATA_DIR_MISSING", 400
@@ -244,7 +252,7 @@ class NodeStartError(TroveError):
 #: Every class the node may answer, by code. Built from the classes so nothing is listed twice.
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
-        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError,
+        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
