@@ -40,6 +40,7 @@ from .errors import (
     PackDamagedError,
     PayloadTooLargeError,
     PeerTimeoutError,
+    PeerUnreachableError,
     ProtocolError,
     RangeNotSatisfiableError,
     RefNotFoundError,
@@ -205,7 +206,7 @@ __all__ = [
     "DataDirLockedError", "RefNotObjectError", "TroveFileExistsError", "DataDirMissingError", "ForbiddenHostError", "HashMismatchError", "InternalError",
     "InvalidArgumentError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
-    "PayloadTooLargeError", "PeerTimeoutError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError",
+    "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError",
     "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]
