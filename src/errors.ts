@@ -105,6 +105,18 @@ export class AddressInUseError extends TroveError {
   static readonly code = 'ADDRESS_IN_USE'
 }
 
+/** A peer given to connect to could not be reached (the message says why, as libp2p put it). */
+export class PeerUnreachableError extends TroveError {
+  static override name = 'PeerUnreachableError'
+  static readonly code = 'PEER_UNREACHABLE'
+}
+
+/** What was asked needs a running node (`trove start`), and none runs on the data directory. */
+export class NodeNotRunningError extends TroveError {
+  static override name = 'NodeNotRunningError'
+  static readonly code = 'NODE_NOT_RUNNING'
+}
+
 export class AbortError extends TroveError {
   static override name = 'AbortError'
   static readonly code = 'ABORTED'

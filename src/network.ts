@@ -1,6 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
-import { AddressInUseError } from './errors.js'
+import { AddressInUseError, InvalidArgumentError, PeerUnreachableError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import type { FetchManyOptions, FetchManyResult, FetchOptions, NetworkStatus, PeerInfo, ReadRange, TransferInfo } from './ops.js'
 import { announceProtocol } from './protocols/announce/announce.js'
@@ -17,6 +17,8 @@ import { ProvideQueue } from './transfer/provide-queue.js'
 import { PeerScores } from './transfer/scores.js'
 import { loadOrCreateKey } from './net/identity.js'
 import { createNetwork, type NetworkInit, type TroveLibp2p } from './net/libp2p.js'
+import { parsePeerAddress } from './net/addresses.js'
+import { Redialer, type RedialInit } from './net/redial.js'
 
 export interface NetworkComponents {
   store: BlobStore
@@ -34,6 +36,8 @@ export interface TroveNetworkInit extends Omit<NetworkInit, 'privateKey'> {
   announceBatchMs?: number
   /** Chunked downloads write with O_DIRECT where possible (default true; see src/transfer/direct-io.ts). */
   directWrites?: boolean
+  /** Redial timing (default: src/net/constants.ts). */
+  redial?: RedialInit
 }
 
 /** The running network side of a node: libp2p, the three Trove protocols and the fetcher. */
@@ -46,6 +50,7 @@ export class TroveNetwork {
   readonly announce: AnnounceProtocol
   readonly fetcher: Fetcher
   private readonly provides: ProvideQueue
+  private readonly redialer: Redialer
   private readonly log: Logger
   private unsubscribe: (() => void) | undefined
   private stopped = false
@@ -83,6 +88,7 @@ export class TroveNetwork {
       logger
     }, { dht: init.dht === true, findTimeoutMs: init.findTimeoutMs, directWrites: init.directWrites })
     this.provides = new ProvideQueue({ libp2p, logger })
+    this.redialer = new Redialer({ libp2p, logger }, init.redial)
   }
 
   private async startParts (): Promise<void> {
@@ -96,11 +102,43 @@ export class TroveNetwork {
     })
     try {
       await this.libp2p.start()
+      this.redialer.start(this.bootstrapPeers())
     } catch (err) {
       // the start's own error is the one to report; stopping what did start is only cleanup
       await Promise.resolve(this.libp2p.stop()).catch(() => {})
       throw listenError(err, this.init.listen)
     }
+  }
+
+  /** The bootstrap addresses that name a peer (libp2p's bootstrap module skips the others too, logging them). */
+  private bootstrapPeers (): Array<ReturnType<typeof parsePeerAddress>> {
+    const out: Array<ReturnType<typeof parsePeerAddress>> = []
+    for (const addr of this.init.bootstrap ?? []) {
+      try {
+        out.push(parsePeerAddress(addr, 'bootstrap address'))
+      } catch (err) {
+        this.log.warn('a bootstrap address is not redialled', err)
+      }
+    }
+    return out
+  }
+
+  /**
+   * Connects to the peer at `addr` (a multiaddr ending in /p2p/<id>) and remembers it for redial
+   * while the node runs. InvalidArgumentError naming the value for a malformed address,
+   * PeerUnreachableError when the dial fails.
+   */
+  async connect (addr: string): Promise<PeerInfo> {
+    const { addr: ma, peer } = parsePeerAddress(addr, 'connect: address')
+    if (peer.equals(this.peerId)) throw new InvalidArgumentError(`connect: address ${JSON.stringify(addr)} is this node's own`)
+    let conn
+    try {
+      conn = await this.libp2p.dial(ma)
+    } catch (err) {
+      throw new PeerUnreachableError(`cannot connect to ${addr}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    }
+    this.redialer.remember(ma, peer)
+    return { peerId: peer.toString(), addresses: [conn.remoteAddr.toString()], faults: this.scores.faults(peer.toString()) }
   }
 
   get peerId (): PeerId {
@@ -163,6 +201,8 @@ export class TroveNetwork {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    // first: libp2p's stop closes every connection, and those closes must not be redialled
+    this.redialer.stop()
     this.provides.stop()
     this.unsubscribe?.()
     // stopping goes on whatever fails here: what was queued is lost, and peers can still ask

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
-import { BlobNotFoundError } from './errors.js'
+import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
@@ -401,6 +401,15 @@ export class Trove implements TroveOps, NodeInfo {
   /** Connected peers (empty while no network runs). */
   async peers (): Promise<PeerInfo[]> {
     return this.network?.peers() ?? []
+  }
+
+  /** Connects to a peer at run time, remembered for redial (TroveOps.connect). */
+  async connect (addr: string): Promise<PeerInfo> {
+    // checked first, so a typo is named as such whether a node runs or not
+    const { parsePeerAddress } = await import('./net/addresses.js')
+    parsePeerAddress(addr, 'connect: address')
+    if (this.network === undefined) throw new NodeNotRunningError(`connect needs a running node: no node is running on ${this.dataDir} (start one with "trove start")`)
+    return this.network.connect(addr)
   }
 
   /** Downloads in progress (empty while no network runs). */

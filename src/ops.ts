@@ -404,6 +404,12 @@ export interface TroveOps {
   /** Fetches many blobs from peers (a ref's files); failures are listed, not thrown. */
   fetchMany: (uris: string[], options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<FetchManyResult & { evictions?: Eviction[] }>
   peers: () => Promise<PeerInfo[]>
+  /**
+   * Connects the running node to the peer at `addr` (a multiaddr ending in /p2p/<id>) and keeps
+   * redialling it while the node runs. InvalidArgumentError naming the value for a malformed
+   * address, PeerUnreachableError when the dial fails, NodeNotRunningError without a network.
+   */
+  connect: (addr: string) => Promise<PeerInfo>
   transfers: () => TransferInfo[] | Promise<TransferInfo[]>
   close: () => Promise<void>
 }

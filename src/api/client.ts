@@ -258,6 +258,10 @@ export class ApiClient implements TroveOps {
     return (await this.json<{ peers: PeerInfo[] }>('GET', '/peers')).peers
   }
 
+  async connect (addr: string): Promise<PeerInfo> {
+    return this.json('POST', '/peers', { json: { addr } })
+  }
+
   async transfers (): Promise<TransferInfo[]> {
     return (await this.json<{ transfers: TransferInfo[] }>('GET', '/transfers')).transfers
   }

@@ -34,3 +34,29 @@ export const ENCRYPTIONS = ['noise', 'tls'] as const
 export type Encryption = typeof ENCRYPTIONS[number]
 /** noise alone by default: nodes of every version connect, and TLS's libraries are not loaded. */
 export const DEFAULT_ENCRYPTION: readonly Encryption[] = ['noise']
+/**
+ * First redial of a peer that went away, after this long: a restarting node is usually back
+ * within seconds, and one second is long enough not to dial a node still closing its sockets.
+ */
+export const REDIAL_INITIAL_DELAY_MS = 1_000
+/**
+ * Longest wait between two redials of one peer (the back-off doubles up to it): a peer that comes
+ * back after a long outage is found again within a minute, and a dead peer costs one dial a minute.
+ */
+export const REDIAL_MAX_DELAY_MS = 60_000
+/**
+ * Each redial delay is moved by up to this fraction either way, so nodes that lost the same
+ * switch or the same restarted peer do not all dial in lockstep.
+ */
+export const REDIAL_JITTER = 0.2
+/**
+ * A peer we were connected to is redialled for this long after it went away (bootstrap peers and
+ * peers given to `trove connect` for as long as the node runs). One hour is the peer store's own
+ * address lifetime: after it, libp2p itself no longer trusts the addresses.
+ */
+export const REDIAL_RECENT_MS = 60 * 60_000
+/**
+ * Recent peers remembered for redial at most (bootstrap peers do not count): a lab is tens of
+ * machines, and a DHT node that met hundreds of peers must not redial them all.
+ */
+export const REDIAL_MAX_PEERS = 64

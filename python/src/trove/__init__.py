@@ -40,6 +40,7 @@ from .errors import (
     PackDamagedError,
     PayloadTooLargeError,
     PeerTimeoutError,
+    PeerUnreachableError,
     ProtocolError,
     RangeNotSatisfiableError,
     RefNotFoundError,
@@ -206,7 +207,8 @@ __all__ = [
     "DataDirLockedError", "RefNotObjectError", "TroveFileExistsError", "DataDirMissingError", "ForbiddenHostError", "HashMismatchError", "InternalError",
     "InvalidArgumentError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
-    "PayloadTooLargeError", "PeerTimeoutError", "ProtocolError", "RangeNotSatisfiableError", "RefNotFoundError",
-    "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError", "TroveFileNotReadableError",
+    "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError",
+    "RefNotFoundError", "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
+    "TroveFileNotReadableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

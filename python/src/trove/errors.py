@@ -209,6 +209,11 @@ class ProtocolError(TroveError):
     code, status = "PROTOCOL_ERROR", 502
 
 
+class PeerUnreachableError(TroveError, builtins.ConnectionError):
+    """A peer given to connect to (``POST /peers``) could not be reached (502)."""
+    code, status = "PEER_UNREACHABLE", 502
+
+
 class ApiUnavailableError(TroveError, builtins.ConnectionError):
     """The node's API cannot serve the request: it is shutting down (503), or it could not be
     reached or stopped answering (see the subclasses)."""
@@ -257,7 +262,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
-        ProtocolError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
+        ProtocolError, PeerUnreachableError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
     ]
 }
 

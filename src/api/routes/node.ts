@@ -46,6 +46,11 @@ export async function nodeRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
   })
 
   app.get('/peers', async () => ({ peers: await ctx.ops.peers() }))
+  app.post('/peers', async (request) => {
+    const addr = bodyObject(request, 'POST /peers').addr
+    if (typeof addr !== 'string') throw new InvalidArgumentError('POST /peers: "addr" must be a peer multiaddr string (like /ip4/10.0.0.5/tcp/4737/p2p/12D3KooW...)')
+    return ctx.ops.connect(addr)
+  })
   app.get('/transfers', async () => ({ transfers: ctx.ops.transfers() }))
 
   app.post('/verify', async () => ctx.ops.verify())

@@ -30,6 +30,14 @@ export function registerNodeCommands (program: Command, globals: Globals): void 
       })
     })
 
+  program.command('connect <multiaddr>')
+    .description('connect the running node to a peer (an address ending in /p2p/<peer id>); it is redialled if it goes away, while the node runs')
+    .action(async (addr: string) => {
+      const opts = globals()
+      const peer = await withBackend(opts, 'connect', async (trove) => trove.connect(addr))
+      emit(opts, peer, () => `connected to ${peer.peerId} at ${peer.addresses.join(' ')}`)
+    })
+
   program.command('status')
     .description('usage, limits and counts')
     .action(async () => {

@@ -197,34 +197,11 @@ function encryptionFrom (value: unknown): Encryption[] {
   return names as Encryption[]
 }
 
-/**
- * Multiaddrs checked before anything starts, so a typo is one line naming the flag and the value
- * rather than libp2p's "Component p2p was missing value". A bootstrap address must end in the
- * peer's id (`/p2p/<id>`): that is how a node knows whom it reached.
- */
+/** Multiaddrs checked before anything starts (src/net/addresses.ts says how). */
 async function checkAddresses (addrs: string[], what: string, needsPeer: boolean): Promise<string[]> {
   // loaded only by `trove start`, which loads libp2p right after anyway
-  const { multiaddr } = await import('@multiformats/multiaddr')
-  const { peerIdFromString } = await import('@libp2p/peer-id')
-  const example = needsPeer ? '/ip4/10.0.0.5/tcp/4737/p2p/12D3KooW...' : '/ip4/0.0.0.0/tcp/4737'
-  for (const addr of addrs) {
-    let why: string | undefined
-    try {
-      const components = multiaddr(addr).getComponents()
-      const peer = components.find((c) => c.name === 'p2p')?.value
-      if (needsPeer && peer === undefined) why = 'it names no peer (/p2p/<peer id> at the end)'
-      else if (peer !== undefined) {
-        try {
-          peerIdFromString(peer)
-        } catch {
-          why = `"${peer}" is not a peer id`
-        }
-      }
-    } catch (err) {
-      why = (err as Error).message
-    }
-    if (why !== undefined) throw new InvalidArgumentError(`${what} ${JSON.stringify(addr)} is not a valid ${needsPeer ? 'peer address' : 'multiaddr'}: ${why} (expected like ${example})`)
-  }
+  const { parseAddress } = await import('../../net/addresses.js')
+  for (const addr of addrs) parseAddress(addr, what, needsPeer)
   return addrs
 }
 
