@@ -8,6 +8,7 @@ import { blobRoutes } from './routes/blobs.js'
 import { importRoutes } from './routes/import.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
+import { checkQueryEncoding } from './routes/util.js'
 
 export interface ApiServerComponents {
   /** What the routes serve: an embedded node (`Trove`) in `trove start`. */
@@ -111,6 +112,7 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   app.addHook('onRequest', async (request) => {
     checkHost(request.headers.host, hosts)
     if (!READ_METHODS.has(request.method)) checkToken(request.headers.authorization, options.token)
+    checkQueryEncoding(request.url)
   })
 
   app.setErrorHandler((err, request, reply) => {

@@ -316,6 +316,53 @@ describe('HTTP API server', () => {
       await assert.rejects(f.trove.getRef('ok/key'), { code: 'REF_NOT_FOUND' })
     })
 
+    it('refuses JSON bodies, query meta and X-Trove-By with invalid UTF-8 instead of storing U+FFFD; valid UTF-8 round-trips', async () => {
+      const json = { 'content-type': 'application/json' }
+      const bad: Array<[string, Buffer]> = [
+        ['a lone 0xff', Buffer.concat([Buffer.from('{"obj":"a'), Buffer.from([0xff]), Buffer.from('b"}')])],
+        ['an encoded surrogate', Buffer.concat([Buffer.from('{"obj":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')])],
+        ['an overlong slash', Buffer.concat([Buffer.from('{"obj":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])],
+        ['a sequence cut short', Buffer.concat([Buffer.from('{"obj":"x","meta":{"project":"'), Buffer.from([0xf0, 0x9f, 0xa7]), Buffer.from('"}}')])]
+      ]
+      for (const [what, body] of bad) {
+        for (const method of ['PUT', 'POST']) {
+          const res = await rawRequest(f.url, { method, path: `${V1}/refs/utf8/bad`, headers: { ...f.auth, ...json }, body })
+          assertError(res, 400, 'INVALID_JSON')
+          assert.match(res.json().error.message, /UTF-8/, what)
+        }
+      }
+      await assert.rejects(f.trove.getRef('utf8/bad'), { code: 'REF_NOT_FOUND' })
+
+      // the name, ref and meta of an upload come in the query string: %FF is no more text there than in a body
+      for (const query of ['name=a%FF.bin&ref=utf8/query', 'ref=utf8/query&meta=%7B%22project%22%3A%22%FF%22%7D', 'ref=utf8/query%ED%A0%80']) {
+        const upload = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs?${query}`, headers: f.auth, body: small })
+        assertError(upload, 400, 'INVALID_ARGUMENT')
+        assert.match(upload.json().error.message, /UTF-8/, query)
+      }
+      await assert.rejects(f.trove.getRef('utf8/query'), { code: 'REF_NOT_FOUND' })
+      assertError(await rawRequest(f.url, { method: 'PUT', path: `${V1}/refs/utf8/key%FF`, headers: { ...f.auth, ...json }, body: '{"obj":1}' }), 400, 'INVALID_ARGUMENT')
+      assert.deepEqual((await f.trove.listRefs({ prefix: 'utf8/' })).refs.map((r) => r.key), [])
+      // header values arrive as latin1 characters, one per byte: bytes that are not UTF-8 are refused
+      // (a Buffer body: with a string body node's client writes the header block as UTF-8 too)
+      const badBy = await rawRequest(f.url, { method: 'PUT', path: `${V1}/refs/utf8/by`, headers: { ...f.auth, ...json, 'x-trove-by': 'ab\xffcd' }, body: Buffer.from('{"obj":1}') })
+      assertError(badBy, 400, 'INVALID_ARGUMENT')
+      await assert.rejects(f.trove.getRef('utf8/by'), { code: 'REF_NOT_FOUND' })
+
+      const text = 'héllo ✓ 日本 🧪\u{10FFFF}'
+      const good = Buffer.from(JSON.stringify({ obj: { text, [text]: [text] }, meta: { project: text } }), 'utf8')
+      const res = await rawRequest(f.url, { method: 'PUT', path: `${V1}/refs/utf8/good`, headers: { ...f.auth, ...json, 'x-trove-by': Buffer.from(`${text}@rig`, 'utf8').toString('latin1') }, body: good })
+      assert.equal(res.status, 200, res.body.toString())
+      const stored = await f.trove.getRef('utf8/good')
+      assert.deepEqual(stored.obj, { text, [text]: [text] })
+      assert.equal(stored.meta.project, text)
+      assert.equal(stored.by, `${text}@rig`)
+      const read = await rawRequest(f.url, { path: `${V1}/refs/utf8/good` })
+      assert.deepEqual(read.json().obj, { text, [text]: [text] })
+      const uploaded = await rawRequest(f.url, { method: 'POST', path: `${V1}/blobs?ref=utf8/query&meta=${encodeURIComponent(JSON.stringify({ project: text }))}`, headers: f.auth, body: small })
+      assert.equal(uploaded.status, 200, uploaded.body.toString())
+      assert.equal((await f.trove.getRef('utf8/query')).meta.project, text)
+    })
+
     it('refuses a JSON body over the limit with 413', async () => {
       const body = `{"obj":"${'x'.repeat(MAX_JSON_BODY_BYTES)}"}`
       const res = await rawRequest(f.url, { method: 'PUT', path: `${V1}/refs/too/big`, headers: { ...f.auth, 'content-type': 'application/json' }, body })

@@ -4,6 +4,34 @@ import { AUTHOR_HEADER, MAX_AUTHOR_LENGTH } from '../constants.js'
 
 export type Query = Record<string, string | string[] | undefined>
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The text of UTF-8 bytes, or undefined when they are not UTF-8 (never U+FFFD in place of bytes). */
+export function strictUtf8 (bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Refuses a query string whose percent-encoding is not UTF-8. The query parser keeps such a value
+ * undecoded, so `name=%FF` would be stored as the three characters `%FF`, which `name=%25FF` also
+ * decodes to.
+ */
+export function checkQueryEncoding (url: string): void {
+  const q = url.indexOf('?')
+  if (q === -1) return
+  for (const part of url.slice(q + 1).split('&')) {
+    try {
+      decodeURIComponent(part.replaceAll('+', ' '))
+    } catch {
+      throw new InvalidArgumentError(`query parameter "${part.split('=', 1)[0].slice(0, 40)}" is not valid percent-encoded UTF-8`)
+    }
+  }
+}
+
 /** A query parameter given at most once. */
 export function queryString (request: FastifyRequest, name: string): string | undefined {
   const v = (request.query as Query)[name]
@@ -43,7 +71,10 @@ export function queryJson (request: FastifyRequest, name: string): unknown {
 export function authorOf (request: FastifyRequest): { by?: string } {
   const v = request.headers[AUTHOR_HEADER]
   if (v === undefined) return {}
-  const by = Array.isArray(v) ? v[0] : v
+  const raw = Array.isArray(v) ? v[0] : v
+  // node reads header bytes as latin1, one character per byte: non-ASCII is taken as UTF-8 or refused
+  const by = /^[\x00-\x7f]*$/.test(raw) ? raw : strictUtf8(Buffer.from(raw, 'latin1'))
+  if (by === undefined) throw new InvalidArgumentError(`${AUTHOR_HEADER} is not valid UTF-8`)
   if (by.length > MAX_AUTHOR_LENGTH) throw new InvalidArgumentError(`${AUTHOR_HEADER} is longer than ${MAX_AUTHOR_LENGTH} characters`)
   return by === '' ? {} : { by }
 }
