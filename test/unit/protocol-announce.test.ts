@@ -13,6 +13,7 @@ import { sha1ToBytes } from '../../src/uri.js'
 import { FakeNet, type FakeLibp2p } from '../helpers/fake-libp2p.js'
 import { rawExchange } from '../helpers/protocol-stubs.js'
 import { fakeSha1 } from '../helpers/trove.js'
+import { HELLO_SHA1_HEX, WIRE_VECTORS, hexBytes } from '../helpers/wire-vectors.js'
 
 interface Peer {
   node: FakeLibp2p
@@ -152,6 +153,17 @@ describe('announce protocol: receiving from peers that misbehave', { timeout: 60
     for (const bytes of [oversized, overfull, undecodable]) assert.equal(await send(bytes), 'reset')
     assert.equal(b.announce.received, 0)
     assert.equal(b.log.records.length, 3)
+  })
+
+  it('resets a message with an unknown field whose varint runs past 10 bytes, recording nothing of it (the spec\'s vector)', async () => {
+    assert.equal(await send(hexBytes(WIRE_VECTORS.announce.longVarint)), 'reset')
+    assert.equal(b.announce.received, 0)
+    assert.deepEqual(b.log.records.map((r) => (r.details[0] as Error).name), ['ProtocolError'])
+  })
+
+  it('records a message with unknown well-formed fields as if they were absent (the spec\'s vector)', async () => {
+    assert.equal(await send(hexBytes(WIRE_VECTORS.announce.unknownFields)), 'closed')
+    assert.deepEqual(all(b), [{ sha1: HELLO_SHA1_HEX, size: 6 }])
   })
 
   it('accepts MAX_ANNOUNCE_MESSAGES_PER_STREAM messages on one stream and resets at the next', async () => {

@@ -15,6 +15,7 @@ import { sha1ToBytes } from '../../src/uri.js'
 import { FakeNet, closed, type FakeLibp2p } from '../helpers/fake-libp2p.js'
 import { MemoryBlobs, rawExchange, type Outcome } from '../helpers/protocol-stubs.js'
 import { collect, fakeSha1 } from '../helpers/trove.js'
+import { HELLO_SHA1_HEX, WIRE_VECTORS, hexBytes } from '../helpers/wire-vectors.js'
 
 /** Short enough that the stall tests finish quickly; the protocol's own default is 20 s. */
 const STALL_MS = 150
@@ -186,6 +187,21 @@ describe('fetch protocol: serving blobs from stubbed components', { timeout: 60_
     assert.deepEqual(failures.slice(0, 1).map((r) => (r.details[0] as Error).name), ['ProtocolError'])
   })
 
+  it('resets a request whose hash field has wire type 7 instead of serving it (the spec\'s vector)', async () => {
+    s.blobs.add(Buffer.from('hello\n'))
+    const stream = await s.client.dialProtocol(s.server.peerId, FETCH_PROTOCOL)
+    assert.equal((await rawExchange(stream, hexBytes(WIRE_VECTORS.fetch.requestWireType7), MAX_FETCH_RESPONSE_HEADER_BYTES)).kind, 'reset')
+    assert.deepEqual(s.serverLog.records.map((r) => (r.details[0] as Error).name), ['ProtocolError'])
+  })
+
+  it('serves a request with an unknown well-formed field as if it were absent (the spec\'s vector)', async () => {
+    s.blobs.add(Buffer.from('hello\n'))
+    const stream = await s.client.dialProtocol(s.server.peerId, FETCH_PROTOCOL)
+    const outcome = await rawExchange(stream, hexBytes(WIRE_VECTORS.fetch.requestUnknownField), MAX_FETCH_RESPONSE_HEADER_BYTES)
+    assert.equal(answeredStatus(outcome), FetchResponse.Status.OK)
+    assert.equal(FetchResponse.decode((outcome as { msg: Uint8ArrayList }).msg).length, 6n)
+  })
+
   it('holds at most FETCH_SESSIONS_PER_PEER sessions to one peer; the next waits for one to close', async () => {
     const sessions = await Promise.all(Array.from({ length: FETCH_SESSIONS_PER_PEER }, async () => s.fetching.open(s.server.peerId)))
     let opened = false
@@ -237,6 +253,13 @@ describe('fetch protocol: a client against peers that misbehave', { timeout: 60_
   it('rejects an undecodable response header and resets the stream', async () => {
     const { s, open } = await badPeer((stream) => { stream.send(frame(Uint8Array.from([0x0f, 0xff, 0xff, 0x01]))) })
     await assert.rejects(collect((await open()).get({ sha1 })))
+    await closed(s.client.dialed[0])
+    assert.equal(s.client.dialed[0].status, 'aborted')
+  })
+
+  it('rejects a header whose status field has wire type 7, and resets the stream (the spec\'s vector)', async () => {
+    const { s, open } = await badPeer((stream) => { stream.send(new Uint8ArrayList(hexBytes(WIRE_VECTORS.fetch.responseWireType7), Buffer.from('hello\n'))) })
+    await assert.rejects(collect((await open()).get({ sha1: HELLO_SHA1_HEX })), { name: 'ProtocolError' })
     await closed(s.client.dialed[0])
     assert.equal(s.client.dialed[0].status, 'aborted')
   })

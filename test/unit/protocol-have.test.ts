@@ -14,6 +14,7 @@ import { sha1ToBytes } from '../../src/uri.js'
 import { FakeNet, type FakeLibp2p } from '../helpers/fake-libp2p.js'
 import { MemoryBlobs, MemoryManifests, rawExchange } from '../helpers/protocol-stubs.js'
 import { fakeSha1 } from '../helpers/trove.js'
+import { HELLO_SHA1_HEX, WIRE_VECTORS, hexBytes } from '../helpers/wire-vectors.js'
 
 /** Short enough that the stall tests finish quickly; the protocol's own default is 5 s. */
 const TIMEOUT_MS = 150
@@ -101,6 +102,22 @@ describe('have protocol: answering from stubbed components', { timeout: 60_000 }
     assert.ok(s.serverLog.records.every((r) => r.level === 'debug' && r.component === 'have'))
   })
 
+  it('resets a request with an unknown field whose varint runs past 10 bytes (the spec\'s vector)', async () => {
+    s.blobs.add(Buffer.from('hello\n'))
+    const stream = await s.client.dialProtocol(s.server.peerId, HAVE_PROTOCOL)
+    assert.equal((await rawExchange(stream, hexBytes(WIRE_VECTORS.have.requestLongVarint), MAX_HAVE_RESPONSE_BYTES)).kind, 'reset')
+    assert.deepEqual(s.serverLog.records.map((r) => (r.details[0] as Error).name), ['ProtocolError'])
+  })
+
+  it('answers a request with unknown well-formed fields as if they were absent (the spec\'s vector)', async () => {
+    s.blobs.add(Buffer.from('hello\n'))
+    const stream = await s.client.dialProtocol(s.server.peerId, HAVE_PROTOCOL)
+    const outcome = await rawExchange(stream, hexBytes(WIRE_VECTORS.have.requestUnknownFields), MAX_HAVE_RESPONSE_BYTES)
+    assert.equal(outcome.kind, 'answer')
+    const res = HaveResponse.decode((outcome as { msg: Uint8ArrayList }).msg)
+    assert.deepEqual(res.entries.map((e) => [Buffer.from(e.hash).toString('hex'), e.have, e.size]), [[HELLO_SHA1_HEX, true, 6n]])
+  })
+
   it('drops a peer that opens a stream and asks nothing, at the deadline', async () => {
     const stream = await s.client.dialProtocol(s.server.peerId, HAVE_PROTOCOL)
     assert.equal((await rawExchange(stream, undefined, MAX_HAVE_RESPONSE_BYTES, { keepOpen: true })).kind, 'reset')
@@ -144,6 +161,11 @@ describe('have protocol: asking peers that misbehave', { timeout: 60_000 }, () =
   it('rejects a peer that closes without answering', async () => {
     const s = await badPeer(async (stream) => { await stream.close() })
     await assert.rejects(s.asking.query(s.server.peerId, [fakeSha1(1)]), { name: 'ProtocolError' })
+  })
+
+  it('rejects an answer with an unknown field whose varint runs past 10 bytes (the spec\'s vector)', async () => {
+    const s = await badPeer((stream) => { stream.send(hexBytes(WIRE_VECTORS.have.responseLongVarint)) })
+    await assert.rejects(s.asking.query(s.server.peerId, [HELLO_SHA1_HEX]), { name: 'ProtocolError' })
   })
 
   it('gives up on a peer that never answers, at the deadline', async () => {

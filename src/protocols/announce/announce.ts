@@ -4,11 +4,17 @@ import { SHA1_BYTES, bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { StreamReader, frame, send } from '../stream-io.js'
+import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
 import { ANNOUNCE_BATCH_MS, ANNOUNCE_MAX_INBOUND_STREAMS, ANNOUNCE_MAX_OUTBOUND_STREAMS, ANNOUNCE_PROTOCOL, ANNOUNCE_TIMEOUT_MS, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGE_BYTES, MAX_ANNOUNCE_MESSAGES_PER_STREAM, MAX_ANNOUNCE_QUEUE } from './constants.js'
 import type { AnnounceComponents, AnnounceInit, AnnounceProtocol, AnnouncedBlob } from './index.js'
 import { Announce } from './pb/announce.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
 import '../uint64-fix.js'
+
+/** Wire types of pb/announce.proto's fields, checked before the generated codec decodes. */
+export const ANNOUNCE_WIRE = {
+  Announce: { 1: { 1: LEN, 2: VARINT } }
+} satisfies Record<string, WireSchema>
 
 /** The announce protocol over the given components (see index.ts for the contract). */
 export function announceProtocol (init: AnnounceInit = {}): (components: AnnounceComponents) => AnnounceProtocol {
@@ -97,7 +103,7 @@ class AnnounceService implements AnnounceProtocol {
         const msg = await reader.readMessage(MAX_ANNOUNCE_MESSAGE_BYTES, signal)
         if (msg === undefined) break
         if (n >= MAX_ANNOUNCE_MESSAGES_PER_STREAM) throw new ProtocolError('too many announce messages on one stream')
-        const announce = Announce.decode(msg, { limits: { blobs: MAX_ANNOUNCE_BLOBS } })
+        const announce = decodeStrict(Announce, msg, ANNOUNCE_WIRE.Announce, { limits: { blobs: MAX_ANNOUNCE_BLOBS } })
         const blobs: AnnouncedBlob[] = []
         let bad = false
         for (const blob of announce.blobs) {

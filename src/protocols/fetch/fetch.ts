@@ -8,11 +8,18 @@ import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
+import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
 import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_BATCHED_ANSWERS, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
 import type { AnswerInfo, BytesSink, FetchComponents, FetchInit, FetchProtocol, FetchSession, ManyHandlers, RangeRequest } from './index.js'
 import { FetchRequest, FetchResponse } from './pb/fetch.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
 import '../uint64-fix.js'
+
+/** Wire types of pb/fetch.proto's fields, checked before the generated codec decodes. */
+export const FETCH_WIRE = {
+  FetchRequest: { 1: LEN, 2: VARINT, 3: VARINT },
+  FetchResponse: { 1: VARINT, 2: VARINT, 3: VARINT, 4: LEN }
+} satisfies Record<string, WireSchema>
 
 /** The fetch protocol over the given components (see index.ts for the contract). */
 export function fetchProtocol (init: FetchInit = {}): (components: FetchComponents) => FetchProtocol {
@@ -53,9 +60,9 @@ class FetchService implements FetchProtocol {
         if (msg === undefined) break
         // requests a pipelining client already sent are answered together: their look-ups and
         // reads overlap and their small answers leave in one send (bench/small)
-        const batch = [FetchRequest.decode(msg)]
+        const batch = [decodeStrict(FetchRequest, msg, FETCH_WIRE.FetchRequest)]
         while (batch.length < MAX_BATCHED_ANSWERS && reader.hasMessage()) {
-          batch.push(FetchRequest.decode(await reader.readMessage(MAX_FETCH_REQUEST_BYTES) as Uint8ArrayList))
+          batch.push(decodeStrict(FetchRequest, await reader.readMessage(MAX_FETCH_REQUEST_BYTES) as Uint8ArrayList, FETCH_WIRE.FetchRequest))
         }
         served += batch.length
         if (served > MAX_REQUESTS_PER_STREAM) throw new ProtocolError('too many requests on one stream')
@@ -257,7 +264,7 @@ class StreamSession implements FetchSession {
   private async header (req: RangeRequest, signal?: AbortSignal): Promise<AnswerInfo> {
     const msg = await this.reader.readMessage(MAX_FETCH_RESPONSE_HEADER_BYTES, signal)
     if (msg === undefined) throw new ProtocolError('peer closed the fetch stream without answering')
-    const res = FetchResponse.decode(msg)
+    const res = decodeStrict(FetchResponse, msg, FETCH_WIRE.FetchResponse)
     const size = Number(res.size)
     switch (res.status) {
       case FetchResponse.Status.OK: break

@@ -5,11 +5,18 @@ import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
+import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
 import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
 import type { HaveAnswer, HaveComponents, HaveInit, HaveProtocol } from './index.js'
 import { HaveRequest, HaveResponse } from './pb/have.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
 import '../uint64-fix.js'
+
+/** Wire types of pb/have.proto's fields, checked before the generated codec decodes. */
+export const HAVE_WIRE = {
+  HaveRequest: { 1: LEN },
+  HaveResponse: { 1: { 1: LEN, 2: VARINT, 3: VARINT, 4: LEN } }
+} satisfies Record<string, WireSchema>
 
 /** The have protocol over the given components (see index.ts for the contract). */
 export function haveProtocol (init: HaveInit = {}): (components: HaveComponents) => HaveProtocol {
@@ -43,7 +50,7 @@ class HaveService implements HaveProtocol {
       const reader = new StreamReader(stream)
       const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
       if (msg === undefined) throw new ProtocolError('empty have request')
-      const req = HaveRequest.decode(msg, { limits: { hashes: MAX_HAVE_HASHES } })
+      const req = decodeStrict(HaveRequest, msg, HAVE_WIRE.HaveRequest, { limits: { hashes: MAX_HAVE_HASHES } })
       const sha1s = req.hashes.map((hash) => {
         if (hash.byteLength !== SHA1_BYTES) throw new ProtocolError(`hash is not ${SHA1_BYTES} bytes`)
         return bytesToSha1(hash)
@@ -90,7 +97,7 @@ class HaveService implements HaveProtocol {
       await stream.close({ signal })
       const msg = await reader.readMessage(MAX_HAVE_RESPONSE_BYTES, signal)
       if (msg === undefined) throw new ProtocolError('peer closed the have stream without answering')
-      const res = HaveResponse.decode(msg, { limits: { entries: MAX_HAVE_HASHES } })
+      const res = decodeStrict(HaveResponse, msg, HAVE_WIRE.HaveResponse, { limits: { entries: MAX_HAVE_HASHES } })
       if (res.entries.length !== sha1s.length) throw new ProtocolError(`have answer has ${res.entries.length} entries for ${sha1s.length} hashes`)
       return res.entries.map((e, i) => {
         const sha1 = bytesToSha1(e.hash)
