@@ -20,6 +20,11 @@ import * as transferConstants from '../../src/transfer/constants.js'
 import * as manifest from '../../src/store/manifests.js'
 import * as providers from '../../src/transfer/providers.js'
 import { sha1ToCid } from '../../src/uri.js'
+import { ANNOUNCE_WIRE } from '../../src/protocols/announce/announce.js'
+import { FETCH_WIRE } from '../../src/protocols/fetch/fetch.js'
+import { HAVE_WIRE } from '../../src/protocols/have/have.js'
+import { I32, I64, LEN, VARINT, decodeStrict, type WireSchema } from '../../src/protocols/strict-decode.js'
+import { WIRE_VECTORS, hexBytes } from '../helpers/wire-vectors.js'
 
 /**
  * The wire specs in protocols/ must not drift from the code: each embedded schema equals its
@@ -201,5 +206,54 @@ describe('protocol specs', () => {
     assert.ok(text.includes('```json\n' + json + '\n```'), 'manifest JSON')
     assert.ok(text.includes(`sha1://${createHash('sha1').update(bytes).digest('hex')}`), 'manifest sha1')
     assert.ok(text.includes(`(${bytes.byteLength} bytes`), 'manifest size')
+  })
+
+  it('each page\'s malformed messages are the vectors the tests send, and decode as the page says', async () => {
+    const codecs = {
+      have: { requestLongVarint: [HaveRequest, HAVE_WIRE.HaveRequest], responseLongVarint: [HaveResponse, HAVE_WIRE.HaveResponse], requestUnknownFields: [HaveRequest, HAVE_WIRE.HaveRequest] },
+      announce: { longVarint: [Announce, ANNOUNCE_WIRE.Announce], unknownFields: [Announce, ANNOUNCE_WIRE.Announce] },
+      fetch: { requestWireType7: [FetchRequest, FETCH_WIRE.FetchRequest], responseWireType7: [FetchResponse, FETCH_WIRE.FetchResponse], requestUnknownField: [FetchRequest, FETCH_WIRE.FetchRequest] }
+    } as const
+    for (const name of PROTOCOLS) {
+      const text = await spec(`${name}.md`)
+      const section = text.slice(text.indexOf('## Malformed messages'))
+      const blocks = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => exampleHex(m[1]))
+      const vectors: Record<string, string> = WIRE_VECTORS[name]
+      assert.deepEqual(blocks, Object.values(vectors), `${name}.md`)
+      for (const [key, hex] of Object.entries(vectors)) {
+        const [codec, schema] = (codecs[name] as Record<string, readonly [Parameters<typeof decodeStrict>[0], WireSchema]>)[key]
+        const body = hexBytes(hex).subarray(varint.encodingLength(varint.decode(hexBytes(hex))))
+        assert.equal(body.byteLength, varint.decode(hexBytes(hex)), `${name} ${key}: the length prefix`)
+        if (/unknown/i.test(key)) assert.doesNotThrow(() => decodeStrict(codec, body, schema), `${name} ${key}`)
+        else assert.throws(() => decodeStrict(codec, body, schema), { name: 'ProtocolError' }, `${name} ${key}`)
+      }
+    }
+  })
+
+  it('the wire schemas the decoders check are the .proto files\' fields and types', async () => {
+    const wireOf: Record<string, number> = { bytes: LEN, string: LEN, bool: VARINT, uint64: VARINT, uint32: VARINT, int32: VARINT, int64: VARINT, fixed64: I64, fixed32: I32 }
+    const schemas: Record<string, Record<string, WireSchema>> = { have: HAVE_WIRE, announce: ANNOUNCE_WIRE, fetch: FETCH_WIRE }
+    for (const name of PROTOCOLS) {
+      const proto = await fs.readFile(path.join(root, 'src/protocols', name, 'pb', `${name}.proto`), 'utf8')
+      // message name -> its fields (nested messages are named by their own name: no clashes here)
+      const messages = new Map<string, Array<{ type: string, num: number }>>()
+      const enums = new Set([...proto.matchAll(/enum (\w+)/g)].map((m) => m[1]))
+      const stack: string[] = []
+      for (const line of proto.split('\n')) {
+        const open = /^\s*(message|enum) (\w+) \{/.exec(line)
+        if (open !== null) { stack.push(open[1] === 'message' ? open[2] : ''); continue }
+        if (/^\s*\}/.test(line)) { stack.pop(); continue }
+        const field = /^\s*(?:repeated |optional )?(\w+) \w+ = (\d+);/.exec(line)
+        const owner = stack.at(-1)
+        if (field !== null && owner !== undefined && owner !== '') {
+          messages.set(owner, [...(messages.get(owner) ?? []), { type: field[1], num: Number(field[2]) }])
+        }
+      }
+      const expected = (message: string): WireSchema => Object.fromEntries((messages.get(message) ?? []).map(({ type, num }) => {
+        if (messages.has(type)) return [num, expected(type)]
+        return [num, enums.has(type) ? VARINT : wireOf[type]]
+      }))
+      for (const [message, schema] of Object.entries(schemas[name])) assert.deepEqual(schema, expected(message), `${name}: ${message}`)
+    }
   })
 })
