@@ -10,7 +10,7 @@ import { KeyedSerialQueue } from '../serial.js'
 import { fetchSmallBatch, type BatchComponents } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
-import { CHUNKED_THRESHOLD, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
+import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate, type FindComponents, type FindReport } from './find.js'
 import type { ProviderTable } from './providers.js'
@@ -163,16 +163,25 @@ export class Fetcher {
     const timeoutMs = options.timeoutMs ?? this.findTimeoutMs
     const found = await this.recentOrFind(sha1, timeoutMs, options.signal)
     if (found.candidates.length === 0) throw this.noProviders(sha1, found, timeoutMs)
-    const size = mostCommonSize(found.candidates)
-    const candidates = found.candidates.filter((c) => c.size === size)
-    // checked against the providers' size here, and below against the manifest's
-    resolveRange(size, range)
-    const manifestSha1 = size > CHUNKED_THRESHOLD ? mostOfferedManifest(this.order(candidates)) : undefined
-    if (manifestSha1 === undefined) {
+    // each size claimed is tried in turn until one's manifest describes it (see byClaimedSize)
+    const chosen = await this.eachClaim(sha1, found.candidates, options, async (candidates, size) => {
+      // checked against the providers' size here, and below against the manifest's
+      resolveRange(size, range)
+      const manifestSha1 = size > CHUNKED_THRESHOLD ? mostOfferedManifest(this.order(candidates)) : undefined
+      if (manifestSha1 === undefined) return { candidates }
+      try {
+        return { candidates, manifestSha1, manifest: await this.manifestOf(sha1, size, manifestSha1, options) }
+      } catch (err) {
+        if (isBadData(err)) this.blameOfferers(sha1, manifestSha1, candidates, err)
+        throw err
+      }
+    })
+    const { manifest, manifestSha1 } = chosen
+    if (manifest === undefined || manifestSha1 === undefined) {
       await this.fetch(sha1, options)
       return this.c.store.read(sha1, range)
     }
-    const manifest = await this.manifestOf(sha1, size, manifestSha1, options)
+    const candidates = chosen.candidates
     const { offset, length } = resolveRange(manifest.size, range)
     await this.c.manifests.partials.prepare(sha1)
     const chunks = readRemoteRange(this.ranging, {
@@ -285,23 +294,28 @@ export class Fetcher {
       const found = await findCandidates(this.finding, sha1, { signal: findSignal })
       options.signal?.throwIfAborted()
       if (found.candidates.length === 0) throw this.noProviders(sha1, found, options.timeoutMs ?? this.findTimeoutMs)
-      const size = mostCommonSize(found.candidates)
-      const candidates = found.candidates.filter((c) => c.size === size)
-      info.size = size
-      info.state = 'fetching'
-      unreserve = await this.c.reserve?.(size)
-      const onBytes = (bytes: number, peers: number): void => {
-        info.bytes = bytes
-        options.onProgress?.({ bytes, total: size, peers })
-      }
-      if (size > CHUNKED_THRESHOLD && candidates.some((c) => c.manifest !== undefined)) {
-        await this.chunkedByAnyManifest(sha1, size, candidates, info, onBytes, options)
-      } else {
-        await this.whole(sha1, candidates, info, onBytes, options)
-      }
+      await this.eachClaim(sha1, found.candidates, options, async (candidates, size) => {
+        info.size = size
+        info.state = 'fetching'
+        unreserve?.()
+        unreserve = await this.c.reserve?.(size)
+        const onBytes = (bytes: number, peers: number): void => {
+          info.bytes = bytes
+          options.onProgress?.({ bytes, total: size, peers })
+        }
+        if (size > CHUNKED_THRESHOLD && candidates.some((c) => c.manifest !== undefined)) {
+          await this.chunkedByAnyManifest(sha1, size, candidates, info, onBytes, options)
+        } else {
+          await this.whole(sha1, candidates, info, onBytes, options)
+        }
+      })
       info.state = 'done'
       const stored = await this.c.store.stat(sha1)
       if (stored === undefined) throw new TransferFailedError(`sha1://${sha1} was fetched but is not in the store`)
+      // the blob's hash proves its size: a provider that claimed another one claimed falsely
+      for (const c of found.candidates) {
+        if (c.size !== stored.size) this.c.scores.fault(c.peer.toString(), FAULT_BAD_DATA, `claimed ${c.size} bytes for sha1://${sha1}, which has ${stored.size}`)
+      }
       return stored
     } catch (err) {
       info.state = 'failed'
@@ -364,9 +378,7 @@ export class Fetcher {
         return
       } catch (err) {
         if (options.signal?.aborted === true || !isBadData(err)) throw err
-        for (const c of pool) {
-          if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
-        }
+        this.blameOfferers(sha1, manifestSha1, pool, err)
         await this.partialWriters.run(sha1, async () => this.c.manifests.partials.discard(sha1))
         pool = pool.filter((c) => c.manifest !== manifestSha1)
         if (pool.length === 0) throw err
@@ -400,6 +412,38 @@ export class Fetcher {
     })
   }
 
+  /** Penalises the candidates that offered a manifest proved false by `err`. */
+  private blameOfferers (sha1: string, manifestSha1: string, candidates: Candidate[], err: unknown): void {
+    for (const c of candidates) {
+      if (c.manifest === manifestSha1) this.c.scores.fault(c.peer.toString(), faultWeight(err), `false manifest sha1://${manifestSha1} for sha1://${sha1}`)
+    }
+  }
+
+  /**
+   * Runs `attempt` with the candidates of each size claimed in turn (byClaimedSize) until one
+   * succeeds. A size is only a peer's word: a claim whose attempt fails gives way to the next, so
+   * one or two liars cannot deny a fetch that an honest provider can serve. A caller's abort or
+   * our own full disk ends it at once; when every claim fails, the failure of the only one, or a
+   * TransferFailedError naming each.
+   */
+  private async eachClaim<T> (sha1: string, candidates: Candidate[], options: FetchOptions, attempt: (group: Candidate[], size: number) => Promise<T>): Promise<T> {
+    const groups = byClaimedSize(this.order(candidates))
+    const failures: Array<{ size: number, err: unknown }> = []
+    for (const group of groups) {
+      const size = group[0].size
+      try {
+        return await attempt(group, size)
+      } catch (err) {
+        if (options.signal?.aborted === true || isError(err, StorageFullError) || (err as { localWrite?: boolean }).localWrite === true) throw err
+        failures.push({ size, err })
+        if (groups.length > 1) this.log.debug(`providers claiming ${size} bytes for sha1://${sha1} failed`, err)
+      }
+    }
+    if (failures.length === 1) throw failures[0].err
+    const each = failures.map(({ size, err }) => `claiming ${size} bytes: ${(err as Error).name} (${(err as Error).message})`)
+    throw new TransferFailedError(`no provider of sha1://${sha1} delivered; ${each.join('; ')}`)
+  }
+
   /** Least-faulted providers first; ties in random order so load spreads. */
   private order (candidates: Candidate[]): Candidate[] {
     return candidates
@@ -416,6 +460,17 @@ function mostOfferedManifest (ordered: Candidate[]): string | undefined {
   let best: string | undefined
   for (const [m, n] of counts) if (best === undefined || n > (counts.get(best) ?? 0)) best = m
   return best
+}
+
+/**
+ * Candidates grouped by the size they claim, the group claimed by most first; on a tie, the group
+ * of the candidate first in `ordered` (least faulted). Each group keeps the order of `ordered`.
+ */
+function byClaimedSize (ordered: Candidate[]): Candidate[][] {
+  const groups = new Map<number, Candidate[]>()
+  for (const c of ordered) groups.set(c.size, [...(groups.get(c.size) ?? []), c])
+  // a stable sort: equal counts keep the order their first candidates had
+  return [...groups.values()].sort((a, b) => b.length - a.length)
 }
 
 function mostCommonSize (cands: Candidate[]): number {

@@ -34,6 +34,8 @@ class FakeProvider {
   hangs = false
   /** Claims to hold everything asked about, with this size (a stale or lying have answer). */
   claims: number | undefined
+  /** Added to the true size in every have answer for a blob it holds, manifest kept (a lying provider). */
+  misstates: number | undefined
   queried = 0
   opened = 0
   readonly served: RangeRequest[] = []
@@ -50,7 +52,7 @@ class FakeProvider {
     const bytes = this.blobs.get(sha1)
     if (this.claims !== undefined) return { sha1, have: true, size: this.claims }
     if (bytes === undefined) return { sha1, have: false }
-    const answer: HaveAnswer = { sha1, have: true, size: bytes.byteLength }
+    const answer: HaveAnswer = { sha1, have: true, size: bytes.byteLength + (this.misstates ?? 0) }
     const manifest = this.manifests.get(sha1)
     if (manifest !== undefined) answer.manifest = manifest
     return answer
@@ -188,6 +190,21 @@ async function setup (n: number): Promise<Setup> {
     logger: s.log
   }, { findTimeoutMs: 300, directWrites: false })
   return s
+}
+
+/** A large blob and its manifest, held by each of `holders` (which offer the manifest in have answers). */
+function largeBlob (holders: FakeProvider[], extra = 12_345): { data: Buffer, sha1: string, manifestSha1: string } {
+  const size = CHUNKED_THRESHOLD + extra
+  const data = randomBytes(size)
+  const sha1 = sha1Of(data)
+  const chunks: string[] = []
+  for (let i = 0; i < size; i += CHUNK_SIZE) chunks.push(createHash('sha1').update(data.subarray(i, i + CHUNK_SIZE)).digest('hex'))
+  const manifestBytes = encodeManifest(makeManifest(sha1, size, CHUNK_SIZE, chunks))
+  for (const p of holders) {
+    p.add(data)
+    p.manifests.set(sha1, p.add(manifestBytes))
+  }
+  return { data, sha1, manifestSha1: sha1Of(manifestBytes) }
 }
 
 describe('Fetcher with fake protocols', { timeout: 120_000 }, () => {
@@ -374,5 +391,49 @@ describe('Fetcher with fake protocols', { timeout: 120_000 }, () => {
       assert.equal(s.scores.faults(liar.peer.toString()), FAULT_BAD_DATA)
       assert.equal(s.scores.faults(honest.peer.toString()), 1)
     })
+  })
+
+  describe('providers that claim another size (issue 13, item 3)', () => {
+    // the liars are listed first (getPeers order) and, where they are as many as the honest, a
+    // tie between claims went to the first; a claim is only a claim, so every order must succeed
+    for (const liars of [1, 2]) {
+      it(`a small blob: ${liars} liar(s) listed first do not deny the fetch, and are penalised`, async () => {
+        s = await setup(liars + 1)
+        const honest = s.providers[liars]
+        const data = randomBytes(300_000)
+        honest.add(data)
+        // the liars say they hold it, 1,000 bytes shorter, and have nothing to send
+        for (const liar of s.providers.slice(0, liars)) liar.claims = data.byteLength - 1000
+        const info = await s.fetcher.fetch(sha1Of(data), {}, { alone: true })
+        assert.equal(info.size, data.byteLength)
+        assert.deepEqual(await s.t.trove.store.readBytes(info.sha1), data)
+        for (const liar of s.providers.slice(0, liars)) assert.equal(s.scores.faults(liar.peer.toString()), FAULT_BAD_DATA, 'a size claim proved false')
+        assert.equal(s.scores.faults(honest.peer.toString()), 0)
+      })
+
+      it(`a large blob in chunks: ${liars} liar(s) claiming the true manifest with a false size do not deny the fetch`, async () => {
+        s = await setup(liars + 1)
+        const { data, sha1 } = largeBlob(s.providers)
+        for (const liar of s.providers.slice(0, liars)) liar.misstates = -1000
+        const info = await s.fetcher.fetch(sha1)
+        assert.equal(info.size, data.byteLength)
+        assert.deepEqual(await s.t.trove.store.readBytes(sha1), data)
+        for (const liar of s.providers.slice(0, liars)) assert.ok(s.scores.faults(liar.peer.toString()) >= FAULT_BAD_DATA, 'penalised')
+        assert.equal(s.scores.faults(s.providers[liars].peer.toString()), 0)
+      })
+
+      it(`a range of a large blob: ${liars} liar(s) claiming a false size do not deny the read`, async () => {
+        s = await setup(liars + 1)
+        const { data, sha1 } = largeBlob(s.providers)
+        for (const liar of s.providers.slice(0, liars)) liar.misstates = -1000
+        // a range read proves no size (only a full fetch hashes the blob): the liars are tried
+        // first here so that their claim is seen to fail
+        s.scores.fault(s.providers[liars].peer.toString(), 1, 'so that the liars come first')
+        const got: Buffer[] = []
+        for await (const piece of await s.fetcher.readRange(sha1, { offset: 100, length: 5000 })) got.push(Buffer.from(piece))
+        assert.deepEqual(Buffer.concat(got), data.subarray(100, 5100))
+        for (const liar of s.providers.slice(0, liars)) assert.ok(s.scores.faults(liar.peer.toString()) >= FAULT_BAD_DATA, 'penalised')
+      })
+    }
   })
 })

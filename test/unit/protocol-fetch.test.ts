@@ -8,17 +8,38 @@ import { BlobNotFoundError, RangeNotSatisfiableError } from '../../src/errors.js
 import { memoryLogger } from '../../src/logger.js'
 import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_SESSIONS_PER_PEER, MAX_BATCHED_ANSWERS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, SMALL_ANSWER_BYTES } from '../../src/protocols/fetch/constants.js'
 import { fetchProtocol } from '../../src/protocols/fetch/fetch.js'
-import { FETCH_PROTOCOL, type AnswerInfo, type FetchProtocol, type RangeRequest } from '../../src/protocols/fetch/index.js'
+import { FETCH_PROTOCOL, type AnswerInfo, type FetchInit, type FetchProtocol, type RangeRequest } from '../../src/protocols/fetch/index.js'
 import { FetchRequest, FetchResponse } from '../../src/protocols/fetch/pb/fetch.js'
 import { StreamReader, frame } from '../../src/protocols/stream-io.js'
 import { sha1ToBytes } from '../../src/uri.js'
 import { FakeNet, closed, type FakeLibp2p } from '../helpers/fake-libp2p.js'
 import { MemoryBlobs, rawExchange, type Outcome } from '../helpers/protocol-stubs.js'
+import { faultWeight } from '../../src/transfer/scores.js'
 import { collect, fakeSha1 } from '../helpers/trove.js'
 import { HELLO_SHA1_HEX, WIRE_VECTORS, hexBytes } from '../helpers/wire-vectors.js'
 
 /** Short enough that the stall tests finish quickly; the protocol's own default is 20 s. */
 const STALL_MS = 150
+/**
+ * A request deadline short enough for a test, with a rate so high that its size adds nothing: a
+ * peer that trickles a byte every TRICKLE_MS never stalls, and only the deadline stops it.
+ */
+const DEADLINE = { stallTimeoutMs: 1000, deadlineBaseMs: 300, minBytesPerSecond: 1e9 }
+const TRICKLE_MS = 20
+
+/** Sends `bytes` one byte every TRICKLE_MS until they are sent or the stream ends; stop() ends it early. */
+function trickle (stream: Stream, bytes: Uint8Array): { stop: () => void } {
+  let i = 0
+  const timer = setInterval(() => {
+    if (i >= bytes.byteLength || stream.status !== 'open') { clearInterval(timer); return }
+    try {
+      stream.send(bytes.subarray(i, ++i))
+    } catch {
+      clearInterval(timer)
+    }
+  }, TRICKLE_MS)
+  return { stop: () => { clearInterval(timer) } }
+}
 
 interface Setup {
   net: FakeNet
@@ -30,7 +51,10 @@ interface Setup {
   fetching: FetchProtocol
 }
 
-async function setup (init: { stallTimeoutMs?: number } = {}): Promise<Setup> {
+/** The options the tests tune: timeouts short enough to finish quickly. */
+type TestInit = Pick<FetchInit, 'stallTimeoutMs' | 'deadlineBaseMs' | 'minBytesPerSecond'>
+
+async function setup (init: TestInit = {}): Promise<Setup> {
   const net = new FakeNet()
   const server = await net.node()
   const client = await net.node()
@@ -229,7 +253,7 @@ describe('fetch protocol: serving blobs from stubbed components', { timeout: 60_
 
 describe('fetch protocol: a client against peers that misbehave', { timeout: 60_000 }, () => {
   /** A peer whose fetch handler is `serve`: it reads one request and does whatever it is told. */
-  async function badPeer (serve: (stream: Stream, req: FetchRequest) => Promise<void> | void, init: { stallTimeoutMs?: number } = {}): Promise<{ s: Setup, open: () => ReturnType<FetchProtocol['open']> }> {
+  async function badPeer (serve: (stream: Stream, req: FetchRequest) => Promise<void> | void, init: TestInit = {}): Promise<{ s: Setup, open: () => ReturnType<FetchProtocol['open']> }> {
     const s = await setup(init)
     await s.serving.stop()
     await s.server.handle(FETCH_PROTOCOL, (stream) => {
@@ -306,6 +330,24 @@ describe('fetch protocol: a client against peers that misbehave', { timeout: 60_
     assert.equal(s.client.dialed[0].status, 'aborted')
   })
 
+  it('gives up on a peer that trickles an answer a byte at a time at the request deadline, a fault that counts (issue 13, item 4)', { timeout: 10_000 }, async () => {
+    let sender: { stop: () => void } | undefined
+    const { s, open } = await badPeer((stream) => {
+      const out = header(FetchResponse.Status.OK, 100_000, 100_000)
+      out.append(new Uint8Array(100_000))
+      sender = trickle(stream, out.subarray())
+    }, DEADLINE)
+    try {
+      const err = await collect((await open()).get({ sha1 })).then(() => undefined, (e: unknown) => e)
+      assert.equal((err as Error | undefined)?.name, 'PeerTimeoutError')
+      assert.ok(faultWeight(err) > 0, 'the peer is penalised for it')
+      await closed(s.client.dialed[0])
+      assert.equal(s.client.dialed[0].status, 'aborted')
+    } finally {
+      sender?.stop()
+    }
+  })
+
   it('passes the bytes on as the peer sent them: checking them is the caller\'s job', async () => {
     const lie = randomBytes(64)
     const { open } = await badPeer((stream, req) => {
@@ -324,5 +366,22 @@ describe('fetch protocol: a server against a client that stalls', { timeout: 60_
     const stream = await s.client.dialProtocol(s.server.peerId, FETCH_PROTOCOL)
     assert.equal((await rawExchange(stream, undefined, MAX_FETCH_RESPONSE_HEADER_BYTES, { keepOpen: true })).kind, 'reset')
     assert.deepEqual(s.serverLog.records.map((r) => [r.level, (r.details[0] as Error).name]), [['debug', 'PeerTimeoutError']])
+  })
+})
+
+describe('fetch protocol: a server against a client that trickles (issue 13, item 4)', { timeout: 60_000 }, () => {
+  it('drops a client that sends its request a byte at a time, at the request deadline', { timeout: 10_000 }, async () => {
+    const s = await setup(DEADLINE)
+    s.blobs.add(randomBytes(1000))
+    const stream = await s.client.dialProtocol(s.server.peerId, FETCH_PROTOCOL)
+    // a request longer than any a client sends, within the size limit, never finished
+    const sender = trickle(stream, frame(new Uint8Array(MAX_FETCH_REQUEST_BYTES)).subarray())
+    try {
+      await closed(stream)
+      assert.equal(stream.status, 'reset')
+      assert.deepEqual(s.serverLog.records.map((r) => [r.level, (r.details[0] as Error).name]), [['debug', 'PeerTimeoutError']])
+    } finally {
+      sender.stop()
+    }
   })
 })

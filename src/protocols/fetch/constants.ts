@@ -10,6 +10,20 @@ export const MAX_REQUESTS_PER_STREAM = 1_000_000
  * work goes to another provider. Long enough for a busy disk, short enough for an interactive get.
  */
 export const FETCH_STALL_TIMEOUT_MS = 20_000
+/**
+ * Every request has an absolute deadline besides the stall timeout, which a peer that sends or
+ * takes one byte at a time resets for ever. Both sides allow one request
+ * `FETCH_DEADLINE_BASE_MS + bytes / FETCH_MIN_BYTES_PER_SECOND` (see requestDeadlineMs): the
+ * responder from when it starts waiting for a request until the request is read, and from when
+ * its answer's turn comes until the answer is sent; the requester from when it starts reading an
+ * answer until its last byte. The base covers a wait for the request (never more than the stall
+ * timeout when nothing comes), a busy disk and round trips; the rate is that of a slow but honest
+ * link, at which a full 4 MiB chunk gets 30 s + 128 s = 158 s. A peer over it is dropped as a
+ * stalled one is (PeerTimeoutError).
+ */
+export const FETCH_DEADLINE_BASE_MS = 30_000
+/** The slowest transfer rate a request's deadline allows (32 KiB/s; see FETCH_DEADLINE_BASE_MS). */
+export const FETCH_MIN_BYTES_PER_SECOND = 32 * 1024
 /** Time to open a fetch stream (dial + protocol negotiation). */
 export const FETCH_OPEN_TIMEOUT_MS = 10_000
 /** Concurrent fetch streams per connection: a few chunk workers plus a small-blob session. */

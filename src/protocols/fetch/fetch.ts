@@ -5,11 +5,11 @@ import { defaultLogger, type Logger } from '../../logger.js'
 import type { BlobInfo } from '../../store/blob-store.js'
 import { SHA1_BYTES, bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline, timeoutError } from '../deadline.js'
-import { ProtocolError } from '../errors.js'
+import { PeerTimeoutError, ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
 import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
-import { FETCH_MAX_INBOUND_STREAMS, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_BATCHED_ANSWERS, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
+import { FETCH_DEADLINE_BASE_MS, FETCH_MAX_INBOUND_STREAMS, FETCH_MIN_BYTES_PER_SECOND, FETCH_MAX_OUTBOUND_STREAMS, FETCH_OPEN_TIMEOUT_MS, FETCH_PROTOCOL, FETCH_SESSIONS_PER_PEER, FETCH_STALL_TIMEOUT_MS, MAX_FETCH_REQUEST_BYTES, MAX_FETCH_RESPONSE_HEADER_BYTES, MAX_BATCHED_ANSWERS, MAX_REQUESTS_PER_STREAM, SMALL_ANSWER_BYTES } from './constants.js'
 import type { AnswerInfo, BytesSink, FetchComponents, FetchInit, FetchProtocol, FetchSession, ManyHandlers, RangeRequest } from './index.js'
 import { FetchRequest, FetchResponse } from './pb/fetch.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
@@ -29,14 +29,36 @@ export function fetchProtocol (init: FetchInit = {}): (components: FetchComponen
 /** An answer ready to send, or the function that streams a large one when its turn comes. */
 type PreparedAnswer = Uint8ArrayList | ((stream: Stream) => Promise<void>)
 
+/**
+ * The absolute deadline of one request of `bytes` bytes (see FETCH_DEADLINE_BASE_MS): a base,
+ * plus the bytes at the slowest rate allowed.
+ */
+export function requestDeadlineMs (bytes: number, init: Pick<FetchInit, 'deadlineBaseMs' | 'minBytesPerSecond'> = {}): number {
+  return (init.deadlineBaseMs ?? FETCH_DEADLINE_BASE_MS) + Math.ceil(bytes * 1000 / (init.minBytesPerSecond ?? FETCH_MIN_BYTES_PER_SECOND))
+}
+
+/**
+ * A signal that fires `ms` from now or when the caller's does, and `over(err)`, which turns an
+ * abort by our deadline (not by the caller) into the PeerTimeoutError that penalises the peer.
+ */
+function requestTimer (ms: number, what: string, signal?: AbortSignal): { signal: AbortSignal, over: (err: unknown) => unknown } {
+  const timer = AbortSignal.timeout(Math.max(0, ms))
+  return {
+    signal: signal !== undefined ? AbortSignal.any([signal, timer]) : timer,
+    over: (err) => timer.aborted && signal?.aborted !== true ? new PeerTimeoutError(`${what} passed its deadline of ${ms} ms`, { cause: err }) : err
+  }
+}
+
 class FetchService implements FetchProtocol {
   bytesServed = 0
   private readonly stallTimeoutMs: number
+  private readonly deadlines: Pick<FetchInit, 'deadlineBaseMs' | 'minBytesPerSecond'>
   private readonly slots = new PeerSlots(FETCH_SESSIONS_PER_PEER)
   private readonly log: Logger
 
   constructor (private readonly components: FetchComponents, init: FetchInit) {
     this.stallTimeoutMs = init.stallTimeoutMs ?? FETCH_STALL_TIMEOUT_MS
+    this.deadlines = { deadlineBaseMs: init.deadlineBaseMs, minBytesPerSecond: init.minBytesPerSecond }
     this.log = (components.logger ?? defaultLogger()).forComponent('fetch')
   }
 
@@ -56,7 +78,9 @@ class FetchService implements FetchProtocol {
     const reader = new StreamReader(stream, undefined, this.stallTimeoutMs)
     try {
       for (let served = 0; ;) {
-        const msg = await reader.readMessage(MAX_FETCH_REQUEST_BYTES)
+        // a request must be whole by its deadline: a client trickling it resets the stall timer
+        const timer = requestTimer(requestDeadlineMs(0, this.deadlines), 'a request')
+        const msg = await reader.readMessage(MAX_FETCH_REQUEST_BYTES, timer.signal).catch((err: unknown) => { throw timer.over(err) })
         if (msg === undefined) break
         // requests a pipelining client already sent are answered together: their look-ups and
         // reads overlap and their small answers leave in one send (bench/small)
@@ -91,7 +115,8 @@ class FetchService implements FetchProtocol {
       // one buffer, not the list of pieces: below the muxer each piece of a list is encrypted
       // and written to the socket on its own (three system calls per small answer, bench/small);
       // the copy costs far less
-      await send(stream, out.subarray(), undefined, this.stallTimeoutMs)
+      const timer = requestTimer(requestDeadlineMs(out.byteLength, this.deadlines), 'sending answers')
+      await send(stream, out.subarray(), timer.signal, this.stallTimeoutMs).catch((err: unknown) => { throw timer.over(err) })
     }
     for (const answer of answers) {
       if (answer instanceof Uint8ArrayList) {
@@ -141,14 +166,18 @@ class FetchService implements FetchProtocol {
       }
       // the header goes out with the first bytes in one send
       let first: Uint8ArrayList | undefined = header()
+      // from when its turn comes: a client that takes the bytes slowly cannot hold it for ever
+      const timer = requestTimer(requestDeadlineMs(length, this.deadlines), `sending ${length} bytes`)
       try {
         for await (const bytes of source) {
           if (first !== undefined) first.append(bytes)
-          await send(stream, first ?? bytes, undefined, this.stallTimeoutMs)
+          await send(stream, first ?? bytes, timer.signal, this.stallTimeoutMs)
           first = undefined
           this.bytesServed += bytes.byteLength
         }
-        if (first !== undefined) await send(stream, first, undefined, this.stallTimeoutMs)
+        if (first !== undefined) await send(stream, first, timer.signal, this.stallTimeoutMs)
+      } catch (err) {
+        throw timer.over(err)
       } finally {
         source.destroy()
       }
@@ -170,7 +199,7 @@ class FetchService implements FetchProtocol {
       const stream = await this.components.libp2p.dialProtocol(peer, FETCH_PROTOCOL, { signal })
       stream.inactivityTimeout = this.stallTimeoutMs
       stream.addEventListener('close', release, { once: true })
-      return new StreamSession(stream, peer, release, this.stallTimeoutMs)
+      return new StreamSession(stream, peer, release, this.stallTimeoutMs, this.deadlines)
     } catch (err) {
       release()
       throw timeoutError(err, `opening a fetch stream to ${peer.toString()}`, signal)
@@ -188,7 +217,8 @@ class StreamSession implements FetchSession {
   private closed = false
 
   /** `release` frees this session's slot among those open to the peer (see FETCH_SESSIONS_PER_PEER). */
-  constructor (private readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}, stallTimeoutMs?: number) {
+  constructor (private readonly stream: Stream, readonly peer: PeerId, private readonly release: () => void = () => {}, stallTimeoutMs?: number,
+    private readonly deadlines: Pick<FetchInit, 'deadlineBaseMs' | 'minBytesPerSecond'> = {}) {
     this.reader = new StreamReader(stream, undefined, stallTimeoutMs)
   }
 
@@ -251,13 +281,19 @@ class StreamSession implements FetchSession {
    * stream is still in step and the next answer can be read.
    */
   private async * receive (req: RangeRequest, signal?: AbortSignal, onHeader?: (info: AnswerInfo) => Promise<void>): AsyncGenerator<Uint8Array> {
+    // an absolute deadline from the start of the answer: a peer trickling it resets the stall timer
+    const started = Date.now()
+    let timer = requestTimer(requestDeadlineMs(0, this.deadlines), `the answer of ${this.peer.toString()}`, signal)
     try {
-      const info = await this.header(req, signal)
+      const info = await this.header(req, timer.signal)
       await onHeader?.(info)
-      yield * this.reader.readBytes(info.length, signal)
+      const ms = requestDeadlineMs(info.length, this.deadlines)
+      timer = requestTimer(started + ms - Date.now(), `the answer of ${this.peer.toString()} (${info.length} bytes in ${ms} ms)`, signal)
+      yield * this.reader.readBytes(info.length, timer.signal)
     } catch (err) {
-      if (!isError(err, BlobNotFoundError)) this.abort(err)
-      throw err
+      const e = timer.over(err)
+      if (!isError(e, BlobNotFoundError)) this.abort(e)
+      throw e
     }
   }
 

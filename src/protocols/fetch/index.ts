@@ -33,6 +33,10 @@ export interface FetchComponents {
 export interface FetchInit {
   /** No byte either way for this long aborts a stream (default FETCH_STALL_TIMEOUT_MS). */
   stallTimeoutMs?: number
+  /** Base of every request's deadline (default FETCH_DEADLINE_BASE_MS; see requestDeadlineMs). */
+  deadlineBaseMs?: number
+  /** Slowest rate a request's deadline allows for its bytes (default FETCH_MIN_BYTES_PER_SECOND). */
+  minBytesPerSecond?: number
 }
 
 export interface RangeRequest {
