@@ -58,7 +58,7 @@ export class StreamReader {
   }
 
   /** Reads one varint-length-prefixed message of at most maxLength bytes; undefined at a clean end. */
-  async readMessage (maxLength: number, signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
+  async readMessage (maxLength: number, signal?: AbortSignal, deadlineAt?: number): Promise<Uint8ArrayList | undefined> {
     let length: number | undefined
     let prefix = 0
     for (;;) {
@@ -73,13 +73,13 @@ export class StreamReader {
           if (this.buf.byteLength >= 10) throw new ProtocolError('invalid length prefix')
         }
       }
-      if (!await this.waitFor(this.buf.byteLength + 1, signal)) {
+      if (!await this.waitFor(this.buf.byteLength + 1, signal, deadlineAt)) {
         if (this.buf.byteLength === 0) return undefined
         throw new ProtocolError('stream ended inside a length prefix')
       }
     }
     if (length > maxLength) throw new ProtocolError(`message of ${length} bytes exceeds the limit of ${maxLength}`)
-    if (!await this.waitFor(prefix + length, signal)) throw new ProtocolError('stream ended inside a message')
+    if (!await this.waitFor(prefix + length, signal, deadlineAt)) throw new ProtocolError('stream ended inside a message')
     const msg = this.buf.sublist(prefix, prefix + length)
     this.consume(prefix + length)
     return msg
@@ -90,10 +90,10 @@ export class StreamReader {
    * 64 KiB) at a time: handing out what arrived as it is never copies, where joining the buffered
    * pieces into one array copied every byte once more (bench/fetch: ~5% of the receiver's CPU).
    */
-  async * readBytes (length: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  async * readBytes (length: number, signal?: AbortSignal, deadlineAt?: number): AsyncGenerator<Uint8Array> {
     let remaining = length
     while (remaining > 0) {
-      if (this.buf.byteLength === 0 && !await this.waitFor(1, signal)) {
+      if (this.buf.byteLength === 0 && !await this.waitFor(1, signal, deadlineAt)) {
         throw new ProtocolError(`stream ended with ${remaining} of ${length} bytes still due`)
       }
       const first = this.buf[Symbol.iterator]().next().value as Uint8Array
@@ -113,12 +113,21 @@ export class StreamReader {
     }
   }
 
-  /** Resolves true once `n` bytes are buffered, false if the stream ends first. */
-  private async waitFor (n: number, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Resolves true once `n` bytes are buffered, false if the stream ends first. `deadlineAt`
+   * (epoch ms) is an absolute deadline on top of the stall timeout: a peer trickling a byte at a
+   * time resets the stall timer but not this. It shortens the one timer a wait already has, so a
+   * deadline costs no timer or signal of its own (the small-blob fetch loop reads one per answer).
+   */
+  private async waitFor (n: number, signal?: AbortSignal, deadlineAt?: number): Promise<boolean> {
     while (this.buf.byteLength < n) {
       if (this.error !== undefined) throw this.error
       if (this.ended) return false
       signal?.throwIfAborted()
+      const left = deadlineAt === undefined ? undefined : deadlineAt - Date.now()
+      if (left !== undefined && left <= 0) throw this.fail(new PeerTimeoutError('the peer did not finish within the deadline'))
+      const waitMs = left === undefined ? this.stallTimeoutMs : Math.min(left, this.stallTimeoutMs ?? left)
+      const byDeadline = left !== undefined && waitMs === left
       if (this.paused && this.stream.readStatus === 'paused') {
         // the consumer needs more than the high-water mark in one piece: let data in
         this.paused = false
@@ -129,20 +138,15 @@ export class StreamReader {
           clearTimeout(stall)
           reject(signal?.reason)
         }
-        const stall = this.stallTimeoutMs === undefined
+        const stall = waitMs === undefined
           ? undefined
           : setTimeout(() => {
             signal?.removeEventListener('abort', onAbort)
             this.wake = undefined
-            const err = new PeerTimeoutError(`no data from the peer for ${this.stallTimeoutMs} ms`)
-            this.error = err
-            try {
-              this.stream.abort(err)
-            } catch {
-              // the stream already ended; the stall is reported to the reader below
-            }
-            reject(err)
-          }, this.stallTimeoutMs)
+            reject(this.fail(new PeerTimeoutError(byDeadline
+              ? 'the peer did not finish within the deadline'
+              : `no data from the peer for ${String(this.stallTimeoutMs)} ms`)))
+          }, waitMs)
         signal?.addEventListener('abort', onAbort, { once: true })
         this.wake = () => {
           clearTimeout(stall)
@@ -152,6 +156,17 @@ export class StreamReader {
       })
     }
     return true
+  }
+
+  /** Ends the stream with `err` (the peer sees a reset) and keeps it for every later read. */
+  private fail (err: Error): Error {
+    this.error = err
+    try {
+      this.stream.abort(err)
+    } catch {
+      // the stream already ended; the error is reported to the reader all the same
+    }
+    return err
   }
 
   private notify (): void {
