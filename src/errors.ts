@@ -32,6 +32,12 @@ export class InvalidJsonError extends TroveError {
   static readonly code = 'INVALID_JSON'
 }
 
+/** Bytes that claim to be a directory manifest but are not a valid, canonical one (docs/formats.md). */
+export class InvalidDirManifestError extends TroveError {
+  static override name = 'InvalidDirManifestError'
+  static readonly code = 'INVALID_DIR_MANIFEST'
+}
+
 export class InvalidArgumentError extends TroveError {
   static override name = 'InvalidArgumentError'
   static readonly code = 'INVALID_ARGUMENT'
