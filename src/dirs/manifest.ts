@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { InvalidDirManifestError } from '../errors.js'
-import { isSha1Hex } from '../uri.js'
+import { isSha1Hex } from '../hex.js'
 import { DIR_MANIFEST_TYPE, DIR_MANIFEST_VERSION, MAX_DIR_ENTRIES, MAX_DIR_MANIFEST_BYTES, MAX_NAME_BYTES } from './constants.js'
 
 /**

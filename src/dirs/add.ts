@@ -1,0 +1,164 @@
+import type { Stats } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { FileNotFoundError } from '../errors.js'
+import type { AddDirProgress, AddDirResult } from '../ops.js'
+import { PACK_MAX_BYTES } from '../store/constants.js'
+import { encodeDirManifest, type DirEntry } from './manifest.js'
+import { formatDirUri } from './uri.js'
+import { identity, readLevel, type LocalEntry } from './walk.js'
+
+/**
+ * Files of one directory stored at once. Stores that finish together commit together (one index
+ * batch, one pack append), so a few dozen in flight turn a folder of small files into a few
+ * commits; more only adds open files.
+ */
+const FILES_IN_FLIGHT = 32
+
+/** What adding a directory needs of the store: its two ways in for local content. */
+export interface DirSink {
+  /** Bytes held whole (a small file, a manifest): small ones go into pack files. */
+  putBytes: (bytes: Uint8Array, options: { signal?: AbortSignal }) => Promise<{ sha1: string, size: number }>
+  /** A local file, copied in the kernel and hashed as stored (with a chunk manifest when large). */
+  putFile: (file: string, options: { signal?: AbortSignal }) => Promise<{ sha1: string, size: number }>
+}
+
+export interface AddLocalDirOptions {
+  followSymlinks?: boolean
+  signal?: AbortSignal
+  onProgress?: (progress: AddDirProgress) => void
+}
+
+export interface LocalDirAdded {
+  sha1: string
+  uri: string
+  files: number
+  dirs: number
+  bytes: number
+  /** Files whose size or modification time changed while they were read (relative paths). */
+  changed: string[]
+  /** Sockets, FIFOs and devices left out (relative paths). */
+  skipped: string[]
+}
+
+/**
+ * Stores the directory `dir`: depth first, every file of a level (up to FILES_IN_FLIGHT at once),
+ * then each subdirectory, then the level's manifest, so every manifest is written after everything
+ * it names and the root last. Memory holds the entries of the directories on the current path and
+ * the manifest being built, never the whole tree's file list. A file that changes while it is read
+ * is stored as read (the hash is always of the stored bytes) and listed in `changed`.
+ */
+export async function addLocalDir (sink: DirSink, dir: string, options: AddLocalDirOptions = {}): Promise<LocalDirAdded> {
+  const root = path.resolve(dir)
+  const st = await fs.stat(root).catch((err: unknown) => {
+    throw new FileNotFoundError(`no such directory: ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+  })
+  if (!st.isDirectory()) throw new FileNotFoundError(`not a directory: ${dir}`)
+  const walker = new TreeAdder(sink, await fs.realpath(root), options)
+  const top = await walker.level(root, '', new Set([identity(st)]))
+  return { sha1: top.sha1, uri: formatDirUri(top.sha1), files: walker.files, dirs: walker.dirs, bytes: walker.bytes, changed: walker.changed, skipped: walker.skipped }
+}
+
+class TreeAdder {
+  files = 0
+  dirs = 0
+  bytes = 0
+  readonly changed: string[] = []
+  readonly skipped: string[] = []
+
+  constructor (private readonly sink: DirSink, private readonly rootReal: string, private readonly options: AddLocalDirOptions) {}
+
+  /** Stores one directory and everything below it; answers its manifest's sha1 and the file bytes below it. */
+  async level (dir: string, rel: string, ancestors: Set<string>): Promise<{ sha1: string, size: number }> {
+    const { signal, followSymlinks } = this.options
+    signal?.throwIfAborted()
+    const { entries, skipped } = await readLevel(dir, rel, { rootReal: this.rootReal, followSymlinks: followSymlinks === true, ancestors })
+    this.skipped.push(...skipped)
+    const out: DirEntry[] = []
+    const files = entries.filter((e) => e.kind === 'file')
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < files.length) {
+        const e = files[next++]
+        out.push(await this.file(e))
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, files.length) }, worker))
+    for (const e of entries) {
+      if (e.kind !== 'dir') continue
+      const st = await fs.stat(e.path)
+      const id = identity(st)
+      const below = new Set(ancestors).add(id)
+      const sub = await this.level(e.path, e.rel, below)
+      out.push({ name: e.name, kind: 'dir', sha1: sub.sha1, size: sub.size, exec: false })
+    }
+    const manifest = encodeDirManifest({ entries: out })
+    const stored = await this.sink.putBytes(manifest, { signal })
+    this.dirs++
+    return { sha1: stored.sha1, size: out.reduce((n, e) => n + e.size, 0) }
+  }
+
+  /** Stores one file; its entry records the stored bytes' hash and size. */
+  private async file (e: LocalEntry): Promise<DirEntry> {
+    const { signal } = this.options
+    signal?.throwIfAborted()
+    const small = await readSmall(e.path)
+    let stored: { sha1: string, size: number }
+    let before: Stats
+    let changed: boolean
+    if (small.bytes !== undefined) {
+      before = small.before
+      stored = await this.sink.putBytes(small.bytes, { signal })
+      changed = small.changed
+    } else {
+      before = await fs.stat(e.path)
+      stored = await this.sink.putFile(e.path, { signal })
+      const after = await fs.stat(e.path)
+      changed = small.changed || stored.size !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
+    }
+    if (changed) this.changed.push(e.rel)
+    this.files++
+    this.bytes += stored.size
+    this.options.onProgress?.({ files: this.files, bytes: this.bytes })
+    return { name: e.name, kind: 'file', sha1: stored.sha1, size: stored.size, exec: (before.mode & 0o100) !== 0 }
+  }
+}
+
+/**
+ * A file of at most PACK_MAX_BYTES read whole (it goes into a pack file), with whether it changed
+ * while read: its size or modification time moved between the stats around the read, or the read
+ * found more or fewer bytes than the first stat said. No bytes for a larger file (or one that
+ * grew past the stat while read: changed, and stored by the large-file path).
+ */
+async function readSmall (file: string): Promise<{ bytes?: Buffer, before: Stats, changed: boolean }> {
+  const fh = await fs.open(file, 'r').catch((err: unknown) => {
+    throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
+  })
+  try {
+    const before = await fh.stat()
+    if (before.size > PACK_MAX_BYTES) return { before, changed: false }
+    // one byte more than the stat said: a file that grew meanwhile fills it
+    const buf = Buffer.allocUnsafe(before.size + 1)
+    let n = 0
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n)
+      n += bytesRead
+      // a short read of a regular file is its end: no second read to see 0
+      if (bytesRead === 0 || n < buf.length) break
+    }
+    if (n > before.size) return { before, changed: true }
+    const after = await fh.stat()
+    const changed = n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
+    return { bytes: buf.subarray(0, n), before, changed }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** The answer of `addDir` for a directory `addLocalDir` stored (before pin and ref). */
+export function dirResult (dir: string, added: LocalDirAdded): AddDirResult {
+  const r: AddDirResult = { uri: added.uri, sha1: added.sha1, name: path.basename(path.resolve(dir)), files: added.files, dirs: added.dirs, bytes: added.bytes }
+  if (added.changed.length > 0) r.changed = added.changed
+  if (added.skipped.length > 0) r.skipped = added.skipped
+  return r
+}
