@@ -4,6 +4,7 @@ import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import { addLocalDir, dirResult, type DirSink } from './dirs/add.js'
+import { formatDirUri } from './dirs/uri.js'
 import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
@@ -337,6 +338,8 @@ export class Trove implements TroveOps, NodeInfo {
     // leases, the grace period and minCopies keep a blob for now, not for good: they are in `space`
     report.kept = reasons.length > 0
     report.space = space
+    const place = await this.space.placeInDir(sha1)
+    if (place !== undefined) report.dir = formatDirUri(place.root, place.path)
     return report
   }
 

@@ -152,6 +152,11 @@ export interface WhyReport {
   reasons: WhyReason[]
   /** Space management's view: class, last use, replicas, lease, grace period, whether it could be evicted now. */
   space?: SpaceExplanation
+  /**
+   * For a blob inside a stored directory: where, as `sha1dir://<root manifest>/<path>` (the
+   * outermost directory found; the link reasons say what holds that root).
+   */
+  dir?: string
 }
 
 export interface StatusReport {

@@ -75,8 +75,17 @@ export function parseUri (uri: unknown): ParsedUri {
   return parsed
 }
 
-/** Accepts a URI or a bare 40-hex hash, returning the hash. */
+/**
+ * Accepts a URI or a bare 40-hex hash, returning the hash. A `sha1dir://<hash>` names its root
+ * manifest blob (what `pin`, `why` and `unpin` act on); a path inside a directory is not one blob
+ * this can name without reading the directory, so it is refused here.
+ */
 export function toSha1 (uriOrHash: string): string {
+  if (typeof uriOrHash === 'string' && uriOrHash.startsWith(DIR_SCHEME)) {
+    const dir = parseDirUri(uriOrHash)
+    if (dir.path.length > 0) throw new InvalidUriError(`a path inside a directory names no blob by itself here: ${truncate(uriOrHash)} (use the directory's own sha1dir://${dir.sha1})`)
+    return dir.sha1
+  }
   if (typeof uriOrHash === 'string' && !uriOrHash.startsWith('sha1://')) return assertSha1Hex(uriOrHash)
   return parseUri(uriOrHash).sha1
 }
