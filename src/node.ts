@@ -19,7 +19,7 @@ import { SpaceManager } from './space/space-manager.js'
 import { KeyedSerialQueue } from './serial.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
-import { SMALL_IO_MAX_BYTES } from './store/small-io.js'
+import { SMALL_IO_MAX_BYTES, smallFileIo } from './store/small-io.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
@@ -155,7 +155,9 @@ export class Trove implements TroveOps, NodeInfo {
       putBytes: async (bytes, o) => bytes.byteLength <= SMALL_IO_MAX_BYTES
         ? this.store.putBytes(bytes, { signal: o.signal, pinned })
         : this.add([bytes], { signal: o.signal, pinned }),
-      putFile: async (file, o) => this.manifests.recordFor(await this.store.putFile(file, { signal: o.signal, chunkSize: CHUNK_SIZE, pinned }))
+      putFile: async (file, o) => this.manifests.recordFor(await this.store.putFile(file, { signal: o.signal, chunkSize: CHUNK_SIZE, pinned })),
+      // the store's own small-file worker: a folder of small files is read in batches
+      io: smallFileIo
     }
     const { value: result, evictions } = await this.withEvictions(async () => {
       const added = await addLocalDir(sink, dir, { followSymlinks: options.followSymlinks, signal: options.signal, onProgress: options.onProgress })

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { FileNotFoundError } from '../errors.js'
 import type { AddDirProgress, AddDirResult } from '../ops.js'
 import { PACK_MAX_BYTES } from '../store/constants.js'
+import type { SmallFileIo } from '../store/small-io.js'
 import { encodeDirManifest, type DirEntry } from './manifest.js'
 import { formatDirUri } from './uri.js'
 import { identity, readLevel, type LocalEntry } from './walk.js'
@@ -13,7 +14,7 @@ import { identity, readLevel, type LocalEntry } from './walk.js'
  * batch, one pack append), so a few dozen in flight turn a folder of small files into a few
  * commits; more only adds open files.
  */
-const FILES_IN_FLIGHT = 32
+const FILES_IN_FLIGHT = 128
 
 /** What adding a directory needs of the store: its two ways in for local content. */
 export interface DirSink {
@@ -21,6 +22,8 @@ export interface DirSink {
   putBytes: (bytes: Uint8Array, options: { signal?: AbortSignal }) => Promise<{ sha1: string, size: number }>
   /** A local file, copied in the kernel and hashed as stored (with a chunk manifest when large). */
   putFile: (file: string, options: { signal?: AbortSignal }) => Promise<{ sha1: string, size: number }>
+  /** Batched small-file reads (the store's small-file worker); without it, `fs.readFile`. */
+  io?: Pick<SmallFileIo, 'read'>
 }
 
 export interface AddLocalDirOptions {
@@ -102,7 +105,7 @@ class TreeAdder {
   private async file (e: LocalEntry): Promise<DirEntry> {
     const { signal } = this.options
     signal?.throwIfAborted()
-    const small = await readSmall(e.path)
+    const small = await readSmall(e.path, this.sink.io)
     let stored: { sha1: string, size: number }
     let before: Stats
     let changed: boolean
@@ -126,33 +129,29 @@ class TreeAdder {
 
 /**
  * A file of at most PACK_MAX_BYTES read whole (it goes into a pack file), with whether it changed
- * while read: its size or modification time moved between the stats around the read, or the read
- * found more or fewer bytes than the first stat said. No bytes for a larger file (or one that
- * grew past the stat while read: changed, and stored by the large-file path).
+ * while read: its size or modification time moved between the stats around the read, or it
+ * shrank under the read. No bytes for a larger file. The read goes through `io` when given (the
+ * store's small-file worker: a batch of reads is one hand-off, not an open, read and close each).
  */
-async function readSmall (file: string): Promise<{ bytes?: Buffer, before: Stats, changed: boolean }> {
-  const fh = await fs.open(file, 'r').catch((err: unknown) => {
-    throw new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
-  })
+async function readSmall (file: string, io: DirSink['io']): Promise<{ bytes?: Buffer, before: Stats, changed: boolean }> {
+  const before = await fs.stat(file).catch((err: unknown) => { throw unreadable(file, err) })
+  if (before.size > PACK_MAX_BYTES) return { before, changed: false }
+  let bytes: Buffer
   try {
-    const before = await fh.stat()
-    if (before.size > PACK_MAX_BYTES) return { before, changed: false }
-    // one byte more than the stat said: a file that grew meanwhile fills it
-    const buf = Buffer.allocUnsafe(before.size + 1)
-    let n = 0
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n)
-      n += bytesRead
-      // a short read of a regular file is its end: no second read to see 0
-      if (bytesRead === 0 || n < buf.length) break
-    }
-    if (n > before.size) return { before, changed: true }
-    const after = await fh.stat()
-    const changed = n !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
-    return { bytes: buf.subarray(0, n), before, changed }
-  } finally {
-    await fh.close()
+    bytes = io !== undefined ? await io.read(file, 0, before.size) : await fs.readFile(file)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SHORT_READ') return { before, changed: true }
+    throw unreadable(file, err)
   }
+  const after = await fs.stat(file)
+  const changed = bytes.length !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
+  // grown past what was read: stored whole by the large-file path, and said to have changed
+  if (changed && after.size > bytes.length) return { before, changed }
+  return { bytes, before, changed }
+}
+
+function unreadable (file: string, err: unknown): FileNotFoundError {
+  return new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
 }
 
 /** The answer of `addDir` for a directory `addLocalDir` stored (before pin and ref). */
