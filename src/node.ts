@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
+import { DEFAULT_CONFIG, assertNotDataDir, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
@@ -148,6 +148,7 @@ export class Trove implements TroveOps, NodeInfo {
    */
   async addDir (dir: string, options: AddDirOptions = {}): Promise<AddDirResult> {
     const by = options.by ?? this.by
+    await assertNotDataDir(dir, this.dataDir)
     if (options.ref !== undefined) await assertRefTakesFiles(this, assertKey(options.ref))
     const pinned = options.pin === true
     const sink: DirSink = {

@@ -7,7 +7,7 @@ import { PACK_MAX_BYTES } from '../store/constants.js'
 import type { SmallFileIo } from '../store/small-io.js'
 import { encodeDirManifest, type DirEntry } from './manifest.js'
 import { formatDirUri } from './uri.js'
-import { identity, readLevel, type LocalEntry } from './walk.js'
+import { identity, readLevel, type LocalEntry, type ReadLevelOptions } from './walk.js'
 
 /**
  * Files of one directory stored at once. Stores that finish together commit together (one index
@@ -57,9 +57,23 @@ export async function addLocalDir (sink: DirSink, dir: string, options: AddLocal
     throw new FileNotFoundError(`no such directory: ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
   })
   if (!st.isDirectory()) throw new FileNotFoundError(`not a directory: ${dir}`)
-  const walker = new TreeAdder(sink, await fs.realpath(root), options)
+  const rootReal = await fs.realpath(root)
+  // what would be refused is found before anything is stored: bad input adds nothing
+  await checkTree(root, '', { rootReal, followSymlinks: options.followSymlinks === true, ancestors: new Set([identity(st)]) }, options.signal)
+  const walker = new TreeAdder(sink, rootReal, options)
   const top = await walker.level(root, '', new Set([identity(st)]))
   return { sha1: top.sha1, uri: formatDirUri(top.sha1), files: walker.files, dirs: walker.dirs, bytes: walker.bytes, changed: walker.changed, skipped: walker.skipped }
+}
+
+/** Walks the tree as the add will, storing nothing, so that a refused entry is met first. */
+async function checkTree (dir: string, rel: string, options: ReadLevelOptions, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted()
+  const { entries } = await readLevel(dir, rel, options)
+  for (const e of entries) {
+    if (e.kind !== 'dir') continue
+    const ancestors = new Set(options.ancestors).add(identity(await fs.stat(e.path)))
+    await checkTree(e.path, e.rel, { ...options, ancestors }, signal)
+  }
 }
 
 class TreeAdder {

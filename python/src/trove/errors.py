@@ -96,6 +96,11 @@ class InvalidDirEntryError(TroveError):
     code, status = "INVALID_DIR_ENTRY", 400
 
 
+class InvalidDirManifestError(TroveError):
+    """A directory manifest is malformed or not in canonical form (INVALID_DIR_MANIFEST)."""
+    code, status = "INVALID_DIR_MANIFEST", 502
+
+
 class DataDirMissingError(TroveError):
     """The data directory was never initialized (``trove init``)."""
     code, status = "DATA_DIR_MISSING", 400
@@ -264,7 +269,7 @@ class NodeStartError(TroveError):
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
-        InvalidDirEntryError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
+        InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,

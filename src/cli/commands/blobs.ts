@@ -8,6 +8,7 @@ import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
 import { TIMEOUT_OPTION, metaFromFlags, parseByteCountArg, parseTimeoutArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
+import { assertNotDataDir, resolveDataDir } from '../../datadir.js'
 import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
 import { ignoreEpipe } from '../io.js'
@@ -40,6 +41,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
         if (stat === undefined) throw new FileNotFoundError(`no such file or directory: ${file}`)
         if (!stat.isFile() && !stat.isDirectory()) throw new FileNotFoundError(`not a regular file or directory: ${file}`)
         sizes.push(stat.isDirectory() ? 'dir' : stat.size)
+        if (stat.isDirectory()) await assertNotDataDir(file, resolveDataDir(opts.data))
       }
       // a bad --ref key must fail before anything is stored or pinned, not after
       if (flags.ref !== undefined) assertKey(flags.ref)
