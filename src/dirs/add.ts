@@ -7,7 +7,7 @@ import { PACK_MAX_BYTES } from '../store/constants.js'
 import type { SmallFileIo } from '../store/small-io.js'
 import { encodeDirManifest, type DirEntry } from './manifest.js'
 import { formatDirUri } from './uri.js'
-import { identity, readLevel, type LocalEntry, type ReadLevelOptions } from './walk.js'
+import { identity, join, readLevel, type LocalEntry, type ReadLevelOptions } from './walk.js'
 
 /**
  * Files of one directory stored at once. Stores that finish together commit together (one index
@@ -71,8 +71,9 @@ async function checkTree (dir: string, rel: string, options: ReadLevelOptions, s
   const { entries } = await readLevel(dir, rel, options)
   for (const e of entries) {
     if (e.kind !== 'dir') continue
-    const ancestors = new Set(options.ancestors).add(identity(await fs.stat(e.path)))
-    await checkTree(e.path, e.rel, { ...options, ancestors }, signal)
+    const p = path.join(dir, e.name)
+    const ancestors = new Set(options.ancestors).add(identity(await fs.stat(p)))
+    await checkTree(p, join(rel, e.name), { ...options, ancestors }, signal)
   }
 }
 
@@ -97,16 +98,15 @@ class TreeAdder {
     const worker = async (): Promise<void> => {
       while (next < files.length) {
         const e = files[next++]
-        out.push(await this.file(e))
+        out.push(await this.file(e, dir, rel))
       }
     }
     await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, files.length) }, worker))
     for (const e of entries) {
       if (e.kind !== 'dir') continue
-      const st = await fs.stat(e.path)
-      const id = identity(st)
-      const below = new Set(ancestors).add(id)
-      const sub = await this.level(e.path, e.rel, below)
+      const p = path.join(dir, e.name)
+      const below = new Set(ancestors).add(identity(await fs.stat(p)))
+      const sub = await this.level(p, join(rel, e.name), below)
       out.push({ name: e.name, kind: 'dir', sha1: sub.sha1, size: sub.size, exec: false })
     }
     const manifest = encodeDirManifest({ entries: out })
@@ -116,10 +116,11 @@ class TreeAdder {
   }
 
   /** Stores one file; its entry records the stored bytes' hash and size. */
-  private async file (e: LocalEntry): Promise<DirEntry> {
+  private async file (e: LocalEntry, dir: string, rel: string): Promise<DirEntry> {
     const { signal } = this.options
     signal?.throwIfAborted()
-    const small = await readSmall(e.path, this.sink.io)
+    const file = path.join(dir, e.name)
+    const small = await readSmall(file, this.sink.io)
     let stored: { sha1: string, size: number }
     let before: Stats
     let changed: boolean
@@ -128,12 +129,12 @@ class TreeAdder {
       stored = await this.sink.putBytes(small.bytes, { signal })
       changed = small.changed
     } else {
-      before = await fs.stat(e.path)
-      stored = await this.sink.putFile(e.path, { signal })
-      const after = await fs.stat(e.path)
+      before = await fs.stat(file)
+      stored = await this.sink.putFile(file, { signal })
+      const after = await fs.stat(file)
       changed = small.changed || stored.size !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
     }
-    if (changed) this.changed.push(e.rel)
+    if (changed) this.changed.push(join(rel, e.name))
     this.files++
     this.bytes += stored.size
     this.options.onProgress?.({ files: this.files, bytes: this.bytes })
@@ -152,7 +153,8 @@ async function readSmall (file: string, io: DirSink['io']): Promise<{ bytes?: Bu
   if (before.size > PACK_MAX_BYTES) return { before, changed: false }
   let bytes: Buffer
   try {
-    bytes = io !== undefined ? await io.read(file, 0, before.size) : await fs.readFile(file)
+    // (the worker reads exactly the length asked for: an empty file is not asked of it)
+    bytes = io !== undefined && before.size > 0 ? await io.read(file, 0, before.size) : await fs.readFile(file)
   } catch (err) {
     if ((err as { code?: string }).code === 'SHORT_READ') return { before, changed: true }
     throw unreadable(file, err)

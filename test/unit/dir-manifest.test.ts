@@ -29,6 +29,18 @@ describe('directory manifest', () => {
     assert.equal(compareNames('é', 'é'), 0)
   })
 
+  it('compares names exactly as their UTF-8 bytes compare', () => {
+    const pool = ['a', 'Z', 'é', '\u00ff', '\u0800', '\ud7ff', '\ue000', 'ｚ', '\uffff', '😀', '\u{10000}', '\u{10ffff}', '𝄞', '~', '']
+    let seed = 7
+    const rand = (k: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k }
+    const word = (): string => Array.from({ length: 1 + rand(4) }, () => pool[rand(pool.length)]).join('')
+    for (let i = 0; i < 5000; i++) {
+      const a = word()
+      const b = word()
+      assert.equal(Math.sign(compareNames(a, b)), Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
+    }
+  })
+
   it('refuses to encode what it would refuse to decode', () => {
     assert.throws(() => encodeDirManifest({ entries: [file('a'), file('a')] }), bad)
     assert.throws(() => encodeDirManifest({ entries: [file('..')] }), bad)
