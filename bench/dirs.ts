@@ -23,7 +23,7 @@ import { benchArgs, type BenchArgs } from './lib/args.js'
 import { runChecked } from './lib/child.js'
 import { machineInfo, note, printResult, round } from './lib/output.js'
 import { benchTempDir } from './lib/tmp.js'
-import { median } from './lib/timing.js'
+import { alternate, median } from './lib/timing.js'
 import { startNode, stopNode, troveBin } from './lib/trove-node.js'
 
 const FILES = 10_000
@@ -93,16 +93,7 @@ async function addPart ({ args, dir }: PartContext): Promise<Record<string, unkn
     }
   }
   for (let i = 0; i < runs; i++) {
-    // alternate which goes first, so drift in the machine's load hits both alike
-    let b: number
-    let t: number
-    if (i % 2 === 0) {
-      b = await runBaseline()
-      t = await runTrove(i)
-    } else {
-      t = await runTrove(i)
-      b = await runBaseline()
-    }
+    const [b, t] = await alternate(i, runBaseline, async () => runTrove(i))
     note(`run ${i + 1}/${runs}: baseline ${b.toFixed(2)} s, trove add ${t.toFixed(2)} s (${Math.round(FILES / t)} files/s)`)
   }
   await fs.rm(tree, { recursive: true, force: true })

@@ -17,7 +17,7 @@ import { runChecked, runMeasured } from './lib/child.js'
 import { machineInfo, note, printResult, round } from './lib/output.js'
 import { sha1CeilingMiBPerSec } from './lib/sha1-ceiling.js'
 import { benchTempDir } from './lib/tmp.js'
-import { median, mibPerSec, MIB } from './lib/timing.js'
+import { alternate, median, mibPerSec, MIB } from './lib/timing.js'
 import { TROVE_NODE_FLAGS } from '../src/node-flags.js'
 import { startNode, stopNode, troveBin } from './lib/trove-node.js'
 
@@ -116,17 +116,7 @@ async function main (): Promise<void> {
       return t.seconds
     }
     for (let i = 0; i < runs; i++) {
-      // alternate which goes first, so drift in the machine's load and the cost of freeing the
-      // previous run's copy hit both alike
-      let b: number
-      let t: number
-      if (i % 2 === 0) {
-        b = await runBaseline()
-        t = await runTrove(i)
-      } else {
-        t = await runTrove(i)
-        b = await runBaseline()
-      }
+      const [b, t] = await alternate(i, runBaseline, async () => runTrove(i))
       note(`run ${i + 1}/${runs}: baseline ${b.toFixed(2)} s, trove ${t.toFixed(2)} s, peak RSS ${rss.at(-1)?.toFixed(1) ?? '?'} MB`)
     }
 

@@ -7,7 +7,7 @@ import { PACK_MAX_BYTES } from '../store/constants.js'
 import type { SmallFileIo } from '../store/small-io.js'
 import { encodeDirManifest, type DirEntry } from './manifest.js'
 import { formatDirUri } from './uri.js'
-import { identity, join, readLevel, type LocalEntry, type ReadLevelOptions } from './walk.js'
+import { fileError, identity, join, readLevel, type LocalEntry, type ReadLevelOptions } from './walk.js'
 
 /**
  * Files of one directory stored at once. Stores that finish together commit together (one index
@@ -149,7 +149,7 @@ class TreeAdder {
  * store's small-file worker: a batch of reads is one hand-off, not an open, read and close each).
  */
 async function readSmall (file: string, io: DirSink['io']): Promise<{ bytes?: Buffer, before: Stats, changed: boolean }> {
-  const before = await fs.stat(file).catch((err: unknown) => { throw unreadable(file, err) })
+  const before = await fs.stat(file).catch((err: unknown) => { throw fileError(file, err) })
   if (before.size > PACK_MAX_BYTES) return { before, changed: false }
   let bytes: Buffer
   try {
@@ -157,17 +157,13 @@ async function readSmall (file: string, io: DirSink['io']): Promise<{ bytes?: Bu
     bytes = io !== undefined && before.size > 0 ? await io.read(file, 0, before.size) : await fs.readFile(file)
   } catch (err) {
     if ((err as { code?: string }).code === 'SHORT_READ') return { before, changed: true }
-    throw unreadable(file, err)
+    throw fileError(file, err)
   }
   const after = await fs.stat(file)
   const changed = bytes.length !== before.size || after.size !== before.size || after.mtimeMs !== before.mtimeMs
   // grown past what was read: stored whole by the large-file path, and said to have changed
   if (changed && after.size > bytes.length) return { before, changed }
   return { bytes, before, changed }
-}
-
-function unreadable (file: string, err: unknown): FileNotFoundError {
-  return new FileNotFoundError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err })
 }
 
 /** The answer of `addDir` for a directory `addLocalDir` stored (before pin and ref). */

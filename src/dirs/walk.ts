@@ -1,7 +1,7 @@
 import type { Dirent, Stats } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { InvalidDirEntryError } from '../errors.js'
+import { FileNotFoundError, FileNotReadableError, InvalidDirEntryError } from '../errors.js'
 import { nameProblem } from './manifest.js'
 
 /**
@@ -38,7 +38,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
  * One level only: the caller descends, so memory holds the levels on the current path, not the tree.
  */
 export async function readLevel (dir: string, rel: string, options: ReadLevelOptions): Promise<Level> {
-  const dirents = await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' }) as unknown as Array<Dirent<Buffer>>
+  const dirents = await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' }).catch((err: unknown) => { throw fileError(dir, err) }) as unknown as Array<Dirent<Buffer>>
   const entries: LocalEntry[] = []
   const skipped: string[] = []
   for (const d of dirents) {
@@ -60,6 +60,13 @@ export async function readLevel (dir: string, rel: string, options: ReadLevelOpt
     else entries.push({ name, kind: type })
   }
   return { entries, skipped }
+}
+
+/** A failure to read a file or folder of the tree, as the error the user should see. */
+export function fileError (p: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EACCES' || code === 'EPERM') return new FileNotReadableError(`cannot read ${p}: ${code}`, { cause: err })
+  return new FileNotFoundError(`cannot read ${p}: ${code ?? String(err)}`, { cause: err })
 }
 
 /** `dev:ino` of a directory, for loop detection. */
