@@ -66,6 +66,7 @@ describe('directories and space', () => {
   it('a ref naming a path inside a directory holds the whole directory', async () => {
     const d = await addTree()
     await s.trove.setRef('lab/sub', { fig: `${d.uri}/a/b/two.txt` })
+    assert.deepEqual((await s.trove.listRefs({ refsTo: d.uri })).refs.map((r) => r.key), ['lab/sub'], 'listed as a ref of the directory')
     await settle(s.trove)
     await s.trove.gc()
     assert.deepEqual(await stored([d.sha1, ...FILES]), [true, true, true, true, true])
