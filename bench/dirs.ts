@@ -33,6 +33,8 @@ const HUGE_ENTRIES = Number(process.env.TROVE_BENCH_HUGE_ENTRIES ?? 100_000)
 const HUGE_FILE_BYTES = 64
 const DEFAULT_RUNS = 3
 const GOAL_FILES_PER_SEC = 5_000
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = 100
 
 const BASELINE_SCRIPT = 'cp -r "$1" "$2" && sync && find "$1" -type f -print0 | xargs -0 sha1sum > /dev/null'
 
@@ -60,6 +62,16 @@ async function makeTree (root: string, count: number, folders: number, bytes: nu
   await runChecked('sync', [])
 }
 
+/** User + system CPU seconds a process has used so far (all its threads), from /proc; undefined elsewhere. */
+async function cpuSeconds (pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  if (stat === undefined) return undefined
+  // fields after the command name (which may hold spaces): utime and stime are the 12th and 13th
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
 async function addPart ({ args, dir }: PartContext): Promise<Record<string, unknown>> {
   const runs = args.runs ?? DEFAULT_RUNS
   const tree = path.join(dir, 'tree')
@@ -68,6 +80,8 @@ async function addPart ({ args, dir }: PartContext): Promise<Record<string, unkn
 
   const baseline: number[] = []
   const trove: number[] = []
+  /** CPU seconds of the node (all its threads) per add: steadier than the rate on a loaded machine. */
+  const nodeCpu: number[] = []
   let files: number | undefined
   const runBaseline = async (): Promise<number> => {
     const dest = path.join(dir, 'copy')
@@ -83,7 +97,10 @@ async function addPart ({ args, dir }: PartContext): Promise<Record<string, unkn
     const node = await startNode(data)
     try {
       await runChecked('sync', [])
+      const cpu0 = await cpuSeconds(node.pid)
       const t = await runChecked(process.execPath, [...TROVE_NODE_FLAGS, troveBin, '--json', '--data', data, 'add', tree])
+      const cpu1 = await cpuSeconds(node.pid)
+      if (cpu0 !== undefined && cpu1 !== undefined) nodeCpu.push(cpu1 - cpu0)
       files = (JSON.parse(t.stdout) as Array<{ files: number }>)[0].files
       trove.push(t.seconds)
       return t.seconds
@@ -121,6 +138,7 @@ async function addPart ({ args, dir }: PartContext): Promise<Record<string, unkn
       filesPerSec: Math.round(filesPerSec),
       files,
       samples: trove.map((s) => round(s, 3)),
+      nodeCpuMsPerFile: nodeCpu.length > 0 ? round(median(nodeCpu) * 1000 / FILES, 3) : null,
       command: `${process.execPath} ${TROVE_NODE_FLAGS.join(' ')} ${path.relative(process.cwd(), troveBin)} --json --data DIR add TREE`
     },
     ratio: round(troveSeconds / baselineSeconds, 3),
