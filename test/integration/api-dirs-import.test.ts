@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { ApiClient } from '../../src/api/client.js'
 import type { AddDirProgress } from '../../src/ops.js'
-import { rawRequest, startApiFixture, type ApiFixture } from '../helpers/api-fixture.js'
+import { rawRequest, startApiFixture, startOldNodeStub, type ApiFixture } from '../helpers/api-fixture.js'
 import { makeTree } from '../helpers/dirs.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -97,36 +94,15 @@ describe('ApiClient.addDir with a node that cannot read the path', () => {
     const { dir, cleanup } = await tempDir('trove-dir-import-stub-')
     const tree = path.join(dir, 'nested')
     await makeTree(tree, NESTED)
-    const seen: string[] = []
-    const stored = new Map<string, Buffer>()
-    // an older node: no dirs route; uploads hashed as they arrive
-    const stub = http.createServer((req, res) => {
-      seen.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`)
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const url = new URL(req.url ?? '', 'http://x')
-        if (url.pathname === `${V1}/blobs`) {
-          const body = Buffer.concat(chunks)
-          const sha = createHash('sha1').update(body).digest('hex')
-          stored.set(sha, body)
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ uri: `sha1://${sha}`, sha1: sha, size: body.length, added: true }))
-        } else {
-          res.writeHead(404, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ error: { code: 'NOT_FOUND', name: 'NotFoundError', message: 'no such endpoint' } }))
-        }
-      })
-    })
-    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve))
+    const stub = await startOldNodeStub()
     try {
-      const client = new ApiClient({ url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, token: 't' })
+      const client = new ApiClient({ url: stub.url, token: 't' })
       const r = await client.addDir(tree)
       assert.equal(r.sha1, NESTED_ROOT)
       assert.deepEqual({ files: r.files, dirs: r.dirs, bytes: r.bytes }, { files: 2, dirs: 4, bytes: 10 })
-      assert.equal(seen[0], `POST ${V1}/dirs/import`)
-      assert.equal(seen.filter((s) => s === `POST ${V1}/blobs`).length, 6, 'two files and four manifests')
-      assert.ok(stored.has(NESTED_ROOT), 'the root manifest was sent')
+      assert.equal(stub.seen[0], `POST ${V1}/dirs/import`)
+      assert.equal(stub.seen.filter((s) => s === `POST ${V1}/blobs`).length, 6, 'two files and four manifests')
+      assert.ok(stub.stored.has(NESTED_ROOT), 'the root manifest was sent')
     } finally {
       stub.close()
       await cleanup()
