@@ -8,19 +8,18 @@
  * timing) and the timed `trove add` goes through its API: the node imports the path
  * (`POST /blobs/import`). The peak RSS is then the CLI's; the node's is that of `trove start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { benchArgs } from './lib/args.js'
 import { canDropCaches, dropCaches } from './lib/cache.js'
 import { runChecked, runMeasured } from './lib/child.js'
 import { machineInfo, note, printResult, round } from './lib/output.js'
 import { sha1CeilingMiBPerSec } from './lib/sha1-ceiling.js'
 import { benchTempDir } from './lib/tmp.js'
-import { median, mibPerSec, MIB } from './lib/timing.js'
+import { alternate, median, mibPerSec, MIB } from './lib/timing.js'
 import { TROVE_NODE_FLAGS } from '../src/node-flags.js'
+import { startNode, stopNode, troveBin } from './lib/trove-node.js'
 
 /** The size the goals are stated for. */
 const DEFAULT_SIZE = 1024 * MIB
@@ -36,8 +35,6 @@ const GOAL_PEAK_RSS_MB = 100
 
 const BASELINE_SCRIPT = 'sha1sum "$1" && cp "$1" "$2" && sync'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const troveBin = path.resolve(here, '../src/cli/bin.js')
 
 async function makeFile (file: string, size: number): Promise<void> {
   const block = randomBytes(SOURCE_BLOCK)
@@ -119,17 +116,7 @@ async function main (): Promise<void> {
       return t.seconds
     }
     for (let i = 0; i < runs; i++) {
-      // alternate which goes first, so drift in the machine's load and the cost of freeing the
-      // previous run's copy hit both alike
-      let b: number
-      let t: number
-      if (i % 2 === 0) {
-        b = await runBaseline()
-        t = await runTrove(i)
-      } else {
-        t = await runTrove(i)
-        b = await runBaseline()
-      }
+      const [b, t] = await alternate(i, runBaseline, async () => runTrove(i))
       note(`run ${i + 1}/${runs}: baseline ${b.toFixed(2)} s, trove ${t.toFixed(2)} s, peak RSS ${rss.at(-1)?.toFixed(1) ?? '?'} MB`)
     }
 
@@ -163,26 +150,6 @@ async function main (): Promise<void> {
   } finally {
     await tmp.cleanup()
   }
-}
-
-/** `trove start` on `data` (loopback, free ports, no mDNS), once its API answers: its first line. */
-async function startNode (data: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...TROVE_NODE_FLAGS, troveBin, '--json', '--data', data, 'start', '--api', '127.0.0.1:0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString()
-      if (out.includes('\n')) resolve()
-    })
-    child.once('exit', (code) => { reject(new Error(`trove start exited (${String(code)}) before starting: ${out}`)) })
-  })
-  return child
-}
-
-async function stopNode (child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
 }
 
 function parseAddSha1 (stdout: string): string | undefined {

@@ -26,6 +26,10 @@
  * - transfer: fetching (provider choice, chunked download, scores, provide queue) over the
  *   protocols.
  * - network (network.ts): composition root of the network side: libp2p, protocols, fetcher.
+ * - dirs: directories (walking a local tree into manifests, and reading trees back) over the store,
+ *   the contract and the network. The manifest format and sha1dir:// URIs themselves
+ *   (dirs/constants, manifest, uri) are base: space follows manifests for liveness, and uri.ts
+ *   finds sha1dir:// references.
  * - node (node.ts, index.ts): the `Trove` facade and the library entry.
  * - api: the HTTP server and the typed client; cli on top.
  */
@@ -34,7 +38,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 export const LAYERS = [
-  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'db/', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts', 'logger.ts'] },
+  { name: 'base', match: ['uri.ts', 'errors.ts', 'units.ts', 'constants.ts', 'datadir.ts', 'db.ts', 'db/', 'fs-util.ts', 'serial.ts', 'version.ts', 'node-flags.ts', 'logger.ts', 'hex.ts', 'dirs/constants.ts', 'dirs/manifest.ts', 'dirs/uri.ts'] },
   { name: 'store', match: ['store/'] },
   { name: 'refs', match: ['refs/'] },
   { name: 'space', match: ['space/'] },
@@ -43,6 +47,7 @@ export const LAYERS = [
   { name: 'protocols', match: ['protocols/'] },
   { name: 'transfer', match: ['transfer/'] },
   { name: 'network', match: ['network.ts'] },
+  { name: 'dirs', match: ['dirs/'] },
   { name: 'node', match: ['node.ts', 'index.ts'] },
   { name: 'api', match: ['api/'] },
   { name: 'cli', match: ['cli/'] },

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { DataDirMissingError, InvalidJsonError } from './errors.js'
+import { DataDirMissingError, InvalidArgumentError, InvalidJsonError } from './errors.js'
 
 /** Where each part of a data directory lives. Temp files share the blobs' filesystem so rename is atomic. */
 export interface DataDirLayout {
@@ -119,4 +119,18 @@ export async function readConfig (root: string): Promise<TroveConfig> {
 
 function ignoreExists (err: NodeJS.ErrnoException): void {
   if (err.code !== 'EEXIST') throw err
+}
+
+/**
+ * Refuses (InvalidArgumentError) a directory to add that holds the data directory or lies inside
+ * it: the store would be adding the files it is writing (`trove add ~` with the default
+ * `~/.trove`). A path that does not resolve is left to the add to report.
+ */
+export async function assertNotDataDir (dir: string, dataDir: string): Promise<void> {
+  const real = await fs.realpath(dir).catch(() => undefined)
+  const data = await fs.realpath(dataDir).catch(() => undefined)
+  if (real === undefined || data === undefined) return
+  const within = (a: string, b: string): boolean => a === b || a.startsWith(b.endsWith(path.sep) ? b : b + path.sep)
+  if (within(data, real)) throw new InvalidArgumentError(`${dir} holds Trove's data directory; Trove does not store its own files: add a directory that does not contain it`)
+  if (within(real, data)) throw new InvalidArgumentError(`${dir} is inside Trove's data directory; Trove does not store its own files`)
 }

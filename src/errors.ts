@@ -38,6 +38,16 @@ export class InvalidDirManifestError extends TroveError {
   static readonly code = 'INVALID_DIR_MANIFEST'
 }
 
+/**
+ * A local directory being added holds something a directory cannot record (docs/formats.md): a
+ * symlink (without --follow-symlinks, or one that leads out of the tree or into a loop), a name
+ * that is not valid UTF-8 or is not a single path segment. The message names the path.
+ */
+export class InvalidDirEntryError extends TroveError {
+  static override name = 'InvalidDirEntryError'
+  static readonly code = 'INVALID_DIR_ENTRY'
+}
+
 export class InvalidArgumentError extends TroveError {
   static override name = 'InvalidArgumentError'
   static readonly code = 'INVALID_ARGUMENT'

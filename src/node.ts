@@ -1,9 +1,11 @@
 import path from 'node:path'
-import { DEFAULT_CONFIG, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
+import { DEFAULT_CONFIG, assertNotDataDir, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
-import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { addLocalDir, dirResult, type DirSink } from './dirs/add.js'
+import { formatDirUri } from './dirs/uri.js'
+import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
@@ -17,6 +19,7 @@ import { SpaceManager } from './space/space-manager.js'
 import { KeyedSerialQueue } from './serial.js'
 // type only: libp2p is loaded by start(), so CLI commands that never start a node do not pay for it
 import type { TroveNetwork } from './network.js'
+import { SMALL_IO_MAX_BYTES, smallFileIo } from './store/small-io.js'
 import { CHUNK_SIZE, CHUNKED_THRESHOLD } from './transfer/constants.js'
 import { formatUri, toSha1 } from './uri.js'
 import { VERSION } from './version.js'
@@ -134,6 +137,41 @@ export class Trove implements TroveOps, NodeInfo {
     const last = results[results.length - 1]
     if (evictions.length > 0 && last !== undefined) last.evictions = [...(last.evictions ?? []), ...evictions]
     return results
+  }
+
+  /**
+   * Stores a local directory (src/dirs/add.ts): every file, then a manifest per directory,
+   * bottom-up. With `pin` the root manifest is pinned (which keeps everything below it); with
+   * `ref` the directory becomes the member `"<dir name>": "sha1dir://..."` of the ref's object,
+   * merged into what the ref holds. A ref that cannot take members is refused before anything is
+   * stored.
+   */
+  async addDir (dir: string, options: AddDirOptions = {}): Promise<AddDirResult> {
+    const by = options.by ?? this.by
+    await assertNotDataDir(dir, this.dataDir)
+    if (options.ref !== undefined) await assertRefTakesFiles(this, assertKey(options.ref))
+    const pinned = options.pin === true
+    const sink: DirSink = {
+      // small blobs into pack files; a manifest too large for that through the streaming path, with a chunk manifest when large
+      putBytes: async (bytes, o) => bytes.byteLength <= SMALL_IO_MAX_BYTES
+        ? this.store.putBytes(bytes, { signal: o.signal, pinned })
+        : this.add([bytes], { signal: o.signal, pinned }),
+      putFile: async (file, o) => this.manifests.recordFor(await this.store.putFile(file, { signal: o.signal, chunkSize: CHUNK_SIZE, pinned })),
+      // the store's own small-file worker: a folder of small files is read in batches
+      io: smallFileIo
+    }
+    const { value: result, evictions } = await this.withEvictions(async () => {
+      const added = await addLocalDir(sink, dir, { followSymlinks: options.followSymlinks, signal: options.signal, onProgress: options.onProgress })
+      const r = dirResult(dir, added)
+      if (pinned) await this.refs.pin(added.sha1, { by })
+      if (options.ref !== undefined) {
+        r.entry = r.name
+        await this.mergeRef(options.ref, refObjFor([r]), options.refMeta ?? {}, { by })
+      }
+      return r
+    }, { keep: (r) => [r.sha1] })
+    if (evictions.length > 0) result.evictions = evictions
+    return result
   }
 
   /**
@@ -303,6 +341,8 @@ export class Trove implements TroveOps, NodeInfo {
     // leases, the grace period and minCopies keep a blob for now, not for good: they are in `space`
     report.kept = reasons.length > 0
     report.space = space
+    const place = await this.space.placeInDir(sha1)
+    if (place !== undefined) report.dir = formatDirUri(place.root, place.path)
     return report
   }
 

@@ -44,6 +44,50 @@ export interface AddResult {
   evictions?: Eviction[]
 }
 
+/** Progress of `addDir`: files stored so far and their bytes. */
+export interface AddDirProgress {
+  files: number
+  bytes: number
+}
+
+/** `addDir`: a local directory, stored as files and one manifest per directory (docs/formats.md). */
+export interface AddDirOptions {
+  /** Record the directory under this ref key as a member `"<dir name>": "sha1dir://..."`, merged into what the ref holds. */
+  ref?: string
+  /** Meta fields for that ref; fields not given keep the ref's current values. */
+  refMeta?: RefMeta
+  /** Pin the root manifest: a pin of a directory keeps every blob below it. */
+  pin?: boolean
+  /** Follow symlinks that stay inside the tree (else a symlink is refused with INVALID_DIR_ENTRY). */
+  followSymlinks?: boolean
+  signal?: AbortSignal
+  onProgress?: (progress: AddDirProgress) => void
+  by?: string
+}
+
+export interface AddDirResult {
+  /** `sha1dir://<root manifest sha1>`. */
+  uri: string
+  /** The root manifest's sha1. */
+  sha1: string
+  /** The directory's own name (its base name). */
+  name: string
+  /** Regular files stored. */
+  files: number
+  /** Directories, the root included. */
+  dirs: number
+  /** Bytes of all files. */
+  bytes: number
+  /** With a ref: the name of the directory's member in the ref's object. */
+  entry?: string
+  /** Files that changed while they were stored (paths relative to the directory): what was read is what was stored. */
+  changed?: string[]
+  /** Sockets, FIFOs and devices left out (paths relative to the directory). */
+  skipped?: string[]
+  /** Space runs that evicted content while the directory was stored (absent when none did). */
+  evictions?: Eviction[]
+}
+
 /**
  * A space run that evicted content (or removed expired refs) while a command ran: what went, how
  * much and why. `add` and the fetching commands report these, so a user learns that making room
@@ -108,6 +152,11 @@ export interface WhyReport {
   reasons: WhyReason[]
   /** Space management's view: class, last use, replicas, lease, grace period, whether it could be evicted now. */
   space?: SpaceExplanation
+  /**
+   * For a blob inside a stored directory: where, as `sha1dir://<root manifest>/<path>` (the
+   * outermost directory found; the link reasons say what holds that root).
+   */
+  dir?: string
 }
 
 export interface StatusReport {
@@ -269,7 +318,7 @@ export interface ReadRange {
  * The members a ref records added files under: `{ "<entry>": "sha1://<hash>/<file name>" }`. The
  * entry is `r.entry` (see `refEntryNames`), else the file name, else the hash.
  */
-export function refObjFor (results: AddResult[]): Record<string, string> {
+export function refObjFor (results: Array<{ uri: string, sha1: string, name?: string, entry?: string }>): Record<string, string> {
   const obj: Record<string, string> = {}
   for (const r of results) obj[r.entry ?? r.name ?? r.sha1] = r.uri
   return obj
@@ -362,6 +411,13 @@ export interface TroveOps {
    * which checks every path before it stores anything).
    */
   addFiles: (files: string[], options?: AddOptions) => Promise<AddResult[]>
+  /**
+   * Stores a local directory: every file (small ones into pack files), then one manifest per
+   * directory, bottom-up; answers the root's `sha1dir://` URI and the counts. Pinned and recorded
+   * under a ref when asked. Through a running node, the node reads the directory itself
+   * (`POST /dirs/import`).
+   */
+  addDir: (dir: string, options?: AddDirOptions) => Promise<AddDirResult>
   /**
    * Stores content from a stream, as `addFile` stores a file: pinned, and recorded under a ref,
    * when asked. A ref that cannot take a file is refused before anything is stored.

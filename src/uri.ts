@@ -1,6 +1,8 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { DIR_SCHEME, parseDirUri } from './dirs/uri.js'
 import { InvalidUriError } from './errors.js'
+import { isSha1Hex } from './hex.js'
 
 /** Multihash code of sha1 in the multiformats table. */
 export const SHA1_MULTIHASH_CODE = 0x11
@@ -19,18 +21,15 @@ export interface ParsedUri {
   label?: string
 }
 
-const HEX40 = /^[0-9a-f]{40}$/
 const ANY_HEX40 = /^[0-9a-fA-F]{40}$/
 
-export function isSha1Hex (value: string): boolean {
-  return HEX40.test(value)
-}
+export { isSha1Hex }
 
 /** Validates a bare hash (used by the HTTP API's path parameters and the CLI). */
 export function assertSha1Hex (value: string): string {
   // callers in plain JS (or JSON bodies) can pass anything; that must be an InvalidUriError, not a TypeError
   if (typeof value !== 'string') throw new InvalidUriError('sha1 must be a string')
-  if (HEX40.test(value)) return value
+  if (isSha1Hex(value)) return value
   if (ANY_HEX40.test(value)) throw new InvalidUriError(`sha1 must be lowercase hex: ${value}`)
   throw new InvalidUriError(`not a sha1 (expected 40 lowercase hex characters): ${truncate(value)}`)
 }
@@ -55,7 +54,7 @@ export function parseUri (uri: unknown): ParsedUri {
   const slash = rest.indexOf('/')
   const hash = slash >= 0 ? rest.slice(0, slash) : rest
   let name = slash >= 0 ? rest.slice(slash + 1) : undefined
-  if (!HEX40.test(hash)) {
+  if (!isSha1Hex(hash)) {
     if (ANY_HEX40.test(hash)) throw new InvalidUriError(`sha1 in URI must be lowercase: ${truncate(uri)}`)
     if (/^[0-9a-fA-F]*$/.test(hash)) {
       throw new InvalidUriError(`sha1 in URI has ${hash.length} hex characters, expected 40: ${truncate(uri)}`)
@@ -76,8 +75,17 @@ export function parseUri (uri: unknown): ParsedUri {
   return parsed
 }
 
-/** Accepts a URI or a bare 40-hex hash, returning the hash. */
+/**
+ * Accepts a URI or a bare 40-hex hash, returning the hash. A `sha1dir://<hash>` names its root
+ * manifest blob (what `pin`, `why` and `unpin` act on); a path inside a directory is not one blob
+ * this can name without reading the directory, so it is refused here.
+ */
 export function toSha1 (uriOrHash: string): string {
+  if (typeof uriOrHash === 'string' && uriOrHash.startsWith(DIR_SCHEME)) {
+    const dir = parseDirUri(uriOrHash)
+    if (dir.path.length > 0) throw new InvalidUriError(`a path inside a directory names no blob by itself here: ${truncate(uriOrHash)} (use the directory's own sha1dir://${dir.sha1})`)
+    return dir.sha1
+  }
   if (typeof uriOrHash === 'string' && !uriOrHash.startsWith('sha1://')) return assertSha1Hex(uriOrHash)
   return parseUri(uriOrHash).sha1
 }
@@ -109,15 +117,17 @@ export function cidToSha1 (cid: CID): string {
 }
 
 /**
- * Every `sha1://` string found anywhere inside a JSON value, as deduplicated hashes. In strict
+ * Every `sha1://` string found anywhere inside a JSON value, and the root manifest of every
+ * `sha1dir://` string (a sub path is held through its root), as deduplicated hashes. In strict
  * mode (ref objects a user writes) a malformed one is an error, because silently not counting it
  * would leave the blob it meant unprotected; lenient mode (scanning stored JSON blobs) skips it.
  */
 export function findReferences (value: unknown, options: { strict?: boolean } = {}, out = new Set<string>()): Set<string> {
   if (typeof value === 'string') {
-    if (value.startsWith('sha1://')) {
+    const parse = value.startsWith('sha1://') ? parseUri : value.startsWith(DIR_SCHEME) ? parseDirUri : undefined
+    if (parse !== undefined) {
       try {
-        out.add(parseUri(value).sha1)
+        out.add(parse(value).sha1)
       } catch (err) {
         if (options.strict === true) throw err
       }

@@ -15,3 +15,17 @@ export const MIB = 1024 * 1024
 export function mibPerSec (bytes: number, seconds: number): number {
   return bytes / MIB / seconds
 }
+
+/**
+ * Runs a baseline and a contestant once each, alternating which goes first by run number `i`, so
+ * drift in the machine's load (and the cost of freeing the previous run's files) hits both alike.
+ * Answers [baseline seconds, contestant seconds].
+ */
+export async function alternate (i: number, baseline: () => Promise<number>, contestant: () => Promise<number>): Promise<[number, number]> {
+  if (i % 2 === 0) {
+    const b = await baseline()
+    return [b, await contestant()]
+  }
+  const t = await contestant()
+  return [await baseline(), t]
+}

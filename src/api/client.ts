@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InternalError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddDirOptions, type AddDirResult, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -18,6 +18,8 @@ import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants
 import { ApiUnavailableError, errorFromBody } from './errors.js'
 import { decodeEvictions } from './evictions.js'
 import type { ImportLine } from './routes/import.js'
+import type { DirImportLine } from './routes/dirs-import.js'
+import { addLocalDir, dirResult } from '../dirs/add.js'
 
 export interface ApiClientComponents {
   /** Base URL of the node's API, e.g. http://127.0.0.1:4738. */
@@ -82,6 +84,52 @@ export class ApiClient implements TroveOps {
     }
     if (ref !== undefined) await this.mergeRef(ref, refObjFor(results), refMeta, { by: options.by })
     return results
+  }
+
+  /**
+   * The node reads the directory itself (`POST /dirs/import`). When it cannot see or read it (as
+   * for files: another user, another mount namespace, an older node), this process walks the
+   * directory and sends each file and manifest over `POST /blobs`, then pins and records the root.
+   */
+  async addDir (dir: string, options: AddDirOptions = {}): Promise<AddDirResult> {
+    if (options.ref !== undefined) assertKey(options.ref)
+    const body: Record<string, unknown> = { path: path.resolve(dir) }
+    if (options.pin === true) body.pin = true
+    if (options.followSymlinks === true) body.followSymlinks = true
+    if (options.ref !== undefined) body.ref = options.ref
+    if (options.refMeta !== undefined) body.meta = options.refMeta
+    let res: Response | undefined
+    try {
+      res = await this.request('POST', '/dirs/import', { json: body, headers: { accept: NDJSON }, signal: options.signal, by: options.by })
+    } catch (err) {
+      if (!NODE_CANNOT_READ.has((err as { code?: string }).code ?? '')) throw err
+    }
+    if (res === undefined) return this.sendDir(dir, options)
+    if (res.body === null) throw new InternalError('POST /dirs/import answered without a body')
+    for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
+      const line = JSON.parse(text) as DirImportLine
+      if ('progress' in line) options.onProgress?.(line.progress)
+      else if ('result' in line) return line.result
+      else throw errorFromBody(line, 500)
+    }
+    throw new ApiUnavailableError('the Trove node ended POST /dirs/import without an answer')
+  }
+
+  /** `addDir` walked here, each file and manifest sent over `POST /blobs`. */
+  private async sendDir (dir: string, options: AddDirOptions): Promise<AddDirResult> {
+    if (options.ref !== undefined) await assertRefTakesFiles(this, options.ref)
+    const each = { signal: options.signal, by: options.by }
+    const added = await addLocalDir({
+      putBytes: async (bytes, o) => this.addStream([bytes], { ...each, signal: o.signal }),
+      putFile: async (file, o) => this.addStream(createReadStream(file, { highWaterMark: IO_CHUNK_SIZE }), { ...each, signal: o.signal })
+    }, dir, { followSymlinks: options.followSymlinks, signal: options.signal, onProgress: options.onProgress })
+    const r = dirResult(dir, added)
+    if (options.pin === true) await this.pin(added.sha1, { by: options.by })
+    if (options.ref !== undefined) {
+      r.entry = r.name
+      await this.mergeRef(options.ref, refObjFor([r]), options.refMeta, { by: options.by })
+    }
+    return r
   }
 
   /** The import's answer stream, or undefined when the node cannot read the files (nothing was stored then). */

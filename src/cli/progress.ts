@@ -48,3 +48,33 @@ export function byteProgress (label: string, total: number | undefined, options:
     }
   }
 }
+
+export interface CountProgress {
+  update: (files: number, bytes: number) => void
+  stop: () => void
+}
+
+/** Redraws of a count line are at most this often. */
+const COUNT_REDRAW_MS = 100
+
+/**
+ * One line on stderr counting files and bytes (a directory being added: its total is not known
+ * ahead), when stderr is a terminal and output is for a person; otherwise nothing.
+ */
+export function countProgress (label: string, options: { json?: boolean } = {}): CountProgress {
+  if (options.json === true || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
+  let last = 0
+  let drawn = false
+  return {
+    update (files: number, bytes: number) {
+      const now = Date.now()
+      if (now - last < COUNT_REDRAW_MS) return
+      last = now
+      drawn = true
+      process.stderr.write(`\r\x1b[K${label}: ${files} files, ${formatSize(bytes)}`)
+    },
+    stop () {
+      if (drawn) process.stderr.write('\r\x1b[K')
+    }
+  }
+}

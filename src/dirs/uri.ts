@@ -1,5 +1,5 @@
 import { InvalidUriError } from '../errors.js'
-import { isSha1Hex } from '../uri.js'
+import { isSha1Hex } from '../hex.js'
 import { nameProblem } from './manifest.js'
 
 /** `sha1dir://<manifest sha1>[/sub/path]`: a directory, or a path inside one. */

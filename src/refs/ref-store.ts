@@ -366,7 +366,8 @@ export class RefStore {
   }
 
   private async * holderKeys (refsTo: string, prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {
-    const sha1 = refsTo.startsWith('sha1://') ? findReferences(refsTo, { strict: true }).values().next().value as string : assertSha1Hex(refsTo)
+    // a sha1dir:// URI (with or without a path) is held through its root, as findReferences records it
+    const sha1 = refsTo.startsWith('sha1://') || refsTo.startsWith('sha1dir://') ? findReferences(refsTo, { strict: true }).values().next().value as string : assertSha1Hex(refsTo)
     for (const holder of await this.holders(sha1)) {
       if (!holder.key.startsWith(prefix)) continue
       if (cursor !== undefined && holder.key <= cursor) continue

@@ -1,3 +1,4 @@
+import { MAX_DIR_DEPTH, MAX_DIR_MANIFEST_BYTES } from '../dirs/constants.js'
 /**
  * Fraction of maxSize at which a background eviction run starts. Below 1 so that a run has begun
  * long before writes reach the limit and would have to evict synchronously.
@@ -43,12 +44,16 @@ export const ACCESS_FLUSH_INTERVAL_MS = 30_000
 /** Flushed earlier when this many blobs were read since the last flush, to bound memory. */
 export const ACCESS_FLUSH_MAX_PENDING = 50_000
 /**
- * JSON blobs up to this size are scanned for sha1:// references at ingest. Matches the largest
- * ref and manifest, so anything a ref could hold inline can also be held through a blob.
+ * JSON blobs up to this size are scanned for sha1:// references at ingest. The largest directory
+ * manifest (MAX_DIR_MANIFEST_BYTES), which is larger than the largest ref and chunk manifest, so
+ * every valid directory is followed and anything a ref could hold inline can be held through a blob.
  */
-export const LINKS_MAX_BYTES = 16 * 1024 * 1024
-/** Longest chain of JSON blobs followed when deciding what holds a blob; deeper counts as held (safe side). */
-export const MAX_LINK_DEPTH = 32
+export const LINKS_MAX_BYTES = MAX_DIR_MANIFEST_BYTES
+/**
+ * Longest chain of JSON blobs followed when deciding what holds a blob; deeper counts as held (safe
+ * side). Above the deepest directory (MAX_DIR_DEPTH manifests) with room for JSON blobs over it.
+ */
+export const MAX_LINK_DEPTH = MAX_DIR_DEPTH + 32
 /**
  * Blobs in one "equal candidates" group for the replica preference: same class, same priority and
  * last used within the same LRU_BUCKET_MS. Bounded so one huge group cannot make planning read it whole.

@@ -2,6 +2,8 @@ import type { RefStore } from '../refs/ref-store.js'
 import type { Leases } from '../store/leases.js'
 import { formatSize } from '../units.js'
 import { formatUri } from '../uri.js'
+import { formatDirUri } from '../dirs/uri.js'
+import { DirLookup, type DirLookupComponents } from './dir-lookup.js'
 import type { SpaceAccounting, Target } from './accounting.js'
 import type { AccessTracker } from './access-tracker.js'
 import { DELETE_BATCH, DRY_RUN_HELD_BY, DRY_RUN_MAX_LIST, RUN_HISTORY_BLOBS, RUN_YIELD_RATIO, WRITERS_ACTIVE_MS } from './constants.js'
@@ -22,6 +24,8 @@ export interface GcRunComponents {
   watch: Pick<WriteWatch, 'writersActive'>
   /** Read at each last check: the network may come or go during a run. */
   replicas: () => ReplicaSource
+  /** Where a dry run finds the directory each listed blob belongs to. */
+  dirs?: DirLookupComponents
 }
 
 export interface GcRunInit {
@@ -206,11 +210,32 @@ export class GcRun {
     await new Promise((resolve) => setTimeout(resolve, ms))
   }
 
-  /** A dry run names a few refs holding each referenced blob it lists. */
+  /**
+   * A dry run names a few refs holding each referenced blob it lists, and the directory each blob
+   * of a directory belongs to (`dir`: `sha1dir://<root>/<path>`); a blob held only through its
+   * directory is named with the refs that hold the directory's root.
+   */
   private async addHolders (report: GcReport): Promise<void> {
+    const lookup = this.c.dirs !== undefined ? new DirLookup(this.c.dirs) : undefined
+    const roots = new Map<string, string>()
+    if (lookup !== undefined) {
+      for (const b of report.blobs) {
+        const place = await lookup.placeOf(b.sha1)
+        if (place === undefined) continue
+        b.dir = formatDirUri(place.root, place.path)
+        roots.set(b.sha1, place.root)
+      }
+      // a root manifest listed with its blobs is listed as the directory itself
+      const rootSet = new Set(roots.values())
+      for (const b of report.blobs) if (b.dir === undefined && rootSet.has(b.sha1)) b.dir = formatDirUri(b.sha1)
+    }
     const referenced = report.blobs.filter((b) => b.class === 'referenced')
-    const holders = await this.c.refs.holdersMany(referenced.map((b) => b.sha1), DRY_RUN_HELD_BY)
-    for (const b of referenced) b.heldBy = (holders.get(b.sha1) ?? []).map((h) => h.key)
+    const holders = await this.c.refs.holdersMany([...new Set([...referenced.map((b) => b.sha1), ...roots.values()])], DRY_RUN_HELD_BY)
+    for (const b of referenced) {
+      const own = holders.get(b.sha1) ?? []
+      const root = roots.get(b.sha1)
+      b.heldBy = (own.length === 0 && root !== undefined ? holders.get(root) ?? [] : own).map((h) => h.key)
+    }
   }
 
   private blockedBy (skips: PlanSkips): string {

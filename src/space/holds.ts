@@ -121,9 +121,14 @@ export class HoldComputer {
 
   async parents (sha1: string): Promise<string[]> {
     if (this.src.links === false) return []
-    const keys = await this.src.db.spaceLinkedBy.keys(linksFrom(sha1)).all()
-    return keys.map((k) => parseLinkKey(k).to)
+    return parentsOf(this.src.db, sha1)
   }
+}
+
+/** The JSON blobs (manifests, documents) that reference `sha1`. */
+export async function parentsOf (db: Pick<TroveDb, 'spaceLinkedBy'>, sha1: string): Promise<string[]> {
+  const keys = await db.spaceLinkedBy.keys(linksFrom(sha1)).all()
+  return keys.map((k) => parseLinkKey(k).to)
 }
 
 export async function childrenOf (db: Pick<TroveDb, 'spaceLinks'>, sha1: string): Promise<string[]> {

@@ -1,3 +1,5 @@
+import { decodeDirManifest, looksLikeDirManifest } from '../dirs/manifest.js'
+import { DIR_SCHEME } from '../dirs/uri.js'
 import { findReferences, isSha1Hex } from '../uri.js'
 import { LINKS_MAX_BYTES } from './constants.js'
 
@@ -10,14 +12,24 @@ export function mayHoldLinks (size: number): boolean {
 }
 
 /**
- * The blobs a JSON document references: every `sha1://` string in it, and for a chunk manifest the
- * blob it describes. Anything that is not JSON references nothing. Lenient: a malformed URI inside
- * a stored document is skipped (the document is already stored; refusing it would help no one).
+ * The blobs a JSON document references: every `sha1://` string in it and the root of every
+ * `sha1dir://` string, for a chunk manifest the blob it describes, and for a directory manifest
+ * every entry (its files and its subdirectories' manifests, which are followed in turn). Anything
+ * that is not JSON references nothing. Lenient: a malformed URI inside a stored document is
+ * skipped (the document is already stored; refusing it would help no one).
  */
 export function extractLinks (bytes: Uint8Array, self?: string): string[] {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (!looksLikeJson(text)) return []
-  const hasUri = text.includes('sha1://')
+  if (looksLikeDirManifest(text)) {
+    const entries = dirEntries(text)
+    if (entries !== undefined) {
+      const out = new Set(entries)
+      if (self !== undefined) out.delete(self)
+      return [...out]
+    }
+  }
+  const hasUri = text.includes('sha1://') || text.includes(DIR_SCHEME)
   const maybeManifest = text.includes(MANIFEST_TYPE)
   if (!hasUri && !maybeManifest) return []
   let value: unknown
@@ -33,6 +45,15 @@ export function extractLinks (bytes: Uint8Array, self?: string): string[] {
   }
   if (self !== undefined) out.delete(self)
   return [...out]
+}
+
+/** The sha1 of every entry of a valid directory manifest; undefined for anything else (scanned as plain JSON then). */
+function dirEntries (bytes: Uint8Array): string[] | undefined {
+  try {
+    return decodeDirManifest(bytes).entries.map((e) => e.sha1)
+  } catch {
+    return undefined
+  }
 }
 
 /** Starts (after whitespace) like a JSON object or array: only those can reference anything. */

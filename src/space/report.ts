@@ -20,7 +20,12 @@ export interface GcReport {
   usageAfter: number
   evicted: { blobs: number, bytes: number }
   /** Evicted (or, in a dry run, to be evicted) blobs in order; all of them in a dry run, the first few otherwise. */
-  blobs: Array<PlanEntry & { uri: string, heldBy?: string[] }>
+  blobs: Array<PlanEntry & {
+    uri: string
+    heldBy?: string[]
+    /** In a dry run, for a blob of a directory: where it is, `sha1dir://<root manifest>/<path>`. */
+    dir?: string
+  }>
   /** Refs removed (or to be removed) by the expiry / ttl sweep. */
   expiredRefs: ExpiredRef[]
   skipped: PlanSkips

@@ -21,6 +21,7 @@ import type { GcReport, GcTrigger, RunSummary, SpaceExplanation, SpaceStatus } f
 import { RunLog } from './run-log.js'
 import { SpaceIndex } from './space-index.js'
 import { explain, spaceStatus, type StatusParts } from './status.js'
+import { DirLookup, type DirLookupComponents, type DirPlace } from './dir-lookup.js'
 import { WriteWatch } from './watch.js'
 
 export interface SpaceComponents {
@@ -70,7 +71,7 @@ export class SpaceManager {
   private readonly accounting: SpaceAccounting
   private readonly compactor: Compactor
   /** What runs, `status()` and `explain()` read. */
-  private readonly parts: GcRunComponents & StatusParts
+  private readonly parts: GcRunComponents & StatusParts & { dirs: DirLookupComponents }
   private replicaSource: ReplicaSource
   private readonly runLog: RunLog
   private yieldedMs = 0
@@ -107,7 +108,7 @@ export class SpaceManager {
     const planner = new Planner({ db, leases: store, watch, access, replicas })
     this.runLog = new RunLog({ db })
     this.compactor = new Compactor({ index, watch, log: this.log }, { busy: () => this.running > 0 })
-    this.parts = { db, store, leases: store, refs, index, planner, watch, access, accounting, replicas }
+    this.parts = { db, store, leases: store, refs, index, planner, watch, access, accounting, replicas, dirs: { db, store } }
     if (init.background === true) this.startBackground()
   }
 
@@ -291,6 +292,12 @@ export class SpaceManager {
   }
 
   /** The space part of `trove why`: why the blob stays, or why it would go. */
+  /** The outermost stored directory `sha1` is inside, and the names down to it (undefined when none). */
+  async placeInDir (sha1: string): Promise<DirPlace | undefined> {
+    await this.index.drain()
+    return new DirLookup(this.parts.dirs).placeOf(sha1)
+  }
+
   async explain (sha1: string): Promise<SpaceExplanation> {
     return explain(this.parts, sha1)
   }

@@ -148,7 +148,9 @@ describe('bad input: clear errors that change nothing', () => {
       const missing = path.join(t.dir, 'several', 'missing.txt')
       await expectError(t, ['add', a, missing, b], 'FILE_NOT_FOUND')
       await expectError(t, ['add', a, b, missing, '--ref', 'lab/several', '--pin'], 'FILE_NOT_FOUND')
-      await expectError(t, ['add', path.join(t.dir, 'several')], 'FILE_NOT_FOUND', FAILURE_EXIT, JSON_ONLY)
+      // a directory is added as a tree now (issue 14); one holding a symlink is refused before anything is stored
+      await fs.symlink('a.txt', path.join(t.dir, 'several', 'link.txt'))
+      await expectError(t, ['add', path.join(t.dir, 'several')], 'INVALID_DIR_ENTRY', FAILURE_EXIT, JSON_ONLY)
     })
   })
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { startApiServer, type ApiServer } from '../../src/api/server.js'
 import { ensureApiToken } from '../../src/api/token.js'
 import { createTrove, type Trove } from '../../src/node.js'
@@ -90,4 +92,35 @@ export async function rawRequest (url: string, options: {
       })()
     }
   })
+}
+
+/**
+ * An older node on 127.0.0.1: no import routes (`NOT_FOUND`), uploads to `POST /blobs` hashed as
+ * they arrive and answered as a node does. `seen` lists each request's method and path; `stored`
+ * the bodies uploaded, by sha1.
+ */
+export async function startOldNodeStub (): Promise<{ url: string, seen: string[], stored: Map<string, Buffer>, close: () => void }> {
+  const seen: string[] = []
+  const stored = new Map<string, Buffer>()
+  const stub = http.createServer((req, res) => {
+    seen.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`)
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const url = new URL(req.url ?? '', 'http://x')
+      if (url.pathname === '/api/v1/blobs') {
+        const body = Buffer.concat(chunks)
+        const sha = createHash('sha1').update(body).digest('hex')
+        stored.set(sha, body)
+        const name = url.searchParams.get('name')
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ uri: `sha1://${sha}${name !== null ? `/${name}` : ''}`, sha1: sha, size: body.length, added: true, ...(name !== null ? { name } : {}) }))
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { code: 'NOT_FOUND', name: 'NotFoundError', message: 'no such endpoint' } }))
+      }
+    })
+  })
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, seen, stored, close: () => { stub.close() } }
 }

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { ApiClient } from '../../src/api/client.js'
 import { FileNotFoundError } from '../../src/errors.js'
 import type { AddOptions, AddResult } from '../../src/ops.js'
-import { rawRequest, startApiFixture, type ApiFixture } from '../helpers/api-fixture.js'
+import { rawRequest, startApiFixture, startOldNodeStub, type ApiFixture } from '../helpers/api-fixture.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const V1 = '/api/v1'
@@ -139,31 +137,12 @@ describe('ApiClient.addFiles with a node that cannot read the path', () => {
     const file = path.join(dir, 'data.bin')
     const content = randomBytes(300_000)
     await fs.writeFile(file, content)
-    const seen: string[] = []
-    // an older node: no import route; uploads hashed as they arrive
-    const stub = http.createServer((req, res) => {
-      seen.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`)
-      const hash = createHash('sha1')
-      let size = 0
-      req.on('data', (c: Buffer) => { hash.update(c); size += c.length })
-      req.on('end', () => {
-        const url = new URL(req.url ?? '', 'http://x')
-        if (url.pathname === `${V1}/blobs`) {
-          const sha = hash.digest('hex')
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ uri: `sha1://${sha}/${url.searchParams.get('name') ?? ''}`, sha1: sha, size, added: true, name: url.searchParams.get('name') }))
-        } else {
-          res.writeHead(404, { 'content-type': 'application/json' })
-          res.end(JSON.stringify({ error: { code: 'NOT_FOUND', name: 'NotFoundError', message: 'no such endpoint' } }))
-        }
-      })
-    })
-    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve))
+    const stub = await startOldNodeStub()
     try {
-      const client = new ApiClient({ url: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`, token: 't' })
+      const client = new ApiClient({ url: stub.url, token: 't' })
       const bytes: number[] = []
       const r = await client.addFile(file, { onProgress: (n) => bytes.push(n) })
-      assert.deepEqual(seen, [`POST ${V1}/blobs/import`, `POST ${V1}/blobs`])
+      assert.deepEqual(stub.seen, [`POST ${V1}/blobs/import`, `POST ${V1}/blobs`])
       assert.equal(r.sha1, sha1(content))
       assert.equal(r.uri, `sha1://${sha1(content)}/data.bin`)
       assert.equal(bytes.at(-1), content.length)

@@ -90,6 +90,17 @@ class TroveFileNotReadableError(TroveError, PermissionError):
     code, status = "FILE_NOT_READABLE", 400
 
 
+class InvalidDirEntryError(TroveError):
+    """A directory added by path holds what a directory cannot record: a symlink (not followed, or
+    leading out of the tree or into a loop) or a name that is not valid UTF-8 (INVALID_DIR_ENTRY)."""
+    code, status = "INVALID_DIR_ENTRY", 400
+
+
+class InvalidDirManifestError(TroveError):
+    """A directory manifest is malformed or not in canonical form (INVALID_DIR_MANIFEST)."""
+    code, status = "INVALID_DIR_MANIFEST", 502
+
+
 class DataDirMissingError(TroveError):
     """The data directory was never initialized (``trove init``)."""
     code, status = "DATA_DIR_MISSING", 400
@@ -258,7 +269,7 @@ class NodeStartError(TroveError):
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
-        DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
+        InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,

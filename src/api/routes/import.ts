@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { FileNotFoundError, FileNotReadableError, InvalidArgumentError } from '../../errors.js'
 import type { AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
-import { normalizeMeta } from '../../refs/meta.js'
+import { normalizeMeta, type RefMeta } from '../../refs/meta.js'
 import type { ApiContext } from '../context.js'
 import { MAX_IMPORT_PATHS, NDJSON } from '../constants.js'
 import { errorToBody } from '../errors.js'
@@ -40,32 +40,50 @@ export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContex
       throw new InvalidArgumentError(`"paths" must be an array of 1 to ${MAX_IMPORT_PATHS} absolute file paths`)
     }
     for (const p of paths) await checkImportPath(p)
-    const ref = body.ref
-    if (ref !== undefined && typeof ref !== 'string') throw new InvalidArgumentError('"ref" must be a string')
-    if (ref !== undefined) assertKey(ref)
-    if (body.pin !== undefined && typeof body.pin !== 'boolean') throw new InvalidArgumentError('"pin" must be true or false')
-    // meta describes the ref; dropping it silently would leave the files less protected than asked
-    if (ref === undefined && body.meta !== undefined) throw new InvalidArgumentError('"meta" applies to the ref named by "ref"; give "ref" too')
-    const refMeta = ref !== undefined ? normalizeMeta(body.meta) : undefined
-    const options = { ref, refMeta, pin: body.pin === true, ...authorOf(request), signal: requestSignal(reply) }
+    const options = { ...refFields(body), ...authorOf(request), signal: requestSignal(reply) }
     const files = paths as string[]
-    if (!String(request.headers.accept ?? '').includes(NDJSON)) return { results: await ctx.ops.addFiles(files, options) }
-
-    // the status is sent with the first line: a failure from here on is the stream's last line
-    const out = new PassThrough()
-    const line = (l: ImportLine): void => {
-      if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
-    }
-    void ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } })
-      .then((results) => { line({ results }) }, (err: unknown) => {
-        const { body } = errorToBody(err)
-        if (body.error.code === 'INTERNAL') opts.log?.(`API POST /blobs/import: ${String((err as Error)?.stack ?? err)}`)
-        line(body)
-      })
-      .finally(() => out.end())
-    reply.header('content-type', NDJSON)
-    return reply.send(out)
+    if (!wantsLines(request)) return { results: await ctx.ops.addFiles(files, options) }
+    return streamLines<ImportLine>(reply, 'POST /blobs/import', opts.log, async (line) => {
+      const results = await ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } })
+      line({ results })
+    })
   })
+}
+
+/** The `ref`, `meta` and `pin` fields of an import's body, checked. */
+export function refFields (body: Record<string, unknown>): { ref?: string, refMeta?: RefMeta, pin: boolean } {
+  const ref = body.ref
+  if (ref !== undefined && typeof ref !== 'string') throw new InvalidArgumentError('"ref" must be a string')
+  if (ref !== undefined) assertKey(ref)
+  if (body.pin !== undefined && typeof body.pin !== 'boolean') throw new InvalidArgumentError('"pin" must be true or false')
+  // meta describes the ref; dropping it silently would leave the content less protected than asked
+  if (ref === undefined && body.meta !== undefined) throw new InvalidArgumentError('"meta" applies to the ref named by "ref"; give "ref" too')
+  return { ref, refMeta: ref !== undefined ? normalizeMeta(body.meta) : undefined, pin: body.pin === true }
+}
+
+/** Whether the caller asked for a stream of progress lines (`Accept: application/x-ndjson`). */
+export function wantsLines (request: FastifyRequest): boolean {
+  return String(request.headers.accept ?? '').includes(NDJSON)
+}
+
+/**
+ * Answers with a stream of JSON lines that `work` writes (progress, then its result). The status
+ * is sent with the first line, so a failure from then on is the stream's last line: the error body.
+ */
+export function streamLines<L> (reply: FastifyReply, what: string, log: ((message: string) => void) | undefined, work: (line: (l: L) => void) => Promise<void>): FastifyReply {
+  const out = new PassThrough()
+  const line = (l: L | ReturnType<typeof errorToBody>['body']): void => {
+    if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
+  }
+  void work(line)
+    .catch((err: unknown) => {
+      const { body } = errorToBody(err)
+      if (body.error.code === 'INTERNAL') log?.(`API ${what}: ${String((err as Error)?.stack ?? err)}`)
+      line(body)
+    })
+    .finally(() => out.end())
+  reply.header('content-type', NDJSON)
+  return reply.send(out)
 }
 
 /**
@@ -82,7 +100,7 @@ export async function checkImportPath (p: unknown): Promise<void> {
   await fh.close()
 }
 
-function fileError (p: string, err: unknown): Error {
+export function fileError (p: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException).code
   if (code === 'EACCES' || code === 'EPERM') return new FileNotReadableError(`the node cannot read ${p}: ${code}`, { cause: err })
   return new FileNotFoundError(`no such file: ${p} (${code ?? String(err)})`, { cause: err })

@@ -3,42 +3,45 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type Eviction, type ReadRange } from '../../ops.js'
+import { assertRefTakesFiles, refEntryNames, refObjFor, type AddDirResult, type AddResult, type Eviction, type ReadRange, type TroveOps } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
 import { TIMEOUT_OPTION, metaFromFlags, parseByteCountArg, parseTimeoutArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
+import { assertNotDataDir, resolveDataDir } from '../../datadir.js'
 import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
 import { ignoreEpipe } from '../io.js'
-import { byteProgress } from '../progress.js'
+import { byteProgress, countProgress } from '../progress.js'
 import { MAX_FILE_NAME_LENGTH } from '../../api/constants.js'
 
 type Globals = () => GlobalOptions
 
 export function registerBlobCommands (program: Command, globals: Globals): void {
   program.command('add')
-    .description('store files (or standard input, as "-"); prints sha1://... per file')
-    .argument('<files...>', 'files to store, or - for standard input (streamed)')
+    .description('store files and directories (or standard input, as "-"); prints sha1://... per file, sha1dir://... per directory')
+    .argument('<files...>', 'files or directories to store, or - for standard input (streamed)')
     .option('--name <name>', 'with -: the file name standard input is stored as (in its URI, and in the ref of --ref)')
-    .option('--ref <key>', 'record the files under this ref key (added to what it holds; a file with the same name is replaced)')
-    .option('--pin', 'pin the stored blobs')
+    .option('--ref <key>', 'record the files and directories under this ref key (added to what it holds; a member with the same name is replaced)')
+    .option('--pin', 'pin the stored blobs (for a directory: its manifest, which keeps everything below it)')
+    .option('--follow-symlinks', 'in a directory, store what symlinks point to (only inside the directory; without this a symlink is refused)')
     .option('--priority <n>', 'priority of the ref made by --ref')
     .option('--expires <when>', 'expiry of the ref made by --ref (ISO time or duration like 7d)')
     .option('--ttl <duration>', 'ttl of the ref made by --ref')
-    .action(async (files: string[], flags: RefMetaFlags & { ref?: string, pin?: boolean, name?: string }) => {
+    .action(async (files: string[], flags: RefMetaFlags & { ref?: string, pin?: boolean, name?: string, followSymlinks?: boolean }) => {
       const opts = globals()
       if (files.includes('-') || flags.name !== undefined) {
         await addStdin(opts, files, flags)
         return
       }
-      // check every file first so a typo in the last one does not leave the first ones half-recorded
-      const sizes: number[] = []
+      // check every path first so a typo in the last one does not leave the first ones half-recorded
+      const sizes: Array<number | 'dir'> = []
       for (const file of files) {
         const stat = await fs.stat(file).catch(() => undefined)
-        if (stat === undefined) throw new FileNotFoundError(`no such file: ${file}`)
-        if (!stat.isFile()) throw new FileNotFoundError(`not a regular file: ${file}`)
-        sizes.push(stat.size)
+        if (stat === undefined) throw new FileNotFoundError(`no such file or directory: ${file}`)
+        if (!stat.isFile() && !stat.isDirectory()) throw new FileNotFoundError(`not a regular file or directory: ${file}`)
+        sizes.push(stat.isDirectory() ? 'dir' : stat.size)
+        if (stat.isDirectory()) await assertNotDataDir(file, resolveDataDir(opts.data))
       }
       // a bad --ref key must fail before anything is stored or pinned, not after
       if (flags.ref !== undefined) assertKey(flags.ref)
@@ -51,23 +54,19 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       const results = await withBackend(opts, 'add', async (trove) => {
         // a ref holding something other than an object of files is refused before anything is stored
         if (flags.ref !== undefined) await assertRefTakesFiles(trove, flags.ref)
-        const out: AddResult[] = []
+        const out: Array<AddResult | AddDirResult> = []
         for (const [i, file] of files.entries()) {
-          const bar = byteProgress(file, sizes[i], opts)
-          try {
-            const r = await trove.addFile(file, { pin: flags.pin, onProgress: (n) => bar.update(n) })
-            if (entries !== undefined) r.entry = entries[i]
-            out.push(r)
-          } finally {
-            bar.stop()
-          }
+          const size = sizes[i]
+          const r = size === 'dir' ? await addOneDir(trove, file, flags, opts) : await addOneFile(trove, file, size, flags, opts)
+          if (entries !== undefined) r.entry = entries[i]
+          out.push(r)
         }
-        // merged, one version for the whole command: earlier files of the ref stay, same names are replaced
+        // merged, one version for the whole command: earlier members of the ref stay, same names are replaced
         if (flags.ref !== undefined) await trove.mergeRef(flags.ref, refObjFor(out), refMeta)
         return out
       })
       emit(opts, results, () => results.map((r) => r.uri))
-      notice(opts, [...collisionLines(flags.ref, results), ...evictionLines(results.flatMap((r) => r.evictions ?? []))])
+      notice(opts, [...collisionLines(flags.ref, results), ...dirNoticeLines(results), ...evictionLines(results.flatMap((r) => r.evictions ?? []))])
     })
 
   program.command('cat')
@@ -177,8 +176,37 @@ async function addStdin (opts: GlobalOptions, files: string[], flags: RefMetaFla
   notice(opts, evictionLines(result.evictions ?? []))
 }
 
+async function addOneFile (trove: TroveOps, file: string, size: number, flags: { pin?: boolean }, opts: GlobalOptions): Promise<AddResult> {
+  const bar = byteProgress(file, size, opts)
+  try {
+    return await trove.addFile(file, { pin: flags.pin, onProgress: (n) => bar.update(n) })
+  } finally {
+    bar.stop()
+  }
+}
+
+async function addOneDir (trove: TroveOps, dir: string, flags: { pin?: boolean, followSymlinks?: boolean }, opts: GlobalOptions): Promise<AddDirResult> {
+  const bar = countProgress(dir, opts)
+  try {
+    return await trove.addDir(dir, { pin: flags.pin, followSymlinks: flags.followSymlinks, onProgress: (p) => bar.update(p.files, p.bytes) })
+  } finally {
+    bar.stop()
+  }
+}
+
+/** What a person should know of the directories added: files that changed while read, special files left out. */
+function dirNoticeLines (results: Array<AddResult | AddDirResult>): string[] {
+  const lines: string[] = []
+  for (const r of results) {
+    if (!('files' in r)) continue
+    for (const c of r.changed ?? []) lines.push(`trove: ${r.name}/${c} changed while it was stored: the directory holds the bytes that were read`)
+    if ((r.skipped ?? []).length > 0) lines.push(`trove: ${r.name}: left out ${r.skipped?.length ?? 0} socket(s), FIFO(s) or device(s): ${(r.skipped ?? []).slice(0, 10).join(', ')}${(r.skipped ?? []).length > 10 ? ', ...' : ''}`)
+  }
+  return lines
+}
+
 /** Files of one `add --ref` that share a base name are recorded under longer names: say which. */
-function collisionLines (ref: string | undefined, results: AddResult[]): string[] {
+function collisionLines (ref: string | undefined, results: Array<AddResult | AddDirResult>): string[] {
   const renamed = results.filter((r) => r.entry !== undefined && r.entry !== r.name)
   if (ref === undefined || renamed.length === 0) return []
   return [`trove: files with the same name are told apart in ${ref} by their paths: ${renamed.map((r) => r.entry ?? '').join(', ')}`]

@@ -38,12 +38,35 @@ export function gcLines (r: GcReport): string[] {
   return lines
 }
 
-/** One numbered line per evicted blob (with its size, class and reason), then how many more went unlisted. */
-function blobLines (blobs: Array<Eviction['blobs'][number] & { heldBy?: string[] }>, total: number): string[] {
-  const lines = blobs.map((b, i) => {
+/**
+ * One numbered line per evicted blob (with its size, class and reason), then how many more went
+ * unlisted. Blobs of a directory (a dry run's `dir`) are listed together under it, at the place of
+ * the first of them, with their path in it.
+ */
+function blobLines (blobs: Array<Eviction['blobs'][number] & { heldBy?: string[], dir?: string }>, total: number): string[] {
+  const line = (b: typeof blobs[number], i: number, indent: string, name: string): string => {
     const held = b.heldBy !== undefined && b.heldBy.length > 0 ? ` [${b.heldBy.join(', ')}]` : ''
-    return `  ${String(i + 1).padStart(3)}. ${b.uri}  ${formatSize(b.size).padStart(10)}  ${b.class}${b.priority !== undefined ? ` p${b.priority}` : ''}${held}: ${b.reason}`
-  })
+    return `${indent}${String(i + 1).padStart(3)}. ${name}  ${formatSize(b.size).padStart(10)}  ${b.class}${b.priority !== undefined ? ` p${b.priority}` : ''}${held}: ${b.reason}`
+  }
+  const byRoot = new Map<string, Array<[typeof blobs[number], number]>>()
+  for (const [i, b] of blobs.entries()) {
+    if (b.dir === undefined) continue
+    const root = b.dir.slice(0, 'sha1dir://'.length + 40)
+    byRoot.set(root, [...(byRoot.get(root) ?? []), [b, i]])
+  }
+  const lines: string[] = []
+  for (const [i, b] of blobs.entries()) {
+    if (b.dir === undefined) {
+      lines.push(line(b, i, '  ', b.uri))
+      continue
+    }
+    const root = b.dir.slice(0, 'sha1dir://'.length + 40)
+    const group = byRoot.get(root)
+    if (group === undefined) continue
+    byRoot.delete(root)
+    lines.push(`  in directory ${root} (${group.length} blob${group.length === 1 ? '' : 's'}, ${formatSize(group.reduce((n, [g]) => n + g.size, 0))}):`)
+    for (const [g, j] of group) lines.push(line(g, j, '    ', `${g.dir === root ? '(its manifest)' : (g.dir ?? '').slice(root.length + 1)} ${g.uri}`))
+  }
   if (total > blobs.length) lines.push(`  ... and ${total - blobs.length} more`)
   return lines
 }
@@ -70,10 +93,18 @@ export function evictionLines (evictions: Eviction[]): string[] {
 /** Lines `trove why` adds for space management: links, leases, grace, class. */
 export function whySpaceLines (report: WhyReport): string[] {
   const lines: string[] = []
+  // the directory root a blob is inside (sha1dir://<root>/...): links that reach it are said as "in directory"
+  const root = report.dir?.slice('sha1dir://'.length, 'sha1dir://'.length + 40)
+  if (report.dir !== undefined) lines.push(`  in directory ${report.dir}`)
   for (const r of report.reasons) {
     if (r.kind === 'link') {
-      const via = (r.via ?? []).map((s) => `sha1://${s.slice(0, 12)}...`).join(' <- ')
-      lines.push(`  referenced by JSON ${via}, which is ${r.key !== undefined ? `held by ref ${r.key} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})` : 'pinned'}`)
+      const holder = r.key !== undefined ? `held by ref ${r.key} (priority ${r.priority ?? 0}${r.pin === true ? ', pinned ref' : ''})` : 'pinned'
+      const via = r.via ?? []
+      if (root !== undefined && via[via.length - 1] === root) {
+        lines.push(`  directory sha1dir://${root} is ${holder}`)
+        continue
+      }
+      lines.push(`  referenced by JSON ${via.map((s) => `sha1://${s.slice(0, 12)}...`).join(' <- ')}, which is ${holder}`)
     }
   }
   const s = report.space
