@@ -58,7 +58,7 @@ from .errors import (
     VersionNotFoundError,
     error_class,
 )
-from .uri import ParsedUri, check_key, format_uri, parse_uri, to_sha1
+from .uri import ParsedDirUri, ParsedUri, check_key, format_dir_uri, format_uri, parse_dir_uri, parse_uri, to_sha1
 
 __version__ = "0.1.0"
 
@@ -191,19 +191,32 @@ def verify() -> Dict[str, Any]:
     return default_client().verify()
 
 
+def store_dir(path: PathLike, **kwargs: Any) -> str:
+    return default_client().store_dir(path, **kwargs)
+
+
+def list_dir(uri: str) -> List[Dict[str, Any]]:
+    return default_client().list_dir(uri)
+
+
+def load_dir(uri: str, dest: Optional[PathLike] = None, **kwargs: Any) -> str:
+    return default_client().load_dir(uri, dest, **kwargs)
+
+
 #: The module-level functions: each calls the method of the same name on the default client.
 _DELEGATES = [
     set_ref, get_ref, get_ref_record, del_ref, get_ref_keys, list_refs, ref_history,
     store_file, store_bytes, store_text, store_json, store_npy, store_pkl,
     load_file, load_bytes, load_text, load_json, load_npy, load_pkl, load_file_info, blob_size, fetch,
     pin, unpin, pins, why, gc, status, peers, transfers, verify,
+    store_dir, list_dir, load_dir,
 ]
 for _f in _DELEGATES:
     _f.__doc__ = f"{getattr(Client, _f.__name__).__doc__}\n\n(On the default node: see :func:`trove.default_client`.)"
 del _f
 
 __all__ = [
-    "Client", "connect", "default_client", "cache_dir", "ParsedUri", "parse_uri", "format_uri", "to_sha1", "check_key",
+    "Client", "connect", "default_client", "cache_dir", "ParsedUri", "parse_uri", "format_uri", "to_sha1", "ParsedDirUri", "parse_dir_uri", "format_dir_uri", "check_key",
     "error_class", *[f.__name__ for f in _DELEGATES],
     "TroveError", "AbortError", "AddressInUseError", "ApiUnavailableError", "BlobNotFoundError", "ConnectionLostError",
     "DataDirLockedError", "RefNotObjectError", "TroveFileExistsError", "DataDirMissingError", "ForbiddenHostError", "HashMismatchError", "InternalError",

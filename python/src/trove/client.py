@@ -12,6 +12,7 @@ import pickle
 import secrets
 import stat
 import tempfile
+from urllib.parse import quote
 from typing import Any, BinaryIO, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _node
@@ -27,10 +28,13 @@ from .errors import (
     NodeNotRunningError,
     TroveError,
     TroveFileNotFoundError,
+    error_from_answer,
 )
-from .uri import check_key, check_prefix, find_references, parse_uri, to_sha1
+from .uri import _URI_COMPONENT_SAFE, check_key, check_prefix, find_references, parse_dir_uri, parse_uri, to_sha1
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: The media type of answers that stream progress lines, then the result (src/api/constants.ts NDJSON).
+NDJSON = "application/x-ndjson"
 JSON = Any
 
 #: Environment variable naming the directory ``load_file`` keeps files in when no ``dest`` is given.
@@ -331,6 +335,126 @@ class Client:
             got += len(chunk)
             bar.add(len(chunk))
 
+    # --- directories (docs/formats.md) -------------------------------------------------------
+
+    def store_dir(self, path: PathLike, *, ref: Optional[str] = None, pin: bool = False,
+                  meta: Optional[Mapping[str, Any]] = None, follow_symlinks: bool = False,
+                  progress: ProgressArg = None) -> str:
+        """Stores a folder and everything below it as one ``sha1dir://`` URI, which it returns.
+        The node reads the folder from this machine's disk (the API is on loopback). With ``ref``
+        the folder becomes a member of that ref's object (``meta`` is the ref's meta); ``pin``
+        pins it. Symlinks are refused unless ``follow_symlinks`` (never out of the folder);
+        sockets, FIFOs and devices are left out. Progress counts the folder's bytes."""
+        folder = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(folder):
+            raise TroveFileNotFoundError(f"not a directory: {os.fspath(path)}")
+        body: Dict[str, Any] = {"path": folder}
+        if pin:
+            body["pin"] = True
+        if follow_symlinks:
+            body["followSymlinks"] = True
+        if ref is not None:
+            body["ref"] = check_key(ref)
+            if meta is not None:
+                body["meta"] = dict(meta)
+        elif meta is not None:
+            raise InvalidArgumentError("meta is the meta of the ref: give ref= with it")
+        bar = Progress(progress)
+        if bar.wanted or callable(progress):
+            bar.restart(_tree_bytes(folder), "storing")
+        try:
+            result = self._lines("POST", "/dirs/import", body, lambda p: bar.set(int(p.get("bytes", 0))))
+        finally:
+            bar.close()
+        return str(result["uri"])
+
+    def list_dir(self, uri: str) -> List[Dict[str, Any]]:
+        """The entries of a directory (``sha1dir://<hash>[/sub/path]``) in name order: ``name``,
+        ``kind`` (``file`` or ``dir``), ``sha1``, ``size`` (a folder's: all bytes below it),
+        ``exec`` and ``local`` (stored on the node). The node fetches manifests it lacks from its
+        peers. A URI naming a file gives that one entry."""
+        route = self._dir_route(uri)
+        entries: List[Dict[str, Any]] = []
+        cursor: Optional[str] = None
+        while True:
+            page = self._http.json("GET", route, query={"list": "1", "cursor": cursor}, timeout=None)
+            entries.extend(page.get("entries", []))
+            cursor = page.get("next")
+            if not cursor:
+                return entries
+
+    def load_dir(self, uri: str, dest: Optional[PathLike] = None, *, force: bool = False,
+                 progress: ProgressArg = None) -> str:
+        """Makes a directory (or a file or folder inside one) available locally and returns its
+        path. The node fetches what it lacks from its peers, verifies every blob, and writes the
+        tree into a temporary folder beside ``dest`` that is renamed into place when complete, so
+        ``dest`` never holds half a tree. An existing ``dest`` is refused unless ``force``.
+        Without ``dest`` the tree goes to the cache directory (:func:`trove.cache_dir`) and later
+        calls for the same URI return it at once."""
+        parsed = parse_dir_uri(uri)
+        if dest is None:
+            target = os.path.join(cache_dir(), "dirs", parsed.sha1, *parsed.path)
+            if os.path.exists(target):
+                return target
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+        else:
+            target = os.path.abspath(os.fspath(dest))
+        body: Dict[str, Any] = {"dest": target}
+        if force:
+            body["force"] = True
+        if parsed.path:
+            body["path"] = "/".join(quote(s, safe=_URI_COMPONENT_SAFE) for s in parsed.path)
+        bar = Progress(progress)
+        phase = [""]
+
+        def on_progress(p: Dict[str, Any]) -> None:
+            name = str(p.get("phase", ""))
+            writing = name == "write"
+            if name != phase[0]:
+                phase[0] = name
+                bar.restart(int(p.get("totalBytes" if writing else "totalFiles", 0)), "writing" if writing else f"{name} (files)")
+            bar.set(int(p.get("bytes" if writing else "files", 0)))
+        try:
+            self._lines("POST", f"/dirs/{parsed.sha1}/fetch", body, on_progress)
+        finally:
+            bar.close()
+        return target
+
+    def _dir_route(self, uri: str) -> str:
+        parsed = parse_dir_uri(uri)
+        return f"/dirs/{parsed.sha1}" + "".join("/" + quote(s, safe=_URI_COMPONENT_SAFE) for s in parsed.path)
+
+    def _lines(self, method: str, route: str, body: Dict[str, Any], on_progress: Any) -> Dict[str, Any]:
+        """A call answered with progress lines and then its result (``application/x-ndjson``)."""
+        res = self._http.request(method, route, json=body, headers={"Accept": NDJSON}, stream=True, timeout=None)
+        complete = False
+        try:
+            buf = b""
+            try:
+                for chunk in res.stream(IO_CHUNK_SIZE):
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for raw in lines:
+                        if not raw.strip():
+                            continue
+                        line = json.loads(raw)
+                        if "progress" in line:
+                            on_progress(line["progress"])
+                        elif "result" in line:
+                            complete = True
+                            return line["result"]  # type: ignore[no-any-return]
+                        else:
+                            raise error_from_answer(line, 500)
+            except TroveError:
+                raise
+            except ValueError:
+                raise ConnectionLostError(f"the Trove node at {self.url} answered {method} {route} with a line that is not JSON") from None
+            except Exception as err:  # noqa: BLE001 - the connection broke mid-answer
+                raise self._http.transport_error(err) from err
+            raise ConnectionLostError(f"the Trove node at {self.url} ended {method} {route} without an answer; did the node stop?")
+        finally:
+            finish(res, complete)
+
     def load_bytes(self, uri: str, start: int = 0, end: Optional[int] = None) -> bytes:
         """Bytes ``start`` up to (not including) ``end`` of the blob, like ``data[start:end]``;
         ``end=None`` reads to the end, an ``end`` past the end is shortened to it. A ``start`` at
@@ -618,3 +742,17 @@ def _numpy() -> Any:
     except ImportError:
         raise MissingDependencyError('this needs numpy: pip install "trove[numpy]" (or your system\'s package of it)') from None
     return numpy
+
+
+def _tree_bytes(folder: str) -> int:
+    """Bytes of the regular files below ``folder`` (for a progress bar's total)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total

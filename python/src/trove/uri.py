@@ -4,7 +4,7 @@ src/refs/keys.ts), so bad input fails here, before any request, with the node's 
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple, Optional, Set
+from typing import Any, Iterable, List, NamedTuple, Optional, Set, Tuple
 from urllib.parse import parse_qs, quote, unquote_to_bytes
 
 from .constants import MAX_KEY_LENGTH, MAX_SEGMENT_LENGTH
@@ -86,10 +86,69 @@ def parse_uri(uri: Any) -> ParsedUri:
 
 
 def to_sha1(uri_or_hash: Any) -> str:
-    """The hash of a ``sha1://`` URI or of a bare 40-hex hash."""
+    """The hash of a ``sha1://`` URI, of a directory's ``sha1dir://<root>`` (its manifest), or of
+    a bare 40-hex hash. A path inside a directory names a different blob: parse it with
+    :func:`parse_dir_uri` instead."""
+    if isinstance(uri_or_hash, str) and uri_or_hash.startswith(DIR_SCHEME):
+        parsed = parse_dir_uri(uri_or_hash)
+        if parsed.path:
+            raise InvalidUriError(f"a path inside a directory is not a blob's hash: {_truncate(uri_or_hash)}")
+        return parsed.sha1
     if isinstance(uri_or_hash, str) and not uri_or_hash.startswith(SCHEME):
         return check_sha1_hex(uri_or_hash)
     return parse_uri(uri_or_hash).sha1
+
+
+#: A directory: ``sha1dir://<manifest sha1>[/sub/path]`` (docs/formats.md).
+DIR_SCHEME = "sha1dir://"
+
+
+class ParsedDirUri(NamedTuple):
+    sha1: str
+    #: Path segments below the root, percent-decoded; empty for the root.
+    path: Tuple[str, ...]
+
+
+def parse_dir_uri(uri: Any) -> ParsedDirUri:
+    """Parses ``sha1dir://<hash>[/sub/path]`` as the node does (src/dirs/uri.ts): the hash follows
+    the sha1:// rules, each path segment is percent-decoded and must be a valid entry name (no
+    ``.``, ``..``, NUL or ``/``), and a trailing ``/`` is allowed."""
+    if not isinstance(uri, str):
+        raise InvalidUriError("URI must be a string")
+    if not uri.startswith(DIR_SCHEME):
+        raise InvalidUriError(f"not a sha1dir:// URI: {_truncate(uri)}")
+    rest = uri[len(DIR_SCHEME):]
+    if "?" in rest or "#" in rest:
+        raise InvalidUriError(f"sha1dir:// URIs take no query or fragment (percent-encode ? and # in names): {_truncate(uri)}")
+    hash_part, slash, path = rest.partition("/")
+    if not is_sha1_hex(hash_part):
+        if _ANY_HEX.fullmatch(hash_part) and len(hash_part) == 40:
+            raise InvalidUriError(f"sha1 in URI must be lowercase: {_truncate(uri)}")
+        if _ANY_HEX.fullmatch(hash_part):
+            raise InvalidUriError(f"sha1 in URI has {len(hash_part)} hex characters, expected 40: {_truncate(uri)}")
+        raise InvalidUriError(f"sha1 in URI is not hex: {_truncate(uri)}")
+    segments: List[str] = []
+    if slash:
+        raw = path.split("/")
+        for i, seg in enumerate(raw):
+            if seg == "" and i == len(raw) - 1:
+                continue
+            if _BAD_PERCENT.search(seg):
+                raise InvalidUriError(f"path in URI is not valid percent-encoding: {_truncate(uri)}")
+            try:
+                name = unquote_to_bytes(seg).decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidUriError(f"path in URI is not valid percent-encoding: {_truncate(uri)}") from None
+            if name in ("", ".", "..") or "/" in name or "\0" in name:
+                raise InvalidUriError(f"bad path in URI (segment {name!r}): {_truncate(uri)}")
+            segments.append(name)
+    return ParsedDirUri(hash_part, tuple(segments))
+
+
+def format_dir_uri(sha1: str, path: Iterable[str] = ()) -> str:
+    """``sha1dir://<hash>/<segment>...`` with each segment encoded as the node does."""
+    check_sha1_hex(sha1)
+    return DIR_SCHEME + sha1 + "".join("/" + quote(s, safe=_URI_COMPONENT_SAFE) for s in path)
 
 
 def format_uri(sha1: str, name: Optional[str] = None) -> str:
@@ -109,6 +168,9 @@ def find_references(value: Any, out: Optional[Set[str]] = None) -> Set[str]:
     if isinstance(value, str):
         if value.startswith(SCHEME):
             out.add(parse_uri(value).sha1)
+        elif value.startswith(DIR_SCHEME):
+            # a directory (or a path inside one) keeps its whole tree: the root manifest is the reference
+            out.add(parse_dir_uri(value).sha1)
     elif isinstance(value, (list, tuple)):
         for v in value:
             find_references(v, out)
