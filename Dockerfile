@@ -24,9 +24,9 @@ ENV TROVE_DATA=/data NODE_ENV=production
 VOLUME ["/data"]
 # libp2p (TCP). The HTTP API stays on the container's loopback: use `docker compose exec PEER trove ...`
 EXPOSE 4737
-# Healthy once the node answers on its API; never opens the data directory itself while no node
-# has announced its API, so a check cannot take the database lock from a node that is starting
+# Healthy once the node answers GET /health on the API it announced in api.json; never opens the
+# data directory itself, so a check cannot take the database lock from a node that is starting
 HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=6 \
-  CMD test -f "$TROVE_DATA/api.json" && trove --json status | grep -q '"mode": *"node"' || exit 1
+  CMD node -e 'const u=JSON.parse(require("fs").readFileSync(process.env.TROVE_DATA+"/api.json","utf8")).url;fetch(u+"/health").then(r=>r.json()).then(h=>process.exit(h.status==="up"?0:1),()=>process.exit(1))' || exit 1
 ENTRYPOINT ["node", "/app/rig/entrypoint.mjs"]
 CMD ["start", "--listen", "/ip4/0.0.0.0/tcp/4737", "--no-mdns"]

@@ -27,6 +27,7 @@
  *   protocols.
  * - network (network.ts): composition root of the network side: libp2p, protocols, fetcher.
  * - node (node.ts, index.ts): the `Trove` facade and the library entry.
+ * - metrics: Prometheus counters and gauges of a node, fed by the events of the parts below.
  * - api: the HTTP server and the typed client; cli on top.
  */
 import fs from 'node:fs'
@@ -44,6 +45,7 @@ export const LAYERS = [
   { name: 'transfer', match: ['transfer/'] },
   { name: 'network', match: ['network.ts'] },
   { name: 'node', match: ['node.ts', 'index.ts'] },
+  { name: 'metrics', match: ['metrics/'] },
   { name: 'api', match: ['api/'] },
   { name: 'cli', match: ['cli/'] },
   { name: 'ui', match: ['ui/'] }

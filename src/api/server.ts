@@ -4,8 +4,10 @@ import { API_PREFIX, CLOSE_GRACE_MS, DEFAULT_API_HOST, MAX_JSON_BODY_BYTES, MAX_
 import type { ApiContext } from './context.js'
 import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
 import { READ_METHODS, allowedHosts, checkHost, checkToken } from './guards.js'
+import { NodeMetrics } from '../metrics/metrics.js'
 import { blobRoutes } from './routes/blobs.js'
 import { importRoutes } from './routes/import.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
 import { checkQueryEncoding } from './routes/util.js'
@@ -15,6 +17,8 @@ export interface ApiServerComponents {
   ops: TroveOps
   /** The node's peer id and addresses, for `GET /status`. */
   node: NodeInfo
+  /** The node's metrics (`trove start` passes them); without, `GET /metrics` has the API's own only. */
+  metrics?: NodeMetrics
 }
 
 export interface ApiServerInit {
@@ -46,7 +50,8 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   if (typeof token !== 'string' || token === '') throw new TypeError('startApiServer needs a non-empty token')
   const ctx: ApiContext = { ops: components.ops, node: components.node, url: '' }
   const routes: Array<{ method: string, url: string }> = []
-  const app = buildApp(ctx, { host, token, log: init.log, routes })
+  const metrics = components.metrics ?? new NodeMetrics()
+  const app = buildApp(ctx, { host, token, log: init.log, routes, metrics })
 
   try {
     await app.listen({ host, port: init.port ?? 0 })
@@ -90,7 +95,7 @@ function sendError (reply: FastifyReply, err: unknown): void {
   void reply.code(status).type('application/json; charset=utf-8').send(body)
 }
 
-function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void, routes: Array<{ method: string, url: string }> }): FastifyInstance {
+function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void, routes: Array<{ method: string, url: string }>, metrics: NodeMetrics }): FastifyInstance {
   const hosts = allowedHosts(options.host)
   const app = Fastify({
     logger: false,
@@ -115,6 +120,11 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
     checkQueryEncoding(request.url)
   })
 
+  // by route template, not URL: one series per route, whatever keys and hashes are asked for
+  app.addHook('onResponse', async (request, reply) => {
+    options.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode)
+  })
+
   app.setErrorHandler((err, request, reply) => {
     if (errorToBody(err).body.error.code === 'INTERNAL') {
       options.log?.(`API ${request.method} ${request.url.split('?', 1)[0]}: ${String((err as Error)?.stack ?? err)}`)
@@ -134,5 +144,6 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   void app.register(importRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
+  void app.register(metricsRoutes, { ctx, metrics: options.metrics })
   return app
 }

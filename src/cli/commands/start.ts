@@ -76,7 +76,8 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     networkStarted = true
     const token = await ensureApiToken(dataDir)
     const { startApiServer } = await import('../../api/server.js')
-    server = await startApiServer({ ops: trove, node: trove }, {
+    const { NodeMetrics } = await import('../../metrics/metrics.js')
+    server = await startApiServer({ ops: trove, node: trove, metrics: new NodeMetrics({ source: trove }) }, {
       host: api.host,
       port: api.port,
       token,
