@@ -6,6 +6,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+COPY scripts/build-ui.mjs ./scripts/build-ui.mjs
 # `npm ci` runs the `prepare` script, which is the TypeScript build
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
@@ -14,6 +15,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/ui ./dist/ui
 COPY rig/entrypoint.mjs ./rig/entrypoint.mjs
 RUN chmod 0755 dist/src/cli/bin.js rig/entrypoint.mjs \
  && ln -s /app/dist/src/cli/bin.js /usr/local/bin/trove \

@@ -6,6 +6,17 @@ import { FETCH_SECONDS_BUCKETS, GC_SECONDS_BUCKETS, METRIC_PREFIX } from './cons
 /** What the metrics read of a node: its store, space and refs, and its network while one runs. */
 export type MetricsSource = Pick<Trove, 'store' | 'space' | 'refs' | 'network'>
 
+/** Failed fetches remembered for the dashboard: enough to see a pattern, little memory. */
+const RECENT_FAILURES = 50
+
+/** A fetch that failed: which blob, the error's code and message, when. */
+export interface FetchFailure {
+  sha1: string
+  code: string
+  message: string
+  at: string
+}
+
 /** The classes space management sorts stored bytes into (SpaceStatus.classes). */
 const CLASSES = ['pinned', 'referenced', 'unreferenced', 'expired', 'leased', 'pending'] as const
 
@@ -26,6 +37,8 @@ export class NodeMetrics {
   /** What earlier networks served (their counters restart with each network). */
   private readonly servedBefore = { bytes: 0, blobs: 0 }
   private readonly totalsSeen = new Map<Counter, number>()
+  /** The last failed fetches, newest first, for the dashboard's transfers page. */
+  private readonly failures: FetchFailure[] = []
 
   private readonly apiRequests: Counter<'method' | 'route' | 'status'>
   private readonly blobsAdded: Counter
@@ -106,6 +119,11 @@ export class NodeMetrics {
     this.apiRequests.inc({ method, route, status: String(status) })
   }
 
+  /** The last failed fetches (at most RECENT_FAILURES), newest first. */
+  recentFailures (): FetchFailure[] {
+    return this.failures.map((f) => ({ ...f }))
+  }
+
   /** The Prometheus text exposition, gauges read now. */
   async render (): Promise<{ contentType: string, text: string }> {
     await this.refresh()
@@ -132,6 +150,10 @@ export class NodeMetrics {
     if (network === undefined) return
     this.networkOff.push(network.fetcher.onFetch((e) => {
       if (e.path === 'single') this.fetches.inc({ outcome: e.outcome })
+      if (e.outcome !== 'ok' && e.sha1 !== undefined) {
+        this.failures.unshift({ sha1: e.sha1, code: e.outcome, message: e.message ?? '', at: new Date().toISOString() })
+        this.failures.length = Math.min(this.failures.length, RECENT_FAILURES)
+      }
       if (e.durationMs !== undefined) this.fetchSeconds.observe(e.durationMs / 1000)
       if (e.blobs > 0) {
         this.blobsFetched.inc({ path: e.path }, e.blobs)

@@ -328,11 +328,6 @@ export class RefStore {
     return stored === undefined ? undefined : toRecord(key, stored)
   }
 
-  /** Every ref's key, in key order. */
-  async * keys (): AsyncGenerator<string> {
-    yield * this.db.refs.keys()
-  }
-
   /** Keys of refs with a flushed access time: every ref with a ttl gets one after it is set. */
   async * accessedKeys (): AsyncGenerator<string> {
     yield * this.db.access.keys()
@@ -354,6 +349,19 @@ export class RefStore {
     if (await this.versionReader.get(versionKey(key, 1)) === undefined) return 0
     for await (const value of this.db.versions.values({ ...versionsOf(key), reverse: true, limit: 1 })) return value.version
     return 0
+  }
+
+  /**
+   * Keys of the refs under `prefix` in key order, after `after` when given, without reading
+   * their values: the dashboard counts a group's refs this way.
+   */
+  async * keys (prefix = '', after?: string): AsyncGenerator<string> {
+    const range: { gte?: string, gt?: string, lt: string } = { gte: prefix, lt: `${prefix}\uffff` }
+    if (after !== undefined && after >= prefix) {
+      delete range.gte
+      range.gt = after
+    }
+    for await (const k of this.db.refs.keys(range)) yield k
   }
 
   private async * refKeys (prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {

@@ -59,6 +59,10 @@ export interface FetcherComponents {
 export interface FetchEvent {
   path: 'single' | 'batch'
   outcome: string
+  /** The blob of a single fetch. */
+  sha1?: string
+  /** Why a single fetch failed (the error's message). */
+  message?: string
   blobs: number
   bytes: number
   durationMs?: number
@@ -305,6 +309,7 @@ export class Fetcher {
     this.active.set(sha1, info)
     const started = performance.now()
     let outcome = 'ok'
+    let message: string | undefined
     let unreserve: (() => void) | undefined
     try {
       // a small blob a connected peer holds comes in a batch with whatever else is being fetched
@@ -348,12 +353,13 @@ export class Fetcher {
     } catch (err) {
       info.state = 'failed'
       outcome = options.signal?.aborted === true ? 'ABORTED' : (err as { code?: string }).code ?? 'INTERNAL'
+      message = (err as Error)?.message ?? String(err)
       throw err
     } finally {
       unreserve?.()
       release()
       this.active.delete(sha1)
-      this.emit({ path: 'single', outcome, blobs: outcome === 'ok' ? 1 : 0, bytes: outcome === 'ok' ? info.bytes : 0, durationMs: performance.now() - started })
+      this.emit({ path: 'single', outcome, sha1, ...(message !== undefined ? { message } : {}), blobs: outcome === 'ok' ? 1 : 0, bytes: outcome === 'ok' ? info.bytes : 0, durationMs: performance.now() - started })
     }
   }
 

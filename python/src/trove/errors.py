@@ -105,6 +105,11 @@ class ForbiddenHostError(TroveError, PermissionError):
     code, status = "FORBIDDEN_HOST", 403
 
 
+class ForbiddenOriginError(TroveError, PermissionError):
+    """A browser request from a page of another origin (403)."""
+    code, status = "FORBIDDEN_ORIGIN", 403
+
+
 class NotFoundError(TroveError, LookupError):
     """No such endpoint (404): usually a node older than this client."""
     code, status = "NOT_FOUND", 404
