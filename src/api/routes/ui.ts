@@ -59,7 +59,7 @@ export async function uiRoutes (app: FastifyInstance, opts: UiRouteOptions): Pro
   acceptJsonBodies(app)
 
   // POST: it needs the API token (`trove ui` has it); the answer is a one-time login link
-  app.post(`${API_PREFIX}/ui/login`, async () => {
+  app.post(`${API_PREFIX}/ui/login-links`, async () => {
     const { code, expiresAt } = sessions.issueCode()
     return { url: `${ctx.url}/ui/login?code=${code}`, expiresAt: new Date(expiresAt).toISOString() }
   })

@@ -20,7 +20,7 @@ export function registerUiCommand (program: Command, globals: Globals): void {
       const client = await connectToNode(dataDir)
       if (client === undefined) throw new NodeNotRunningError(`the dashboard is served by a running node: no node is running on ${dataDir} (start one with "trove start")`)
       const token = await readApiToken(dataDir)
-      const res = await fetch(`${client.url}${API_PREFIX}/ui/login`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+      const res = await fetch(`${client.url}${API_PREFIX}/ui/login-links`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
       const body = await res.json() as { url: string, expiresAt: string }
       if (!res.ok) throw errorFromBody(body, res.status)
       const opened = flags.open === true && openInBrowser(body.url)

@@ -28,7 +28,8 @@ export async function storagePage (main: HTMLElement): Promise<void> {
     return
   }
   const max = sp.limits.maxSize
-  const scale = Math.max(max ?? 0, sp.usage.total, sp.thresholds?.hard ?? 0, 1)
+  // without a limit the bar is the share of the volume this node uses
+  const scale = Math.max(max ?? sp.usage.total + (sp.usage.diskFree ?? 0), sp.usage.total, sp.thresholds?.hard ?? 0, 1)
   const x = (n: number): number => Math.round((n / scale) * W)
   const bar = s('svg', { width: W, height: 44, viewBox: `0 0 ${W} 44`, role: 'img', 'aria-label': 'usage against the limit' },
     s('rect', { x: 0, y: 10, width: W, height: 20, class: 'track' }),
@@ -39,7 +40,7 @@ export async function storagePage (main: HTMLElement): Promise<void> {
   const classes = sp.classes
   show(main,
     h('h1', {}, 'Storage'),
-    h('p', { class: 'big', id: 'usage' }, `${bytes(sp.usage.total)} used`, max !== undefined ? ` of ${bytes(max)}` : ' (no size limit)',
+    h('p', { class: 'big', id: 'usage' }, `${bytes(sp.usage.total)} used`, max !== undefined ? ` of ${bytes(max)}` : ' (no size limit; the bar is the share of the volume)',
       sp.usage.diskFree !== undefined ? h('span', { class: 'muted' }, ` · ${bytes(sp.usage.diskFree)} free on disk`) : null),
     bar,
     sp.thresholds !== undefined
@@ -75,7 +76,7 @@ function runChart (runs: RunSummary[]): Element {
   if (runs.length === 0) return h('p', { class: 'muted' }, 'No GC run yet.')
   const ordered = [...runs].reverse()
   const most = Math.max(...ordered.map((r) => r.evictedBytes), 1)
-  const bw = Math.max(4, Math.floor(W / ordered.length) - 2)
+  const bw = Math.min(40, Math.max(4, Math.floor(W / ordered.length) - 2))
   const H = 120
   return s('svg', { width: W, height: H + 20, viewBox: `0 0 ${W} ${H + 20}`, role: 'img', 'aria-label': 'bytes evicted by each GC run', id: 'run-chart' },
     ...ordered.map((r, i) => {
@@ -84,7 +85,7 @@ function runChart (runs: RunSummary[]): Element {
         s('title', {}, `${when(r.startedAt)} (${r.trigger}): ${bytes(r.evictedBytes)} in ${r.evictedBlobs} blobs, ${r.durationMs} ms`))
     }),
     s('text', { x: 0, y: H + 16 }, when(ordered[0].startedAt)),
-    s('text', { x: W, y: H + 16, 'text-anchor': 'end' }, when(ordered[ordered.length - 1].startedAt)))
+    ...(ordered.length > 1 ? [s('text', { x: W, y: H + 16, 'text-anchor': 'end' }, when(ordered[ordered.length - 1].startedAt))] : []))
 }
 
 function runTable (runs: RunSummary[]): HTMLElement | null {
