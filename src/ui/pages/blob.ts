@@ -1,20 +1,10 @@
+import type { BlobInfoReport, WhyReport } from '../../ops.js'
 import { get } from '../api.js'
 import { bytes, h, show, when } from '../dom.js'
 import { errorBox } from '../errors.js'
 import { refHref } from './refs.js'
 
-interface Why {
-  uri: string
-  sha1: string
-  local: boolean
-  size?: number
-  kept: boolean
-  pinned: boolean
-  priority?: number
-  reasons: Array<{ kind: 'pin' | 'ref' | 'link', key?: string, priority?: number, pin?: boolean, since?: string, via?: string[] }>
-  space?: { class: string, replicas: number, lastUsed?: number, addedAt?: number, graceUntil?: number, leased: boolean, evictable: boolean, minCopies?: number }
-}
-interface Info { sha1: string, size?: number, local: boolean, providers: string[] }
+type Why = WhyReport
 
 /** Look up a URI: size, whether it is here, what keeps it (the why), who else has it, a download link. */
 export async function blobPage (main: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -31,7 +21,7 @@ export async function blobPage (main: HTMLElement, params: URLSearchParams): Pro
   if (uri === '') return
   const sha1 = uri.replace(/^sha1:\/\//, '').split(/[/?]/)[0]
   try {
-    const [why, info] = await Promise.all([get<Why>(`/why/${sha1}`), get<Info>(`/blobs/${sha1}/info`)])
+    const [why, info] = await Promise.all([get<Why>(`/why/${sha1}`), get<BlobInfoReport>(`/blobs/${sha1}/info`)])
     const sp = why.space
     show(out,
       h('table', { id: 'blob-facts' }, h('tbody', {},

@@ -1,24 +1,11 @@
+import type { GcReport } from '../../ops.js'
 import { call, get, qs } from '../api.js'
 import { bytes, h, show } from '../dom.js'
 import { errorBox } from '../errors.js'
 import { blobHref } from './refs.js'
 
-interface Plan { uri: string, sha1: string, size: number, class: string, priority?: number, reason: string }
-interface Report {
-  dryRun: boolean
-  trigger: string
-  durationMs: number
-  target: { mode: string, bytes?: number, why: string }
-  usageBefore: number
-  usageAfter: number
-  evicted: { blobs: number, bytes: number }
-  blobs: Plan[]
-  totalBlobs?: number
-  expiredRefs: Array<{ key: string, reason: string }>
-  satisfied: boolean
-  blocked?: string
-  errors: Array<{ sha1: string, error: string }>
-}
+/** The dry run the dashboard asks for: the plan cut to its first rows, and their count. */
+type Report = GcReport & { totalBlobs?: number }
 
 const ROWS = 200
 

@@ -1,12 +1,12 @@
+import type { FetchFailure } from '../../metrics/metrics.js'
+import type { PeerInfo, TransferInfo } from '../../ops.js'
 import { get } from '../api.js'
 import { bytes, h, show, when } from '../dom.js'
 import { errorBox } from '../errors.js'
 import { blobHref } from './refs.js'
 
-interface Transfer { sha1: string, size?: number, bytes: number, peers: string[], startedAt: string, state: string }
-interface Peer { peerId: string, addresses: string[], faults?: number, banned: boolean, reasons: string[] }
-interface Failure { sha1: string, code: string, message: string, at: string }
-interface Snapshot { peers: Peer[], transfers: Transfer[], failures: Failure[], bytesServed: number }
+type Peer = PeerInfo & { banned: boolean, reasons: string[] }
+interface Snapshot { peers: Peer[], transfers: TransferInfo[], failures: FetchFailure[], bytesServed: number }
 
 const POLL_MS = 1000
 

@@ -1,17 +1,11 @@
+import type { GroupListing } from '../../api/routes/ui.js'
+import type { HistoryEntry } from '../../refs/ref-store.js'
 import { call, get, keyPath, qs } from '../api.js'
 import { bytes, h, show, when } from '../dom.js'
 import { errorBox } from '../errors.js'
 
-interface Listing {
-  prefix: string
-  total: number
-  groups: Array<{ prefix: string, refs: number, bytes?: number }>
-  refs: Array<{ key: string, bytes?: number }>
-  after?: string
-  sized: boolean
-  moreGroups: boolean
-}
-interface RefRecord { key: string, version: number, obj: unknown, meta: Record<string, unknown>, setAt: string, by?: string, deleted?: boolean }
+type Listing = GroupListing
+type RefRecord = HistoryEntry
 interface RefBlobs { total: number, offset: number, blobs: Array<{ sha1: string, size?: number, local: boolean, pinned: boolean, peers: string[] }> }
 
 const SEARCH_PAGE = 100

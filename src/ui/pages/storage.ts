@@ -1,22 +1,9 @@
+import type { SpaceStatus, StatusReport } from '../../ops.js'
+import type { ClassBytes, RunSummary } from '../../space/report.js'
 import { get } from '../api.js'
 import { bytes, h, s, show, when } from '../dom.js'
 
-interface ClassBytes { blobs: number, bytes: number }
-interface RunSummary { trigger: string, startedAt: string, durationMs: number, evictedBlobs: number, evictedBytes: number, expiredRefs: number, satisfied: boolean, blocked?: string }
-interface Status {
-  usage: { bytes: number, blobs: number }
-  refs: number
-  pins: number
-  space?: {
-    limits: { maxSize?: number, highWatermark: number, lowWatermark: number, minFree: number }
-    usage: { blobs: number, db: number, reserved: number, total: number, diskFree?: number }
-    thresholds?: { high: number, low: number, hard?: number }
-    classes: Record<'pinned' | 'referenced' | 'unreferenced' | 'expired' | 'leased' | 'pending', ClassBytes>
-    lastRuns: RunSummary[]
-    running: boolean
-    overLimit?: { since: string, bytesOver: number, reason: string }
-  }
-}
+type Status = StatusReport & { space?: SpaceStatus }
 
 const W = 640
 
