@@ -127,7 +127,7 @@ async function main (): Promise<void> {
       const enc = encodeURIComponent
       // each page's requests, as src/ui makes them
       const pages: Record<string, string[]> = {
-        storage: ['/api/v1/status'],
+        storage: ['/api/v1/ui/storage'],
         'refs (root groups)': ['/api/v1/ui/ref-groups'],
         'refs (a lab)': ['/api/v1/ui/ref-groups?prefix=lab3/'],
         'refs (a mouse)': ['/api/v1/ui/ref-groups?prefix=lab3/mouse42/'],

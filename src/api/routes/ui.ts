@@ -12,7 +12,7 @@ import type { UiSessions } from './ui-session.js'
 import { queryInt, queryString } from './util.js'
 
 /** What the dashboard's own endpoints read beyond TroveOps: the node's refs, store and network. */
-export type UiSource = Pick<Trove, 'refs' | 'store' | 'network'>
+export type UiSource = Pick<Trove, 'refs' | 'store' | 'space' | 'network'>
 
 /**
  * Refs under a prefix whose blob sizes the group listing sums on the fly. Past this the groups
@@ -87,6 +87,13 @@ export async function uiRoutes (app: FastifyInstance, opts: UiRouteOptions): Pro
     const file = (request.params as { file: string }).file
     if (!(file in ASSET_TYPES) || file === 'index.html') throw new NotFoundError(`no such dashboard file: ${file.slice(0, 80)}`)
     return sendAsset(reply, file)
+  })
+
+  // GET /status counts every ref and pin by scanning their keys (a third of a second at 100,000
+  // refs); the storage page needs only what space management keeps counted
+  app.get(`${API_PREFIX}/ui/storage`, async () => {
+    const source = needSource(opts.source)
+    return { usage: source.store.getUsage(), packs: source.store.packTotals(), space: await source.space.status() }
   })
 
   app.get(`${API_PREFIX}/ui/ref-groups`, async (request) => {

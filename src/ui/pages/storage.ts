@@ -3,17 +3,13 @@ import type { ClassBytes, RunSummary } from '../../space/report.js'
 import { get } from '../api.js'
 import { bytes, h, s, show, when } from '../dom.js'
 
-type Status = StatusReport & { space?: SpaceStatus }
+type Storage = Pick<StatusReport, 'usage' | 'packs'> & { space: SpaceStatus }
 
 const W = 640
 
 export async function storagePage (main: HTMLElement): Promise<void> {
-  const st = await get<Status>('/status')
+  const st = await get<Storage>('/ui/storage')
   const sp = st.space
-  if (sp === undefined) {
-    show(main, h('h1', {}, 'Storage'), h('p', {}, `${bytes(st.usage.bytes)} in ${st.usage.blobs} blobs`))
-    return
-  }
   const max = sp.limits.maxSize
   // without a limit the bar is the share of the volume this node uses
   const scale = Math.max(max ?? sp.usage.total + (sp.usage.diskFree ?? 0), sp.usage.total, sp.thresholds?.hard ?? 0, 1)
@@ -44,7 +40,7 @@ export async function storagePage (main: HTMLElement): Promise<void> {
         row('expired', classes.expired, 'held only by expired refs: released at the next sweep (part of referenced)'),
         row('leased', classes.leased, 'being written, fetched or served right now'),
         row('pending', classes.pending, 'just stored, not classified yet'))),
-    h('p', {}, `${st.refs} refs, ${st.pins} pins; database ${bytes(sp.usage.db)}, reserved for writes in progress ${bytes(sp.usage.reserved)}.`),
+    h('p', {}, `${st.usage.blobs} blobs stored (${bytes(st.usage.bytes)})${st.packs !== undefined ? `, ${st.packs.files} pack files` : ''}; database ${bytes(sp.usage.db)}, reserved for writes in progress ${bytes(sp.usage.reserved)}.`),
     h('h2', {}, 'GC runs'),
     runChart(sp.lastRuns),
     runTable(sp.lastRuns))
