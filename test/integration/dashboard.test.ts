@@ -62,6 +62,7 @@ describe('the web dashboard in a real headless chromium', () => {
     await t.mergeRef('lab/mouse7/run2', { sorted: blobs[3].uri })
     await t.setRef('lab/mouse8/run1', { raw: blobs[4].uri }, { project: 'other' })
     await t.setRef('notes', { text: 'no blobs here' })
+    await t.setRef('scratch/old', { text: 'to be deleted from the page' })
     // blobs[5] is held by nothing; one more comes from the peer: cache a GC may evict
     const remote = await peer.trove.addStream([randomBytes(30_000)])
     await t.fetchBlob(remote.uri)
@@ -140,7 +141,19 @@ describe('the web dashboard in a real headless chromium', () => {
     assert.equal(ref.meta.priority, 5)
   })
 
+  it('deletes a ref with a confirmation and goes back to its group', async () => {
+    await page.goto(`${server.url}/#/ref?key=scratch%2Fold`)
+    await page.waitForSelector('#delete-ref', { timeout: UI_WAIT_MS })
+    await page.click('#delete-ref')
+    await page.waitForSelector('#ref-search', { timeout: UI_WAIT_MS })
+    assert.match(page.url(), /#\/refs\?prefix=scratch%2F$/)
+    const res = await fetch(`${server.url}/api/v1/refs/scratch%2Fold`)
+    assert.equal(res.status, 404)
+  })
+
   it('looks up a blob: size, why it is kept, download link', async () => {
+    await page.goto(`${server.url}/#/ref?key=lab%2Fmouse7%2Frun2`)
+    await page.waitForSelector(`#ref-blobs tr[data-sha1="${blobs[2].sha1}"] a`, { timeout: UI_WAIT_MS })
     await page.click(`#ref-blobs tr[data-sha1="${blobs[2].sha1}"] a`)
     await page.waitForSelector('#blob-facts', { timeout: UI_WAIT_MS })
     const facts = await page.textContent('#blob-facts') ?? ''

@@ -125,7 +125,15 @@ export async function refPage (main: HTMLElement, params: URLSearchParams): Prom
           void act(`Change the priority of ${key} from ${priority} to ${n}?`, async () => write({ ...ref.meta, priority: n }))
         }
       }, `Priority ${priority}…`),
-      h('button', { id: 'delete-ref', class: 'danger', onclick: () => { void act(`Delete ${key}? Its history is kept.`, async () => { await call('DELETE', `/refs/${keyPath(key)}`); location.hash = '#/refs' }) } }, 'Delete')),
+      h('button', {
+        id: 'delete-ref',
+        class: 'danger',
+        onclick: () => {
+          if (!confirm(`Delete ${key}? Its history is kept.`)) return
+          // the ref is gone: back to its group rather than reloading this page
+          call('DELETE', `/refs/${keyPath(key)}`).then(() => { location.hash = groupHref(key.slice(0, key.lastIndexOf('/') + 1)) }, (err: unknown) => { show(status, errorBox(err)) })
+        }
+      }, 'Delete')),
     status,
     h('h2', {}, 'Meta'),
     h('table', { id: 'meta' }, h('tbody', {}, Object.entries(ref.meta).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, JSON.stringify(v)))))),
