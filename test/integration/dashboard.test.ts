@@ -66,6 +66,8 @@ describe('the web dashboard in a real headless chromium', () => {
     // blobs[5] is held by nothing; one more comes from the peer: cache a GC may evict
     const remote = await peer.trove.addStream([randomBytes(30_000)])
     await t.fetchBlob(remote.uri)
+    // a fetch no peer can serve, for the failures the peers page explains
+    await assert.rejects(t.fetchBlob('e'.repeat(40), { timeoutMs: 300 }), { code: 'NO_PROVIDERS' })
 
     context = await browser.newContext({ viewport: { width: 1100, height: 800 } })
     page = await context.newPage()
@@ -192,6 +194,8 @@ describe('the web dashboard in a real headless chromium', () => {
     const peers = await api<{ peers: Array<{ peerId: string }> }>('GET', '/peers')
     assert.equal(await page.locator('#peers tbody tr').count(), peers.peers.length)
     assert.ok(await page.isVisible('#no-transfers'))
+    const failure = page.locator('#failures tbody tr', { hasText: 'sha1://eeeeeeeeeeee' })
+    assert.match(await failure.textContent() ?? '', /no peer has it/)
     await shot('peers')
   })
 
