@@ -20,6 +20,9 @@ export type { Holder } from '../db/schema.js'
  */
 const EDGE_BLOCK = 1000
 
+/** Keys read per call by keyPages: a few hundred KB of keys, one native call. */
+const KEY_PAGE = 10_000
+
 export interface RefRecord {
   key: string
   version: number
@@ -353,15 +356,33 @@ export class RefStore {
 
   /**
    * Keys of the refs under `prefix` in key order, after `after` when given, without reading
-   * their values: the dashboard counts a group's refs this way.
+   * their values.
    */
   async * keys (prefix = '', after?: string): AsyncGenerator<string> {
+    for await (const page of this.keyPages(prefix, after)) yield * page
+  }
+
+  /**
+   * The same keys a page at a time: the dashboard counts a group's refs this way. Pages of
+   * KEY_PAGE keys cost one call into LevelDB each, where a key at a time costs one await per key
+   * (100,000 keys: about 0.1 s against 0.5 s).
+   */
+  async * keyPages (prefix = '', after?: string): AsyncGenerator<string[]> {
     const range: { gte?: string, gt?: string, lt: string } = { gte: prefix, lt: `${prefix}\uffff` }
     if (after !== undefined && after >= prefix) {
       delete range.gte
       range.gt = after
     }
-    for await (const k of this.db.refs.keys(range)) yield k
+    const it = this.db.refs.keys(range)
+    try {
+      for (;;) {
+        const page = await it.nextv(KEY_PAGE)
+        if (page.length === 0) return
+        yield page
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   private async * refKeys (prefix: string, cursor?: string): AsyncGenerator<[string, StoredRef]> {

@@ -188,21 +188,23 @@ async function refGroups (source: UiSource, prefix: string, after: string | unde
   let total = 0
   let more: string | undefined
   let moreGroups = false
-  for await (const key of source.refs.keys(prefix)) {
-    total++
-    const rest = key.slice(prefix.length)
-    const slash = rest.indexOf('/')
-    if (slash >= 0) {
-      const group = prefix + rest.slice(0, slash + 1)
-      const last = groups[groups.length - 1]
-      if (last?.prefix === group) last.refs++
-      else if (groups.length < GROUP_PAGE) groups.push({ prefix: group, refs: 1 })
-      else moreGroups = true
-      continue
+  for await (const page of source.refs.keyPages(prefix)) {
+    for (const key of page) {
+      total++
+      const rest = key.slice(prefix.length)
+      const slash = rest.indexOf('/')
+      if (slash >= 0) {
+        const group = prefix + rest.slice(0, slash + 1)
+        const last = groups[groups.length - 1]
+        if (last?.prefix === group) last.refs++
+        else if (groups.length < GROUP_PAGE) groups.push({ prefix: group, refs: 1 })
+        else moreGroups = true
+        continue
+      }
+      if (after !== undefined && key <= after) continue
+      if (refs.length < GROUP_PAGE) refs.push({ key })
+      else more ??= refs[refs.length - 1].key
     }
-    if (after !== undefined && key <= after) continue
-    if (refs.length < GROUP_PAGE) refs.push({ key })
-    else more ??= refs[refs.length - 1].key
   }
   const listing: GroupListing = { prefix, total, groups, refs, sized: total <= GROUP_SIZE_BUDGET, moreGroups }
   if (more !== undefined) listing.after = more
