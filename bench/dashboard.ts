@@ -133,6 +133,8 @@ async function main (): Promise<void> {
         'refs (a mouse)': ['/api/v1/ui/ref-groups?prefix=lab3/mouse42/'],
         'refs (search by meta, rare value)': ['/api/v1/refs?meta.project=rare&limit=100'],
         'refs (search by prefix and meta)': ['/api/v1/refs?prefix=lab3/&meta.project=bench&limit=100'],
+        // the worst search: a meta value no ref has, so every ref's value is read
+        'refs (search by meta, no match)': ['/api/v1/refs?meta.project=none&limit=100'],
         ref: [`/api/v1/refs/${enc(someKey)}`, `/api/v1/refs/${enc(someKey)}/history`, `/api/v1/ui/ref-blobs?key=${enc(someKey)}&offset=0&limit=100`],
         blob: [`/api/v1/why/${someSha1}`, `/api/v1/blobs/${someSha1}/info`],
         'gc (preview)': ['/api/v1/ui/gc-preview?limit=200'],
@@ -156,7 +158,8 @@ async function main (): Promise<void> {
         note(`${name}: ${timings[name].medianMs} ms (max ${timings[name].maxMs})`)
       }
       const browser = await browserTimings(server.url, someKey, someSha1, runs)
-      const slowest = Math.max(...Object.values(timings).map((t) => t.maxMs), ...Object.values(browser ?? {}).map((t) => t.maxMs))
+      // /metrics is a scrape, not a page: reported, not held to the page goal
+      const slowest = Math.max(...Object.entries(timings).filter(([name]) => name !== 'metrics').map(([, t]) => t.maxMs), ...Object.values(browser ?? {}).map((t) => t.maxMs))
       printResult({
         bench: 'dashboard',
         refs: keys,
