@@ -263,7 +263,7 @@ class NodeStartError(TroveError):
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
-        DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
+        DataDirMissingError, UnauthorizedError, ForbiddenHostError, ForbiddenOriginError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
