@@ -6,6 +6,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+COPY scripts/build-ui.mjs ./scripts/build-ui.mjs
 # `npm ci` runs the `prepare` script, which is the TypeScript build
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
@@ -14,6 +15,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/ui ./dist/ui
 COPY rig/entrypoint.mjs ./rig/entrypoint.mjs
 RUN chmod 0755 dist/src/cli/bin.js rig/entrypoint.mjs \
  && ln -s /app/dist/src/cli/bin.js /usr/local/bin/trove \
@@ -24,9 +26,9 @@ ENV TROVE_DATA=/data NODE_ENV=production
 VOLUME ["/data"]
 # libp2p (TCP). The HTTP API stays on the container's loopback: use `docker compose exec PEER trove ...`
 EXPOSE 4737
-# Healthy once the node answers on its API; never opens the data directory itself while no node
-# has announced its API, so a check cannot take the database lock from a node that is starting
+# Healthy once the node answers GET /health on the API it announced in api.json; never opens the
+# data directory itself, so a check cannot take the database lock from a node that is starting
 HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=6 \
-  CMD test -f "$TROVE_DATA/api.json" && trove --json status | grep -q '"mode": *"node"' || exit 1
+  CMD node -e 'const u=JSON.parse(require("fs").readFileSync(process.env.TROVE_DATA+"/api.json","utf8")).url;fetch(u+"/health").then(r=>r.json()).then(h=>process.exit(h.status==="up"?0:1),()=>process.exit(1))' || exit 1
 ENTRYPOINT ["node", "/app/rig/entrypoint.mjs"]
 CMD ["start", "--listen", "/ip4/0.0.0.0/tcp/4737", "--no-mdns"]

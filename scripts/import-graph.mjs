@@ -31,6 +31,7 @@
  *   (dirs/constants, manifest, uri) are base: space follows manifests for liveness, and uri.ts
  *   finds sha1dir:// references.
  * - node (node.ts, index.ts): the `Trove` facade and the library entry.
+ * - metrics: Prometheus counters and gauges of a node, fed by the events of the parts below.
  * - api: the HTTP server and the typed client; cli on top.
  */
 import fs from 'node:fs'
@@ -49,6 +50,7 @@ export const LAYERS = [
   { name: 'network', match: ['network.ts'] },
   { name: 'dirs', match: ['dirs/'] },
   { name: 'node', match: ['node.ts', 'index.ts'] },
+  { name: 'metrics', match: ['metrics/'] },
   { name: 'api', match: ['api/'] },
   { name: 'cli', match: ['cli/'] },
   { name: 'ui', match: ['ui/'] }

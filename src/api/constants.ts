@@ -69,3 +69,23 @@ export const EVICTIONS_HEADER = 'x-trove-evictions'
  * default); past this the per-blob lists are dropped and only the counts and reasons stay.
  */
 export const MAX_EVICTIONS_HEADER_BYTES = 8 * 1024
+
+/**
+ * How long a dashboard login link (`trove ui`) stays usable. It is one-time and travels through a
+ * terminal and a browser's address bar: a minute is enough to click it and short enough that a
+ * link seen later (shell history, a screen share) is useless.
+ */
+export const UI_LOGIN_CODE_TTL_MS = 60_000
+
+/** How long a dashboard session lasts after its login: a working day; then `trove ui` again. */
+export const UI_SESSION_TTL_MS = 12 * 60 * 60 * 1000
+
+/** The dashboard's session cookie (HttpOnly, SameSite=Strict, Path=/). */
+export const UI_SESSION_COOKIE = 'trove_session'
+
+/**
+ * Header the dashboard sends with every request that changes state, holding the value it read
+ * from `GET /api/v1/ui/session` with its cookie. A page of another origin can make the browser
+ * send the cookie but can read neither that answer nor the cookie, so it cannot send this.
+ */
+export const UI_CSRF_HEADER = 'x-trove-csrf'

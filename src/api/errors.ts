@@ -9,6 +9,11 @@ export class ForbiddenHostError extends TroveError {
   static readonly code = 'FORBIDDEN_HOST'
 }
 
+export class ForbiddenOriginError extends TroveError {
+  static override name = 'ForbiddenOriginError'
+  static readonly code = 'FORBIDDEN_ORIGIN'
+}
+
 export class UnauthorizedError extends TroveError {
   static override name = 'UnauthorizedError'
   static readonly code = 'UNAUTHORIZED'
@@ -56,6 +61,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   DATA_DIR_MISSING: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN_HOST: 403,
+  FORBIDDEN_ORIGIN: 403,
   BLOB_NOT_FOUND: 404,
   REF_NOT_FOUND: 404,
   VERSION_NOT_FOUND: 404,
@@ -92,7 +98,7 @@ export interface ErrorBody {
 /** Every error class a client may see: those of the domain, transfer, protocols and this file. */
 export const ERROR_CLASSES: readonly TroveErrorClass[] = [
   ...[errors, transferErrors, protocolErrors].flatMap((mod) => Object.values(mod as Record<string, unknown>).filter(isErrorClass)),
-  ForbiddenHostError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnsupportedMediaTypeError, ApiUnavailableError
+  ForbiddenHostError, ForbiddenOriginError, UnauthorizedError, NotFoundError, NotImplementedError, PayloadTooLargeError, UnsupportedMediaTypeError, ApiUnavailableError
 ]
 
 function isErrorClass (value: unknown): value is TroveErrorClass {

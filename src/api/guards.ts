@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import net from 'node:net'
-import { ForbiddenHostError, UnauthorizedError } from './errors.js'
+import { ForbiddenHostError, ForbiddenOriginError, UnauthorizedError } from './errors.js'
 
 /** Host names that can only mean this machine (compared lower-case, port removed). */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
@@ -55,4 +55,20 @@ export function checkToken (authorization: string | undefined, token: string): v
   const a = createHash('sha256').update(m[1]).digest()
   const b = createHash('sha256').update(token).digest()
   if (!timingSafeEqual(a, b)) throw new UnauthorizedError('wrong API token')
+}
+
+/**
+ * Throws ForbiddenOriginError when a browser says the request comes from a page of another origin
+ * (another site, or another port of this machine: a page on 127.0.0.1:8080 is same-site with the
+ * API, so SameSite cookies alone would not stop it). Clients that are not browsers send no Origin
+ * and are not affected. `port` is the API's own.
+ */
+export function checkOrigin (origin: string | undefined, allowed: Set<string>, port: number): void {
+  if (origin === undefined) return
+  let url: URL | undefined
+  try {
+    url = new URL(origin)
+  } catch {}
+  const own = url !== undefined && url.protocol === 'http:' && allowed.has(url.hostname.toLowerCase()) && Number(url.port || 80) === port
+  if (!own) throw new ForbiddenOriginError(`requests from pages of origin "${origin.slice(0, 100)}" are refused: only the node's own dashboard may call its API from a browser`)
 }

@@ -3,12 +3,16 @@ import type { NodeInfo, TroveOps } from '../ops.js'
 import { API_PREFIX, CLOSE_GRACE_MS, DEFAULT_API_HOST, MAX_JSON_BODY_BYTES, MAX_PARAM_LENGTH } from './constants.js'
 import type { ApiContext } from './context.js'
 import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
-import { READ_METHODS, allowedHosts, checkHost, checkToken } from './guards.js'
+import { READ_METHODS, allowedHosts, checkHost, checkOrigin, checkToken } from './guards.js'
+import { NodeMetrics } from '../metrics/metrics.js'
 import { blobRoutes } from './routes/blobs.js'
 import { importRoutes } from './routes/import.js'
 import { dirImportRoutes } from './routes/dirs-import.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
+import { uiRoutes, type UiSource } from './routes/ui.js'
+import { UiSessions } from './routes/ui-session.js'
 import { checkQueryEncoding } from './routes/util.js'
 
 export interface ApiServerComponents {
@@ -16,6 +20,10 @@ export interface ApiServerComponents {
   ops: TroveOps
   /** The node's peer id and addresses, for `GET /status`. */
   node: NodeInfo
+  /** The node's metrics (`trove start` passes them); without, `GET /metrics` has the API's own only. */
+  metrics?: NodeMetrics
+  /** The node the dashboard's own listings read (ref groups, a ref's blobs, peer faults). */
+  ui?: UiSource
 }
 
 export interface ApiServerInit {
@@ -47,7 +55,8 @@ export async function startApiServer (components: ApiServerComponents, init: Api
   if (typeof token !== 'string' || token === '') throw new TypeError('startApiServer needs a non-empty token')
   const ctx: ApiContext = { ops: components.ops, node: components.node, url: '' }
   const routes: Array<{ method: string, url: string }> = []
-  const app = buildApp(ctx, { host, token, log: init.log, routes })
+  const metrics = components.metrics ?? new NodeMetrics()
+  const app = buildApp(ctx, { host, token, log: init.log, routes, metrics, ui: components.ui })
 
   try {
     await app.listen({ host, port: init.port ?? 0 })
@@ -91,8 +100,9 @@ function sendError (reply: FastifyReply, err: unknown): void {
   void reply.code(status).type('application/json; charset=utf-8').send(body)
 }
 
-function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void, routes: Array<{ method: string, url: string }> }): FastifyInstance {
+function buildApp (ctx: ApiContext, options: { host: string, token: string, log?: (message: string) => void, routes: Array<{ method: string, url: string }>, metrics: NodeMetrics, ui?: UiSource }): FastifyInstance {
   const hosts = allowedHosts(options.host)
+  const sessions = new UiSessions()
   const app = Fastify({
     logger: false,
     bodyLimit: MAX_JSON_BODY_BYTES,
@@ -112,8 +122,18 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   // before routing and before any body is read: a refused upload stores nothing
   app.addHook('onRequest', async (request) => {
     checkHost(request.headers.host, hosts)
-    if (!READ_METHODS.has(request.method)) checkToken(request.headers.authorization, options.token)
+    checkOrigin(request.headers.origin, hosts, Number(new URL(ctx.url).port))
+    if (!READ_METHODS.has(request.method)) {
+      // the dashboard: its session cookie and the CSRF header read with it; anyone else: the token
+      if (request.headers.authorization === undefined && sessions.hasCookie(request.headers)) sessions.checkWrite(request.headers)
+      else checkToken(request.headers.authorization, options.token)
+    }
     checkQueryEncoding(request.url)
+  })
+
+  // by route template, not URL: one series per route, whatever keys and hashes are asked for
+  app.addHook('onResponse', async (request, reply) => {
+    options.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode)
   })
 
   app.setErrorHandler((err, request, reply) => {
@@ -136,5 +156,7 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   void app.register(dirImportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
+  void app.register(metricsRoutes, { ctx, metrics: options.metrics })
+  void app.register(uiRoutes, { ctx, sessions, source: options.ui, failures: () => options.metrics.recentFailures() })
   return app
 }

@@ -7,6 +7,7 @@ import { registerNodeCommands } from './commands/node.js'
 import { registerRefCommands } from './commands/refs.js'
 import { registerStartCommand } from './commands/start.js'
 import { registerSpaceCommands } from './commands/space.js'
+import { registerUiCommand } from './commands/ui.js'
 import { reportError, type GlobalOptions } from './output.js'
 
 export function buildProgram (): Command {
@@ -27,6 +28,7 @@ export function buildProgram (): Command {
   registerRefCommands(program, globals)
   registerStartCommand(program, globals)
   registerSpaceCommands(program, globals)
+  registerUiCommand(program, globals)
   for (const cmd of allCommands(program)) cmd.exitOverride()
   return program
 }

@@ -52,6 +52,22 @@ export interface FetcherComponents {
   logger?: ComponentLogger
 }
 
+/**
+ * What a fetch came to, for whoever counts them (metrics): a single fetch, or the blobs one
+ * fetchMany got in batches. `outcome` is "ok" or the error's code; `durationMs` of a single fetch only.
+ */
+export interface FetchEvent {
+  path: 'single' | 'batch'
+  outcome: string
+  /** The blob of a single fetch. */
+  sha1?: string
+  /** Why a single fetch failed (the error's message). */
+  message?: string
+  blobs: number
+  bytes: number
+  durationMs?: number
+}
+
 export interface FetcherInit {
   dht?: boolean
   findTimeoutMs?: number
@@ -86,6 +102,7 @@ export class Fetcher {
   private readonly recentFinds = new Map<string, { at: number, candidates: Candidate[] }>()
   /** Single fetches at the same time share batches (see FetchCoalescer). */
   private readonly coalescer = new FetchCoalescer(async (sha1s) => fetchSmallBatch(this.batching, sha1s))
+  private readonly fetchListeners = new Set<(event: FetchEvent) => void>()
 
   constructor (private readonly c: FetcherComponents, init: FetcherInit = {}) {
     this.dht = init.dht ?? false
@@ -233,12 +250,14 @@ export class Fetcher {
     }
     const total = wanted.length
     let done = 0
+    let batchBytes = 0
     const report = (): void => options.onProgress?.({ done, total })
     const rest = await fetchSmallBatch(this.batching, wanted, {
       signal: options.signal,
-      onProgress: (p) => { done = p.done; report() }
+      onProgress: (p) => { done = p.done; batchBytes = p.bytes; report() }
     })
     result.fetched = wanted.length - rest.length
+    if (result.fetched > 0) this.emit({ path: 'batch', outcome: 'ok', blobs: result.fetched, bytes: batchBytes })
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < rest.length) {
@@ -257,6 +276,16 @@ export class Fetcher {
     }
     await Promise.all(Array.from({ length: Math.min(MANY_CONCURRENCY, rest.length) }, worker))
     return result
+  }
+
+  /** Told of every fetch's outcome (metrics); returns the function that stops it. */
+  onFetch (listener: (event: FetchEvent) => void): () => void {
+    this.fetchListeners.add(listener)
+    return () => { this.fetchListeners.delete(listener) }
+  }
+
+  private emit (event: FetchEvent): void {
+    for (const listener of this.fetchListeners) listener(event)
   }
 
   transfers (): TransferInfo[] {
@@ -278,6 +307,9 @@ export class Fetcher {
     const release = this.c.store.lease(sha1)
     const info: TransferInfo = { sha1, bytes: 0, peers: [], startedAt: new Date().toISOString(), state: 'finding' }
     this.active.set(sha1, info)
+    const started = performance.now()
+    let outcome = 'ok'
+    let message: string | undefined
     let unreserve: (() => void) | undefined
     try {
       // a small blob a connected peer holds comes in a batch with whatever else is being fetched
@@ -312,6 +344,7 @@ export class Fetcher {
       info.state = 'done'
       const stored = await this.c.store.stat(sha1)
       if (stored === undefined) throw new TransferFailedError(`sha1://${sha1} was fetched but is not in the store`)
+      info.bytes = stored.size
       // the blob's hash proves its size: a provider that claimed another one claimed falsely
       for (const c of found.candidates) {
         if (c.size !== stored.size) this.c.scores.fault(c.peer.toString(), FAULT_BAD_DATA, `claimed ${c.size} bytes for sha1://${sha1}, which has ${stored.size}`)
@@ -319,11 +352,14 @@ export class Fetcher {
       return stored
     } catch (err) {
       info.state = 'failed'
+      outcome = options.signal?.aborted === true ? 'ABORTED' : (err as { code?: string }).code ?? 'INTERNAL'
+      message = (err as Error)?.message ?? String(err)
       throw err
     } finally {
       unreserve?.()
       release()
       this.active.delete(sha1)
+      this.emit({ path: 'single', outcome, sha1, ...(message !== undefined ? { message } : {}), blobs: outcome === 'ok' ? 1 : 0, bytes: outcome === 'ok' ? info.bytes : 0, durationMs: performance.now() - started })
     }
   }
 

@@ -21,6 +21,14 @@ export function faultWeight (err: unknown, otherwise = FAULT_STALL): number {
   return otherwise
 }
 
+/** A fault recorded against a peer; `banned` when this fault started a ban. */
+export interface FaultEvent {
+  peerId: string
+  weight: number
+  reason: string
+  banned: boolean
+}
+
 interface Score {
   faults: number
   lastFault: number
@@ -35,6 +43,13 @@ interface Score {
  */
 export class PeerScores {
   private readonly scores = new Map<string, Score>()
+  private readonly listeners = new Set<(event: FaultEvent) => void>()
+
+  /** Told of each fault recorded, and whether it banned the peer (metrics count these). */
+  onFault (listener: (event: FaultEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
 
   fault (peerId: string, weight: number, reason: string, now = Date.now()): void {
     if (weight <= 0) return
@@ -42,8 +57,11 @@ export class PeerScores {
     s.faults += weight
     s.lastFault = now
     s.reasons = [...s.reasons.slice(-4), reason]
+    const wasBanned = s.bannedUntil > now
     if (s.faults >= BAN_THRESHOLD) s.bannedUntil = now + BAN_DURATION_MS
     this.scores.set(peerId, s)
+    const event: FaultEvent = { peerId, weight, reason, banned: !wasBanned && s.bannedUntil > now }
+    for (const listener of this.listeners) listener(event)
   }
 
   isBanned (peerId: string, now = Date.now()): boolean {

@@ -426,7 +426,9 @@ describe('HTTP API server', () => {
 
     it('unknown routes and methods are 404 NOT_FOUND', async () => {
       assertError(await rawRequest(f.url, { path: `${V1}/nope` }), 404, 'NOT_FOUND')
-      assertError(await rawRequest(f.url, { path: '/' }), 404, 'NOT_FOUND')
+      // `/` was here too until it became the dashboard (issue 16): another path outside /api/v1 instead
+      assertError(await rawRequest(f.url, { path: '/nope' }), 404, 'NOT_FOUND')
+      assertError(await rawRequest(f.url, { path: '/ui/nope.js' }), 404, 'NOT_FOUND')
       assertError(await rawRequest(f.url, { method: 'PATCH', path: `${V1}/refs/a`, headers: f.auth }), 404, 'NOT_FOUND')
     })
   })

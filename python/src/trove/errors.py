@@ -116,6 +116,11 @@ class ForbiddenHostError(TroveError, PermissionError):
     code, status = "FORBIDDEN_HOST", 403
 
 
+class ForbiddenOriginError(TroveError, PermissionError):
+    """A browser request from a page of another origin (403)."""
+    code, status = "FORBIDDEN_ORIGIN", 403
+
+
 class NotFoundError(TroveError, LookupError):
     """No such endpoint (404): usually a node older than this client."""
     code, status = "NOT_FOUND", 404
@@ -269,7 +274,7 @@ class NodeStartError(TroveError):
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
-        InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
+        InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, ForbiddenOriginError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,

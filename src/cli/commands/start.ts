@@ -76,7 +76,8 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
     networkStarted = true
     const token = await ensureApiToken(dataDir)
     const { startApiServer } = await import('../../api/server.js')
-    server = await startApiServer({ ops: trove, node: trove }, {
+    const { NodeMetrics } = await import('../../metrics/metrics.js')
+    server = await startApiServer({ ops: trove, node: trove, metrics: new NodeMetrics({ source: trove }), ui: trove }, {
       host: api.host,
       port: api.port,
       token,
@@ -96,12 +97,12 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
   }
 
   const net = networkInfo(trove)
-  const started = { apiUrl: server.url, dataDir, pid: process.pid, ...net }
+  const started = { apiUrl: server.url, dashboardUrl: `${server.url}/`, dataDir, pid: process.pid, ...net }
   if (opts.json === true) {
     // one line, so a script reading the stream knows where the object ends
     process.stdout.write(JSON.stringify(started) + '\n')
   } else {
-    const parts = [`API ${server.url}`]
+    const parts = [`API ${server.url}`, `dashboard ${server.url}/ (log in with "trove ui")`]
     if (net.peerId !== undefined) parts.push(`peer ${net.peerId}`)
     if (net.multiaddrs !== undefined && net.multiaddrs.length > 0) parts.push(`listening on ${net.multiaddrs.join(' ')}`)
     process.stdout.write(`trove node running on ${dataDir}: ${parts.join(', ')}\n`)

@@ -51,6 +51,7 @@ function requestTimer (ms: number, what: string, signal?: AbortSignal): { signal
 
 class FetchService implements FetchProtocol {
   bytesServed = 0
+  answersServed = 0
   private readonly stallTimeoutMs: number
   private readonly deadlines: Pick<FetchInit, 'deadlineBaseMs' | 'minBytesPerSecond'>
   private readonly slots = new PeerSlots(FETCH_SESSIONS_PER_PEER)
@@ -150,6 +151,7 @@ class FetchService implements FetchProtocol {
         const answer = header()
         answer.append(await this.components.blobs.readBytes(sha1, { offset, length, info }))
         this.bytesServed += length
+        this.answersServed++
         return answer
       } catch (err) {
         return this.readFailed(sha1, err)
@@ -175,6 +177,7 @@ class FetchService implements FetchProtocol {
           this.bytesServed += bytes.byteLength
         }
         if (first !== undefined) await send(stream, first, timer.signal, this.stallTimeoutMs)
+        this.answersServed++
       } catch (err) {
         throw timer.over(err)
       } finally {

@@ -99,6 +99,8 @@ export interface FetchSession {
 export interface FetchProtocol {
   /** Bytes served to peers since start (for status). */
   readonly bytesServed: number
+  /** Blob answers (whole blobs or ranges) served to peers since start (for metrics). */
+  readonly answersServed: number
   /** Starts serving the protocol. */
   start: () => Promise<void>
   stop: () => Promise<void>
