@@ -45,6 +45,7 @@ from .errors import (
     RangeNotSatisfiableError,
     RefNotFoundError,
     SchemaVersionError,
+    StorageFailedError,
     StorageFullError,
     TransferFailedError,
     TroveError,
@@ -208,7 +209,7 @@ __all__ = [
     "InvalidArgumentError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
     "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError",
-    "RefNotFoundError", "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
+    "RefNotFoundError", "SchemaVersionError", "StorageFailedError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
     "TroveFileNotReadableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]
