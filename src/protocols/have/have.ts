@@ -6,7 +6,7 @@ import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
 import { StreamReader, frame, send } from '../stream-io.js'
 import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
-import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
+import { HAVE_QUERIES_PER_PEER, HAVE_SERVES_MAX, HAVE_SERVES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
 import type { HaveAnswer, HaveComponents, HaveInit, HaveProtocol } from './index.js'
 import { HaveRequest, HaveResponse } from './pb/have.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
@@ -26,6 +26,9 @@ export function haveProtocol (init: HaveInit = {}): (components: HaveComponents)
 class HaveService implements HaveProtocol {
   private readonly timeoutMs: number
   private readonly slots = new PeerSlots(HAVE_QUERIES_PER_PEER)
+  /** Answers in progress per asking peer, and (under one key) in all. */
+  private readonly serving = new PeerSlots(HAVE_SERVES_PER_PEER)
+  private readonly servingAll = new PeerSlots(HAVE_SERVES_MAX)
   private readonly log: Logger
 
   constructor (private readonly components: HaveComponents, init: HaveInit) {
@@ -46,7 +49,11 @@ class HaveService implements HaveProtocol {
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
     const signal = deadline(this.timeoutMs)
+    const releases: Array<() => void> = []
     try {
+      // a request is read only once it can be answered: what waits holds a stream, not an answer
+      releases.push(await this.serving.acquire(peer.toString(), signal))
+      releases.push(await this.servingAll.acquire('', signal))
       const reader = new StreamReader(stream)
       const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
       if (msg === undefined) throw new ProtocolError('empty have request')
@@ -81,6 +88,8 @@ class HaveService implements HaveProtocol {
       // the peer broke the protocol, stalled or went away: its stream ends, ours lose nothing
       this.log.debug(`serving ${peer.toString()} failed`, err)
       abortStream(stream, err)
+    } finally {
+      for (const release of releases) release()
     }
   }
 
