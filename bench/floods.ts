@@ -22,11 +22,10 @@ import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TROVE_NODE_FLAGS } from '../src/node-flags.js'
 import { createTrove, type Trove } from '../src/node.js'
-import { ANNOUNCE_PROTOCOL, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGES_PER_STREAM } from '../src/protocols/announce/constants.js'
-import { Announce } from '../src/protocols/announce/pb/announce.js'
 import { HAVE_PROTOCOL, MAX_HAVE_HASHES, MAX_HAVE_RESPONSE_BYTES } from '../src/protocols/have/constants.js'
 import { HaveRequest } from '../src/protocols/have/pb/have.js'
 import { StreamReader, frame, send } from '../src/protocols/stream-io.js'
+import { floodAnnounceStream } from '../test/helpers/floods.js'
 import { machineInfo, note, printResult, round } from './lib/output.js'
 
 const CLI = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url))
@@ -98,20 +97,7 @@ async function loops (n: number, end: number, fn: () => Promise<void>): Promise<
 
 type Flood = (libp2p: NonNullable<Trove['network']>['libp2p'], target: ReturnType<typeof peerIdFromString>, end: number) => Promise<{ done: number, failed: number }>
 
-const announceFlood: Flood = async (libp2p, targetId, end) => {
-  const message = (): ReturnType<typeof frame> => frame(Announce.encode({ blobs: Array.from({ length: MAX_ANNOUNCE_BLOBS }, () => ({ hash: randomBytes(20), size: BigInt(1 + Math.floor(Math.random() * 2 ** 40)) })) }))
-  return loops(ANNOUNCE_STREAMS, end, async () => {
-    const signal = AbortSignal.timeout(20_000)
-    const stream = await libp2p.dialProtocol(targetId, ANNOUNCE_PROTOCOL, { signal })
-    try {
-      for (let i = 0; i < MAX_ANNOUNCE_MESSAGES_PER_STREAM; i++) await send(stream, message(), signal)
-      await stream.close({ signal })
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
-    }
-  })
-}
+const announceFlood: Flood = async (libp2p, targetId, end) => loops(ANNOUNCE_STREAMS, end, async () => { await floodAnnounceStream(libp2p, targetId, 20_000) })
 
 const haveStorm: Flood = async (libp2p, targetId, end) => loops(HAVE_STREAMS, end, async () => {
   const signal = AbortSignal.timeout(20_000)

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNetwork, type TroveLibp2p } from '../../src/net/libp2p.js'
 import { MAX_CONNECTIONS } from '../../src/net/constants.js'
-import { ANNOUNCE_PROTOCOL, MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGES_PER_STREAM } from '../../src/protocols/announce/constants.js'
-import { Announce } from '../../src/protocols/announce/pb/announce.js'
-import { frame, send } from '../../src/protocols/stream-io.js'
+import { MAX_ANNOUNCE_BLOBS, MAX_ANNOUNCE_MESSAGES_PER_STREAM } from '../../src/protocols/announce/constants.js'
 import { MAX_PROVIDER_RECORDS, MAX_PROVIDER_RECORDS_PER_PEER } from '../../src/transfer/providers.js'
+import { floodAnnounceStream } from '../helpers/floods.js'
 import { isConnected, randomContent, spawnNodes, stopNodes, waitFor } from '../helpers/nodes.js'
 
 /** Identities one host brings up against the node, each a libp2p node of its own on 127.0.0.1. */
@@ -25,18 +23,7 @@ it('many peer identities from one host, each flooding announcements: the provide
       await node.start()
       sybils.push(node)
     }
-    const maximal = (): ReturnType<typeof frame> => frame(Announce.encode({ blobs: Array.from({ length: MAX_ANNOUNCE_BLOBS }, () => ({ hash: randomBytes(20), size: 1n })) }))
-    const outcomes = await Promise.allSettled(sybils.map(async (node) => {
-      const signal = AbortSignal.timeout(30_000)
-      const stream = await node.dialProtocol(target, ANNOUNCE_PROTOCOL, { signal })
-      try {
-        for (let m = 0; m < MAX_ANNOUNCE_MESSAGES_PER_STREAM; m++) await send(stream, maximal(), signal)
-        await stream.close({ signal })
-      } catch (err) {
-        stream.abort(err as Error)
-        throw err
-      }
-    }))
+    const outcomes = await Promise.allSettled(sybils.map(async (node) => { await floodAnnounceStream(node, target) }))
     const network = a.trove.network!  // eslint-disable-line @typescript-eslint/no-non-null-assertion
     assert.ok(network.providers.size <= MAX_PROVIDER_RECORDS, `${network.providers.size} provider records`)
     for (const node of sybils) assert.ok(network.providers.recordsOf(node.peerId.toString()) <= MAX_PROVIDER_RECORDS_PER_PEER)

@@ -4,9 +4,7 @@ import { describe, it } from 'node:test'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { memoryLogger } from '../../src/logger.js'
 import { announceProtocol } from '../../src/protocols/announce/announce.js'
-import { MAX_ANNOUNCE_BLOBS } from '../../src/protocols/announce/constants.js'
 import { ANNOUNCE_PROTOCOL } from '../../src/protocols/announce/index.js'
-import { Announce } from '../../src/protocols/announce/pb/announce.js'
 import { HAVE_SERVES_PER_PEER, MAX_HAVE_HASHES, MAX_HAVE_RESPONSE_BYTES } from '../../src/protocols/have/constants.js'
 import { haveProtocol } from '../../src/protocols/have/have.js'
 import { HAVE_PROTOCOL } from '../../src/protocols/have/index.js'
@@ -15,6 +13,7 @@ import { frame } from '../../src/protocols/stream-io.js'
 import type { BlobInfo } from '../../src/store/blob-store.js'
 import { MAX_PROVIDER_RECORDS, MAX_PROVIDER_RECORDS_PER_PEER, ProviderTable } from '../../src/transfer/providers.js'
 import { FakeNet } from '../helpers/fake-libp2p.js'
+import { maximalAnnounce } from '../helpers/floods.js'
 import { MemoryBlobs, MemoryManifests, rawExchange } from '../helpers/protocol-stubs.js'
 
 const sha1 = (): string => randomBytes(20).toString('hex')
@@ -72,8 +71,7 @@ describe('memory under floods: what one peer can make the node hold', () => {
       logger: memoryLogger()
     })
     await announce.start()
-    const maximal = (): ReturnType<typeof frame> => frame(Announce.encode({ blobs: Array.from({ length: MAX_ANNOUNCE_BLOBS }, () => ({ hash: randomBytes(20), size: 1n })) }))
-    const flood = new Uint8ArrayList(...Array.from({ length: 8 }, maximal))
+    const flood = new Uint8ArrayList(...Array.from({ length: 8 }, maximalAnnounce))
     assert.equal((await rawExchange(await client.dialProtocol(server.peerId, ANNOUNCE_PROTOCOL), flood, 1024)).kind, 'reset')
     assert.equal(messages, 2, 'reading stopped at the message that took the peer past its share')
     assert.equal(table.recordsOf(client.peerId.toString()), 1500)
