@@ -48,7 +48,8 @@ export class WriteGuard {
     const level = components.db.level as unknown as Record<'put' | 'del' | 'batch' | 'clear', Write>
     for (const method of ['put', 'del', 'batch', 'clear'] as const) {
       const original = level[method].bind(level)
-      level[method] = async (...args: unknown[]) => this.write(original, args)
+      // batch() without operations is abstract-level's chained batch: returned as it is (Trove uses none)
+      level[method] = (...args: unknown[]) => method === 'batch' && args.length === 0 ? original() : this.write(original, args)
     }
   }
 
