@@ -3,7 +3,9 @@ import { Level } from 'level'
 import { META_SCHEMA, type KeyRange } from './db/keys.js'
 import { WriteObservers, type BatchOptions, type WriteObserver } from './db/observers.js'
 import { SUBLEVEL_NAMES, type BatchOp, type Root, type Sublevel, type Sublevels, type TableName, type Tables } from './db/schema.js'
+import { WriteGuard } from './db/write-guard.js'
 import { DataDirLockedError, SchemaVersionError } from './errors.js'
+import { defaultLogger, type ComponentLogger } from './logger.js'
 
 export type { BatchOptions, ObservedBatch, WriteObserver } from './db/observers.js'
 export type { BatchOp, ObservedOp, PartialState, Sublevel, TableName, Tables } from './db/schema.js'
@@ -27,6 +29,8 @@ export interface TroveDb extends Sublevels {
    * (space management follows the refs and the store this way, see src/space/watch.ts).
    */
   observe: (observer: WriteObserver) => () => void
+  /** Set while writes are refused after the database failed one (see db/write-guard.ts). */
+  writeFailure: () => Error | undefined
   close: () => Promise<void>
 }
 
@@ -53,6 +57,8 @@ export interface OwnerInfo {
 export interface OpenDbOptions {
   /** What the owning process is doing, shown to another process that finds the directory locked. */
   command?: string
+  /** Where a failed write and the recovery from it are reported. */
+  logger?: ComponentLogger
 }
 
 export async function openDb (dbPath: string, ownerFile: string, options: OpenDbOptions = {}): Promise<TroveDb> {
@@ -68,13 +74,17 @@ export async function openDb (dbPath: string, ownerFile: string, options: OpenDb
     throw err
   }
   const sublevels = Object.fromEntries(Object.entries(SUBLEVEL_NAMES).map(([table, name]) => [table, level.sublevel(name, { valueEncoding: 'json' })])) as unknown as Sublevels
+  // installed before the observers bind the root's batch: every write passes it
+  const guard = new WriteGuard({ db: { level, sublevels: Object.values(sublevels), path: dbPath }, log: (options.logger ?? defaultLogger()).forComponent('db') })
   const observers = new WriteObservers(level, sublevels, SUBLEVEL_NAMES)
   const db: TroveDb = {
     ...sublevels,
     level,
     batch: async (ops, options) => observers.batch(ops, options),
     observe: (observer) => observers.observe(observer),
+    writeFailure: () => guard.failed,
     close: async () => {
+      await guard.close()
       await fs.rm(ownerFile, { force: true })
       await level.close()
     }

@@ -99,6 +99,12 @@ export class StorageFullError extends TroveError {
   static readonly code = 'STORAGE_FULL'
 }
 
+/** The database failed a write for another reason than a full disk (EIO); writes wait for its reopen. */
+export class StorageFailedError extends TroveError {
+  static override name = 'StorageFailedError'
+  static readonly code = 'STORAGE_FAILED'
+}
+
 export class HashMismatchError extends TroveError {
   static override name = 'HashMismatchError'
   static readonly code = 'HASH_MISMATCH'

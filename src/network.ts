@@ -73,7 +73,11 @@ export class TroveNetwork {
     this.fetchProtocol = fetchProtocol({ stallTimeoutMs: init.stallTimeoutMs })({ libp2p, blobs: c.store, logger })
     this.announce = announceProtocol({ batchMs: init.announceBatchMs })({
       libp2p,
-      onAnnounce: (peer, blobs) => { for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size) },
+      onAnnounce: (peer, blobs) => {
+        for (const { sha1, size } of blobs) this.providers.add(sha1, peer, size)
+        return this.providers.accepts(peer)
+      },
+      accepts: (peer) => this.providers.accepts(peer),
       logger
     })
     this.fetcher = new Fetcher({

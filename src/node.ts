@@ -493,7 +493,7 @@ export async function createTrove (options: TroveOptions = {}): Promise<Trove> {
   await ensureDataDir(dataDir, { create: options.create })
   const config = await readConfig(dataDir)
   const l = layout(dataDir)
-  const db = await openDb(l.db, l.owner, { command: options.command })
+  const db = await openDb(l.db, l.owner, { command: options.command, logger: options.logger })
   const trove = new Trove({ dataDir, db, config }, { durable: options.durable, by: options.by, space: options.space, packs: options.packs, logger: options.logger })
   try {
     await trove.open()

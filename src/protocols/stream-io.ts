@@ -199,3 +199,11 @@ export async function send (stream: Stream, data: Uint8Array | Uint8ArrayList, s
 export function frame (message: Uint8Array): Uint8ArrayList {
   return new Uint8ArrayList(varint.encode(message.byteLength), message)
 }
+
+/**
+ * One message sent as the encodings of its parts, concatenated: protobuf merges repeated fields
+ * of concatenated messages, so a long answer is encoded slice by slice, never held whole as objects.
+ */
+export function frameParts (parts: Uint8Array[]): Uint8ArrayList {
+  return new Uint8ArrayList(varint.encode(parts.reduce((n, p) => n + p.byteLength, 0)), ...parts)
+}

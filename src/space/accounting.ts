@@ -18,8 +18,11 @@ export type DiskProbe = () => Promise<{ db: number, free: number | undefined }>
 export interface RoomMaker {
   /** Runs `fn` with no run and no other admission in between. */
   exclusive: <T>(fn: () => Promise<T>) => Promise<T>
-  /** Evicts at least `need` bytes for a write of `bytes` (called inside `exclusive`). */
-  makeRoom: (need: number, bytes: number) => Promise<void>
+  /**
+   * Evicts at least `need` bytes for a write of `bytes` (called inside `exclusive`); when it could
+   * not, says what the space waits for (a run's `blocked`).
+   */
+  makeRoom: (need: number, bytes: number) => Promise<string | undefined | void>
   /** Usage or limits changed: a background run may be due. */
   changed: () => void
   /** A write ended having stored (or found stored) this blob. */
@@ -164,13 +167,14 @@ export class SpaceAccounting {
     await this.room.exclusive(async () => {
       await this.refreshDisk()
       let need = this.shortfall(bytes)
+      let blocked: string | undefined | void
       if (need > 0) {
-        await this.room.makeRoom(need, bytes)
+        blocked = await this.room.makeRoom(need, bytes)
         need = this.shortfall(bytes)
       }
       if (need > 0) {
         this.counts.storageFullErrors++
-        throw new StorageFullError(`storage full: ${formatSize(bytes)} more would pass the limit by ${formatSize(need)} and nothing more can be evicted (${this.describe()})`)
+        throw new StorageFullError(`storage full: ${formatSize(bytes)} more would pass the limit by ${formatSize(need)} and nothing more can be evicted${blocked !== undefined ? ` (${blocked})` : ''} (${this.describe()})`)
       }
       // decided and added with no await in between, so concurrent writers cannot both pass
       this.reservedBytes += bytes

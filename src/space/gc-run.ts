@@ -239,6 +239,11 @@ export class GcRun {
   }
 
   private blockedBy (skips: PlanSkips): string {
+    const d = skips.deferred
+    if (d !== undefined) {
+      return `waiting for ${formatUri(d.sha1)} (${formatSize(d.bytes)}) to leave its grace period at ${new Date(d.until).toISOString()}: ` +
+        'unreferenced blobs are evicted before anything a ref holds, so nothing that ranks higher goes before it'
+    }
     const t = this.c.index.totals
     const parts = [`${formatSize(t.protected.bytes)} pinned or held by pinned refs`]
     if (skips.leased.blobs > 0) parts.push(`${formatSize(skips.leased.bytes)} in use (leased)`)

@@ -37,7 +37,15 @@ export interface PlanSkips {
   minCopies: SkipCount
   /** Being reclassified (a ref or pin changed a moment ago): decided at the next run. */
   changing: SkipCount
+  /**
+   * Set when the plan stopped at a blob in its grace period (see Planner.candidates): the blob, its
+   * size and when its grace ends (ms), which is when the next run is due.
+   */
+  deferred?: { sha1: string, bytes: number, until: number }
 }
+
+/** Why the planner passes a blob over. */
+export type SkipReason = 'leased' | 'grace' | 'minCopies' | 'changing'
 
 export function emptySkips (): PlanSkips {
   return { leased: { blobs: 0, bytes: 0 }, grace: { blobs: 0, bytes: 0 }, minCopies: { blobs: 0, bytes: 0 }, changing: { blobs: 0, bytes: 0 } }
@@ -78,6 +86,13 @@ const READ_AHEAD = 256
  * the store. Two corrections are applied on the fly: a blob used since its last flush is moved to
  * its true place (a heap merged with the index), and among equal candidates (same class, same
  * priority, last used in the same hour) those that connected peers also hold go first.
+ *
+ * A blob in its grace period is deferred, never jumped over: when the plan frees bytes (a size
+ * limit), it ends at the first such blob, since everything after it in the index ranks higher
+ * (issue 13 item 2: fresh unreferenced adds got every referenced blob evicted). The run is due
+ * again when that grace ends (`skips.deferred`). Blobs kept for good (minCopies) or for a moment
+ * (leased, being reclassified) are passed over as before. A run that takes every unreferenced blob
+ * (no size limit) ranks nothing against anything, so it passes grace blobs over too.
  */
 export class Planner {
   constructor (private readonly components: PlannerComponents) {}
@@ -98,6 +113,10 @@ export class Planner {
       if (why !== undefined) {
         skips[why].blobs++
         skips[why].bytes += e.v.s
+        if (why === 'grace' && options.onlyUnreferenced !== true) {
+          skips.deferred = { sha1: e.sha1, bytes: e.v.s, until: this.writtenAt(e) + options.gracePeriodMs }
+          break
+        }
         continue
       }
       const id = `${e.c}${e.p ?? ''}:${Math.floor(e.a / LRU_BUCKET_MS)}`
@@ -111,16 +130,18 @@ export class Planner {
   }
 
   /** Why a blob cannot go now, if it cannot. Also the synchronous last check before its batch. */
-  skipReason (e: { sha1: string, c: 'u' | 'r', v: EvictValue }, replicas: ReplicaSource, now: number, gracePeriodMs: number): keyof PlanSkips | undefined {
-    const { watch, leases, access } = this.components
+  skipReason (e: { sha1: string, c: 'u' | 'r', v: EvictValue }, replicas: ReplicaSource, now: number, gracePeriodMs: number): SkipReason | undefined {
+    const { watch, leases } = this.components
     if (watch.isChanging(e.sha1)) return 'changing'
     if (leases.isLeased(e.sha1)) return 'leased'
-    if (e.c === 'u') {
-      const written = Math.max(e.v.t, access.lastWrite(e.sha1) ?? 0)
-      if (now - written < gracePeriodMs) return 'grace'
-    }
+    if (e.c === 'u' && now - this.writtenAt(e) < gracePeriodMs) return 'grace'
     if (e.v.m !== undefined && replicas.replicas(e.sha1) < e.v.m) return 'minCopies'
     return undefined
+  }
+
+  /** When an unheld blob was last written: its grace period runs from there. */
+  private writtenAt (e: { sha1: string, v: EvictValue }): number {
+    return Math.max(e.v.t, this.components.access.lastWrite(e.sha1) ?? 0)
   }
 
   /** The index in key order, with blobs used since their last flush moved to where they belong. */

@@ -54,6 +54,9 @@ export interface GcOptions {
 
 type Metrics = SpaceStatus['metrics'] & { compactions: number, lastCompactionMs: number, yieldedMs: number }
 
+/** After a grace period ends, the rerun waits this much longer, so the blob is out of it by any clock reading. */
+const GRACE_RERUN_MARGIN_MS = 50
+
 /**
  * Keeps the node inside the space it is given: SpaceAccounting says how far it is from each limit,
  * GcRun evicts. Above the high watermark a background run evicts down to the low watermark; a
@@ -78,6 +81,8 @@ export class SpaceManager {
   private readonly runs = new SerialQueue()
   private running = 0
   private debounceTimer: NodeJS.Timeout | undefined
+  /** The run due when the grace period a run waited for ends. */
+  private graceTimer: NodeJS.Timeout | undefined
   private rerun = false
   private backoffMs = 0
   private readonly timers: NodeJS.Timeout[] = []
@@ -95,7 +100,7 @@ export class SpaceManager {
       layout: components.layout,
       room: {
         exclusive: async (fn) => this.runs.run(fn),
-        makeRoom: async (need, bytes) => { await this.run('hard-limit', { mode: 'bytes', bytes: need, why: `a write of ${formatSize(bytes)} would pass the hard limit` }) },
+        makeRoom: async (need, bytes) => (await this.run('hard-limit', { mode: 'bytes', bytes: need, why: `a write of ${formatSize(bytes)} would pass the hard limit` })).blocked,
         changed: () => { this.maybeTrigger() },
         wrote: (sha1) => { this.access.wrote(sha1) }
       }
@@ -156,6 +161,7 @@ export class SpaceManager {
     this.abort.abort()
     for (const t of this.timers) clearInterval(t)
     if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer)
+    clearTimeout(this.graceTimer)
     await this.compactor.close()
     for (const u of this.unsubscribe) u()
     await this.runs.run(async () => {})
@@ -261,12 +267,28 @@ export class SpaceManager {
 
   /** The back-off for the next run, and the over-limit state (told to the user). */
   private afterRun (report: GcReport): void {
-    if (report.target.mode === 'bytes' && report.target.bytes > 0) {
+    const deferred = report.satisfied ? undefined : report.skipped.deferred
+    if (deferred !== undefined) {
+      // not a run that freed little: one that waits, and is due again when the grace ends
+      this.backoffMs = 0
+      this.runAfterGrace(deferred.until)
+    } else if (report.target.mode === 'bytes' && report.target.bytes > 0) {
       const useful = report.evicted.bytes >= report.target.bytes * BACKOFF_USEFUL_FRACTION
       this.backoffMs = useful ? 0 : Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.backoffMs * 2))
     }
     const over = this.accounting.afterRun(report)
     if (over !== undefined) this.notice(`space: limit exceeded by ${formatSize(over)} and nothing evictable is left; ${report.blocked ?? ''}`)
+  }
+
+  /** Checks the limits again once the grace period a run stopped at has ended. */
+  private runAfterGrace (until: number): void {
+    if (this.closed) return
+    clearTimeout(this.graceTimer)
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined
+      this.maybeTrigger()
+    }, Math.max(0, until - Date.now()) + GRACE_RERUN_MARGIN_MS)
+    this.graceTimer.unref()
   }
 
   /** Resolves once a compaction scheduled by a large run is done (none pending: at once). */

@@ -26,6 +26,7 @@ const STABLE: Array<[string, string, number]> = [
   ['DataDirMissingError', 'DATA_DIR_MISSING', 400],
   ['SchemaVersionError', 'SCHEMA_VERSION', 500],
   ['StorageFullError', 'STORAGE_FULL', 507],
+  ['StorageFailedError', 'STORAGE_FAILED', 503],
   ['HashMismatchError', 'HASH_MISMATCH', 502],
   ['RangeNotSatisfiableError', 'RANGE_NOT_SATISFIABLE', 416],
   ['PackDamagedError', 'PACK_DAMAGED', 500],

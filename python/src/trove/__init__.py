@@ -48,6 +48,7 @@ from .errors import (
     RangeNotSatisfiableError,
     RefNotFoundError,
     SchemaVersionError,
+    StorageFailedError,
     StorageFullError,
     TransferFailedError,
     TroveError,
@@ -224,7 +225,7 @@ __all__ = [
     "InvalidArgumentError", "InvalidDirEntryError", "InvalidDirManifestError", "InvalidJsonError", "InvalidKeyError", "InvalidUriError", "MissingDependencyError",
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
     "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError",
-    "RefNotFoundError", "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
+    "RefNotFoundError", "SchemaVersionError", "StorageFailedError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
     "TroveFileNotReadableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

@@ -247,6 +247,11 @@ class StorageFullError(TroveError, OSError):
     code, status = "STORAGE_FULL", 507
 
 
+class StorageFailedError(TroveError, OSError):
+    """The node's database failed a write (not a full disk); writes wait for its reopen (503)."""
+    code, status = "STORAGE_FAILED", 503
+
+
 # --- failures on this side of the connection ---------------------------------------------------
 
 class NodeNotRunningError(ApiUnavailableError):
@@ -279,6 +284,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, PeerUnreachableError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
+        StorageFailedError,
     ]
 }
 

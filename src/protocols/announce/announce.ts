@@ -98,6 +98,8 @@ class AnnounceService implements AnnounceProtocol {
   private async receive (stream: Stream, peerId: string): Promise<void> {
     const signal = deadline(ANNOUNCE_TIMEOUT_MS)
     try {
+      // a peer past its share is not read: a flood costs this node a reset per stream, not a decode per message
+      if (this.components.accepts?.(peerId) === false) throw new ProtocolError('peer announced more than its share; not read now')
       const reader = new StreamReader(stream)
       for (let n = 0; ; n++) {
         const msg = await reader.readMessage(MAX_ANNOUNCE_MESSAGE_BYTES, signal)
@@ -110,8 +112,9 @@ class AnnounceService implements AnnounceProtocol {
           if (blob.hash.byteLength !== SHA1_BYTES) { bad = true; break }
           blobs.push({ sha1: bytesToSha1(blob.hash), size: Number(blob.size) })
         }
-        if (blobs.length > 0) this.components.onAnnounce(peerId, blobs)
+        const more = blobs.length > 0 ? this.components.onAnnounce(peerId, blobs) : true
         this.received += blobs.length
+        if (more === false) throw new ProtocolError('peer announced more than its share')
         // a bad hash ends the stream; the blobs before it in the message are kept
         if (bad) throw new ProtocolError(`announced hash is not ${SHA1_BYTES} bytes`)
       }

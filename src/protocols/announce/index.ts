@@ -19,8 +19,14 @@ export interface AnnouncedBlob {
 
 export interface AnnounceComponents {
   libp2p: Pick<TroveLibp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers'>
-  /** Told what a peer announced, message by message (the node records it as providers). */
-  onAnnounce: (peer: string, blobs: AnnouncedBlob[]) => void
+  /**
+   * Told what a peer announced, message by message (the node records it as providers). Returning
+   * false says the peer has announced all it may for now (its share of the provider table): its
+   * stream is reset, and its next streams too until this says otherwise (`accepts`).
+   */
+  onAnnounce: (peer: string, blobs: AnnouncedBlob[]) => boolean | void
+  /** Whether a peer's announcements are read at all now (default: always). */
+  accepts?: (peer: string) => boolean
   /** Where failures of background sends and of received streams go (default: `defaultLogger()`). */
   logger?: ComponentLogger
 }

@@ -4,13 +4,19 @@ import { SHA1_BYTES, bytesToSha1, sha1ToBytes } from '../../uri.js'
 import { abortStream, deadline, timeoutError } from '../deadline.js'
 import { ProtocolError } from '../errors.js'
 import { PeerSlots } from '../peer-slots.js'
-import { StreamReader, frame, send } from '../stream-io.js'
+import { StreamReader, frame, frameParts, send } from '../stream-io.js'
 import { LEN, VARINT, decodeStrict, type WireSchema } from '../strict-decode.js'
-import { HAVE_QUERIES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
+import { HAVE_QUERIES_PER_PEER, HAVE_SERVES_MAX, HAVE_SERVES_PER_PEER, HAVE_MAX_INBOUND_STREAMS, HAVE_MAX_OUTBOUND_STREAMS, HAVE_PROTOCOL, HAVE_TIMEOUT_MS, MAX_HAVE_HASHES, MAX_HAVE_REQUEST_BYTES, MAX_HAVE_RESPONSE_BYTES } from './constants.js'
 import type { HaveAnswer, HaveComponents, HaveInit, HaveProtocol } from './index.js'
 import { HaveRequest, HaveResponse } from './pb/have.js'
 // the generated codec writes some uint64 values wrongly without this patch (protons-runtime 7.1.2, see the file)
 import '../uint64-fix.js'
+
+/**
+ * Hashes of a request looked up and encoded together: a request of 4,096 is answered in slices, so
+ * an answer never holds 4,096 entry objects and their strings at once (issue 13 item 5).
+ */
+const LOOKUP_SLICE = 512
 
 /** Wire types of pb/have.proto's fields, checked before the generated codec decodes. */
 export const HAVE_WIRE = {
@@ -26,6 +32,9 @@ export function haveProtocol (init: HaveInit = {}): (components: HaveComponents)
 class HaveService implements HaveProtocol {
   private readonly timeoutMs: number
   private readonly slots = new PeerSlots(HAVE_QUERIES_PER_PEER)
+  /** Answers in progress per asking peer, and (under one key) in all. */
+  private readonly serving = new PeerSlots(HAVE_SERVES_PER_PEER)
+  private readonly servingAll = new PeerSlots(HAVE_SERVES_MAX)
   private readonly log: Logger
 
   constructor (private readonly components: HaveComponents, init: HaveInit) {
@@ -46,26 +55,46 @@ class HaveService implements HaveProtocol {
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
     const signal = deadline(this.timeoutMs)
+    const releases: Array<() => void> = []
     try {
+      // a request is read only once it can be answered: what waits holds a stream, not an answer
+      releases.push(await this.serving.acquire(peer.toString(), signal))
+      releases.push(await this.servingAll.acquire('', signal))
       const reader = new StreamReader(stream)
       const msg = await reader.readMessage(MAX_HAVE_REQUEST_BYTES, signal)
       if (msg === undefined) throw new ProtocolError('empty have request')
       const req = decodeStrict(HaveRequest, msg, HAVE_WIRE.HaveRequest, { limits: { hashes: MAX_HAVE_HASHES } })
-      const sha1s = req.hashes.map((hash) => {
-        if (hash.byteLength !== SHA1_BYTES) throw new ProtocolError(`hash is not ${SHA1_BYTES} bytes`)
-        return bytesToSha1(hash)
-      })
-      // one index look-up for the request and one for the manifests of what is held, instead of
-      // two in turn per hash: a fetchMany of 10,000 small blobs waited ~20,000 round trips here
-      const infos = await this.components.blobs.statMany(sha1s)
-      const held = sha1s.filter((_, i) => infos[i] !== undefined)
-      const found = await this.components.manifests.getMany(held)
-      const manifests = new Map<string, string>()
-      for (const [i, sha1] of held.entries()) {
-        const manifest = found[i]
-        if (manifest !== undefined) manifests.set(sha1, manifest)
+      for (const hash of req.hashes) if (hash.byteLength !== SHA1_BYTES) throw new ProtocolError(`hash is not ${SHA1_BYTES} bytes`)
+      const parts: Uint8Array[] = []
+      for (let from = 0; from < req.hashes.length; from += LOOKUP_SLICE) {
+        parts.push(await this.answer(req.hashes.slice(from, from + LOOKUP_SLICE)))
       }
-      const entries = req.hashes.map((hash, i) => {
+      await send(stream, frameParts(parts), signal)
+      await stream.close({ signal })
+    } catch (err) {
+      // the peer broke the protocol, stalled or went away: its stream ends, ours lose nothing
+      this.log.debug(`serving ${peer.toString()} failed`, err)
+      abortStream(stream, err)
+    } finally {
+      for (const release of releases) release()
+    }
+  }
+
+  /** The encoded answer for some hashes of a request. */
+  private async answer (hashes: Array<Uint8Array<ArrayBuffer>>): Promise<Uint8Array> {
+    const sha1s = hashes.map((hash) => bytesToSha1(hash))
+    // one index look-up for the slice and one for the manifests of what is held, instead of two in
+    // turn per hash: a fetchMany of 10,000 small blobs waited ~20,000 round trips here
+    const infos = await this.components.blobs.statMany(sha1s)
+    const held = sha1s.filter((_, i) => infos[i] !== undefined)
+    const found = held.length > 0 ? await this.components.manifests.getMany(held) : []
+    const manifests = new Map<string, string>()
+    for (const [i, sha1] of held.entries()) {
+      const manifest = found[i]
+      if (manifest !== undefined) manifests.set(sha1, manifest)
+    }
+    return HaveResponse.encode({
+      entries: hashes.map((hash, i) => {
         const info = infos[i]
         const manifest = manifests.get(sha1s[i])
         return {
@@ -75,13 +104,7 @@ class HaveService implements HaveProtocol {
           ...(manifest !== undefined ? { manifest: sha1ToBytes(manifest) as Uint8Array<ArrayBuffer> } : {})
         }
       })
-      await send(stream, frame(HaveResponse.encode({ entries })), signal)
-      await stream.close({ signal })
-    } catch (err) {
-      // the peer broke the protocol, stalled or went away: its stream ends, ours lose nothing
-      this.log.debug(`serving ${peer.toString()} failed`, err)
-      abortStream(stream, err)
-    }
+    })
   }
 
   async query (peer: PeerId, sha1s: string[], options: AbortOptions = {}): Promise<HaveAnswer[]> {
