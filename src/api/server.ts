@@ -6,6 +6,7 @@ import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
 import { READ_METHODS, allowedHosts, checkHost, checkToken } from './guards.js'
 import { blobRoutes } from './routes/blobs.js'
 import { importRoutes } from './routes/import.js'
+import { exportRoutes } from './routes/export.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
 import { checkQueryEncoding } from './routes/util.js'
@@ -132,6 +133,7 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   void app.register(blobRoutes, { prefix: API_PREFIX, ctx })
   // its own plugin: a JSON body, where the other blob routes take the raw request stream
   void app.register(importRoutes, { prefix: API_PREFIX, ctx, log: options.log })
+  void app.register(exportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
   return app

@@ -13,6 +13,7 @@ import { FetchCoalescer } from './coalesce.js'
 import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate, type FindComponents, type FindReport } from './find.js'
+import { DownloadTap } from './follow.js'
 import type { ProviderTable } from './providers.js'
 import { readRemoteRange, type RangedComponents } from './ranged.js'
 import { faultWeight, isBadData, type PeerScores } from './scores.js'
@@ -33,6 +34,10 @@ const LOCAL_CHECK_BATCH = 1024
 const RECENT_FIND_MS = 2_000
 /** Blobs whose recent provider search is kept (a handful are read at once). */
 const RECENT_FIND_MAX = 64
+/** Peers a NoProvidersError's message names (all of them are in its `peers`). */
+const PEERS_IN_MESSAGE = 8
+/** How often follow looks whether the fetch it was handed has registered its download yet (a store look-up away). */
+const FOLLOW_POLL_MS = 1
 
 /** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
 export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'read' | 'readBytes' | 'adoptFile' | 'lease'>
@@ -66,6 +71,8 @@ export interface FetcherInit {
  */
 export class Fetcher {
   private readonly inflight = new Map<string, Promise<BlobInfo>>()
+  /** The downloads in `inflight`, as readers that stream them meanwhile follow them (see follow). */
+  private readonly taps = new Map<string, DownloadTap>()
   private readonly active = new Map<string, TransferInfo>()
   private readonly dht: boolean
   readonly findTimeoutMs: number
@@ -140,7 +147,7 @@ export class Fetcher {
     const usable = recent !== undefined && Date.now() - recent.at < RECENT_FIND_MS
       ? recent.candidates.filter((c) => !this.c.scores.isBanned(c.peer.toString()))
       : []
-    if (usable.length > 0) return { candidates: usable, asked: usable.length, dhtProviders: 0, rounds: 0 }
+    if (usable.length > 0) return { candidates: usable, asked: usable.length, peers: usable.map((c) => c.peer.toString()), dhtProviders: 0, rounds: 0 }
     return await this.find(sha1, timeoutMs, signal)
   }
 
@@ -204,7 +211,12 @@ export class Fetcher {
 
   private noProviders (sha1: string, found: FindReport, timeoutMs: number): NoProvidersError {
     const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
-    return new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${dht} in ${timeoutMs} ms`)
+    const shown = found.peers.slice(0, PEERS_IN_MESSAGE)
+    const more = found.peers.length > shown.length ? ` and ${found.peers.length - shown.length} more` : ''
+    const whom = found.peers.length === 0 ? ' (no peer is connected)' : ` (${shown.join(', ')}${more})`
+    const err = new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${whom}${dht} in ${timeoutMs} ms`)
+    err.peers = found.peers
+    return err
   }
 
   /** The manifest a provider offered for a blob, fetched (a small blob), bounded and checked to describe it. */
@@ -268,10 +280,46 @@ export class Fetcher {
     if (local !== undefined) return local
     let p = this.inflight.get(sha1)
     if (p === undefined) {
-      p = this.run(sha1, options, how.alone === true).finally(() => this.inflight.delete(sha1))
+      const tap = new DownloadTap()
+      this.taps.set(sha1, tap)
+      p = this.run(sha1, options, how.alone === true).then((info) => {
+        tap.end()
+        return info
+      }, (err: unknown) => {
+        tap.end(err)
+        throw err
+      }).finally(() => {
+        this.inflight.delete(sha1)
+        this.taps.delete(sha1)
+      })
       this.inflight.set(sha1, p)
     }
     return p
+  }
+
+  /**
+   * The whole blob as a stream while `fetching` (a fetch of it, begun by the caller) runs: its
+   * chunks in order as each is verified, the last once the blob hashed to its sha1 (DownloadTap).
+   * Undefined when there is nothing to follow (a stored blob, a small one fetched whole, a
+   * download past following): the caller waits for the fetch and reads the store. A fetch that
+   * fails before its download begins (nobody has the blob) rejects this.
+   */
+  async follow (sha1: string, fetching: Promise<unknown>): Promise<Readable | undefined> {
+    let settled = false
+    const ended = fetching.then(() => { settled = true }, () => { settled = true })
+    for (;;) {
+      const tap = this.taps.get(sha1)
+      if (tap !== undefined) {
+        const begun = await Promise.race([tap.begun.then(() => true), fetching.then(() => false)])
+        return begun ? await tap.reader() : undefined
+      }
+      // fetch() registers its download after one look at the store
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))])
+      if (settled) {
+        await fetching
+        return undefined
+      }
+    }
   }
 
   private async run (sha1: string, options: FetchOptions, alone: boolean): Promise<BlobInfo> {
@@ -400,6 +448,7 @@ export class Fetcher {
       await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites, log: this.log }, partialPath, manifest, manifestSha1, this.order(agreeing), {
         signal: options.signal,
         onBytes,
+        tap: this.taps.get(sha1),
         moreCandidates: async (exclude) => {
           const again = await findCandidates(this.finding, sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
           return again.candidates.filter(agrees)

@@ -50,6 +50,7 @@ from .errors import (
     TroveError,
     TroveFileNotFoundError,
     TroveFileNotReadableError,
+    TroveFileNotWritableError,
     TroveNotImplementedError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
@@ -209,6 +210,6 @@ __all__ = [
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
     "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError",
     "RefNotFoundError", "SchemaVersionError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
-    "TroveFileNotReadableError",
+    "TroveFileNotReadableError", "TroveFileNotWritableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

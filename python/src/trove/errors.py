@@ -90,6 +90,14 @@ class TroveFileNotReadableError(TroveError, PermissionError):
     code, status = "FILE_NOT_READABLE", 400
 
 
+class TroveFileNotWritableError(TroveError, PermissionError):
+    """The node may not create a file in a directory named to it by path (FILE_NOT_WRITABLE).
+
+    Also a builtin ``PermissionError``, as writing the file yourself would raise.
+    """
+    code, status = "FILE_NOT_WRITABLE", 400
+
+
 class DataDirMissingError(TroveError):
     """The data directory was never initialized (``trove init``)."""
     code, status = "DATA_DIR_MISSING", 400
@@ -257,7 +265,7 @@ class NodeStartError(TroveError):
 #: Every class the node may answer, by code. Built from the classes so nothing is listed twice.
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
-        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
+        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError, TroveFileNotWritableError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,

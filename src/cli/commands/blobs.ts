@@ -1,17 +1,15 @@
 import fs from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
-import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type Eviction, type ReadRange } from '../../ops.js'
+import { assertRefTakesFiles, refEntryNames, refObjFor, type AddResult, type ReadRange } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { formatSize } from '../../units.js'
 import { TIMEOUT_OPTION, metaFromFlags, parseByteCountArg, parseTimeoutArg, type RefMetaFlags } from '../args.js'
 import { withBackend } from '../backend.js'
 import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
-import { ignoreEpipe } from '../io.js'
 import { byteProgress } from '../progress.js'
+import { catToStdout } from './get.js'
 import { MAX_FILE_NAME_LENGTH } from '../../api/constants.js'
 
 type Globals = () => GlobalOptions
@@ -82,12 +80,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       const range: ReadRange = {}
       if (flags.offset !== undefined) range.offset = parseByteCountArg(flags.offset, '--offset')
       if (flags.length !== undefined) range.length = parseByteCountArg(flags.length, '--length')
-      const evictions: Eviction[] = []
-      await withBackend(opts, 'cat', async (trove) => {
-        const stream = await trove.cat(uri, range, { timeoutMs, onEvictions: (e) => evictions.push(...e) })
-        await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
-      })
-      notice(opts, evictionLines(evictions))
+      await catToStdout(opts, uri, { timeoutMs, range }, 'cat')
     })
 
   program.command('pin')
