@@ -10,7 +10,7 @@ import { KeyedSerialQueue } from '../serial.js'
 import { fetchSmallBatch, type BatchComponents } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
-import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
+import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES, SMALL_BLOB_MAX } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate, type FindComponents, type FindReport } from './find.js'
 import { DownloadTap } from './follow.js'
@@ -328,8 +328,12 @@ export class Fetcher {
     this.active.set(sha1, info)
     let unreserve: (() => void) | undefined
     try {
-      // a small blob a connected peer holds comes in a batch with whatever else is being fetched
-      if (!alone && await this.coalescer.get(sha1, options.signal)) {
+      // a small blob a connected peer holds comes in a batch with whatever else is being fetched;
+      // not one a search has just found to be large (a GET asks its size first): that would be
+      // a round trip to learn what is known, before the first byte of a streamed read
+      const recent = this.recentFinds.get(sha1)
+      const knownLarge = recent !== undefined && Date.now() - recent.at < RECENT_FIND_MS && recent.candidates.every((c) => c.size > SMALL_BLOB_MAX)
+      if (!alone && !knownLarge && await this.coalescer.get(sha1, options.signal)) {
         const stored = await this.c.store.stat(sha1)
         if (stored !== undefined) {
           info.size = info.bytes = stored.size
@@ -338,8 +342,8 @@ export class Fetcher {
           return stored
         }
       }
-      const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
-      const found = await findCandidates(this.finding, sha1, { signal: findSignal })
+      // the providers a search found a moment ago (blobInfo before a GET) are asked no second time
+      const found = await this.recentOrFind(sha1, options.timeoutMs ?? this.findTimeoutMs, options.signal)
       options.signal?.throwIfAborted()
       if (found.candidates.length === 0) throw this.noProviders(sha1, found, options.timeoutMs ?? this.findTimeoutMs)
       await this.eachClaim(sha1, found.candidates, options, async (candidates, size) => {
