@@ -15,6 +15,7 @@ import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
 import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
+import { TransferFailedError } from '../transfer/errors.js'
 import { decodeEvictions } from './evictions.js'
 import { httpRequest, type HttpAnswer } from './http-request.js'
 import type { ImportLine } from './routes/import.js'
@@ -175,7 +176,7 @@ export class ApiClient implements TroveOps {
     }
     const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))
     if (evictions.length > 0) options.onEvictions?.(evictions)
-    return res.body
+    return Readable.from(brokenOffAs(res.body, sha1), { objectMode: false })
   }
 
   /** The node fetches the blob from its peers when it is not stored there; no progress comes back. */
@@ -434,6 +435,23 @@ function refPath (key: string): string {
 const NODE_CANNOT_READ = new Set(['FILE_NOT_FOUND', 'FILE_NOT_READABLE', 'NOT_FOUND'])
 /** Error codes of `POST /blobs/{sha1}/export` that mean the node could not write where this process can. */
 const NODE_CANNOT_WRITE = new Set(['FILE_NOT_FOUND', 'FILE_NOT_WRITABLE', 'NOT_FOUND'])
+
+/**
+ * A blob's bytes from the node, with a body that breaks off (the node streams a remote blob as it
+ * fetches it, and ends the answer early when the fetch fails: never with a false last chunk) told
+ * as the failed transfer it is rather than as a socket error.
+ */
+async function * brokenOffAs (body: AsyncIterable<Uint8Array>, sha1: string): AsyncGenerator<Uint8Array> {
+  let bytes = 0
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.byteLength
+      yield chunk
+    }
+  } catch (err) {
+    throw new TransferFailedError(`the node stopped sending sha1://${sha1} after ${bytes} bytes: its fetch failed (the node's log says why)`, { cause: err })
+  }
+}
 
 /** The lines of a stream of text, without their line ends. */
 async function * lines (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
