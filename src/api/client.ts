@@ -224,6 +224,9 @@ export class ApiClient implements TroveOps {
 
   /** exportBlob's way when the node cannot write the file: its bytes over HTTP, written here. */
   private async download (sha1: string, file: string, options: ExportOptions): Promise<ExportResult> {
+    // the node could not see the directory: nor may this process, and then nothing is fetched
+    const dir = path.dirname(file)
+    if ((await fs.stat(dir).catch(() => undefined))?.isDirectory() !== true) throw new FileNotFoundError(`cannot write ${file}: no such directory ${dir}`)
     const evictions: Eviction[] = []
     const stream = await this.cat(sha1, {}, { timeoutMs: options.timeoutMs, onEvictions: (e) => evictions.push(...e) })
     const size = await writeFileAtomically(file, stream, { force: options.force })

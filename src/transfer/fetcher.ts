@@ -213,7 +213,7 @@ export class Fetcher {
     const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
     const shown = found.peers.slice(0, PEERS_IN_MESSAGE)
     const more = found.peers.length > shown.length ? ` and ${found.peers.length - shown.length} more` : ''
-    const whom = found.peers.length === 0 ? ' (no peer is connected)' : ` (${shown.join(', ')}${more})`
+    const whom = found.peers.length === 0 ? ' (none to ask: no peer is connected, or every one is banned for faults)' : ` (${shown.join(', ')}${more})`
     const err = new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${whom}${dht} in ${timeoutMs} ms`)
     err.peers = found.peers
     return err

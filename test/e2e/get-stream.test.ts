@@ -117,6 +117,8 @@ describe('a peer that sends false bytes: nothing unverified reaches the user', (
     uri = await addOn(p, 'lie.bin', data)
     // A's stored copy goes bad in its second chunk: A serves it, and its chunk 1 fails to verify
     const stored = path.join(p.a.data, 'blobs', sha1(data).slice(0, 2), sha1(data))
+    // blob files may be read-only; the test plays the disk that changed under it
+    await fs.chmod(stored, 0o644)
     const fh = await fs.open(stored, 'r+')
     try {
       await fh.write(Buffer.from('not what was stored'), 0, undefined, CHUNK_SIZE + 100)
