@@ -108,6 +108,7 @@ export class Fetcher {
       scores: c.scores,
       reserve: c.reserve,
       exclusive: async (sha1, task) => this.partialWriters.run(sha1, task),
+      chunksInFlight: new Map(),
       log: this.log
     }
   }
