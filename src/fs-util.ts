@@ -45,6 +45,8 @@ export const PARTIAL_SUFFIX = '.trove-partial'
 export async function placeFile (tmp: string, dest: string, options: { force?: boolean } = {}): Promise<void> {
   if (options.force === true) {
     await fs.rename(tmp, dest)
+    // a rename between two links of one file does nothing (`get -o F --force` of what F already links to)
+    await fs.rm(tmp, { force: true })
     return
   }
   try {

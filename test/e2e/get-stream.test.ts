@@ -65,6 +65,12 @@ describe('trove get/cat of a remote blob through a running node', () => {
     assert.notEqual(copyStat.mode & 0o200, 0, 'a copy is the user\'s own, writable file')
     assert.equal(copyStat.nlink, 1)
 
+    // again over the same file (it already is a link to the stored blob): replaced, nothing left beside it
+    const again = await p.b.runJson<{ how: string }>(['get', uri, '-o', out, '--force'])
+    assert.equal(again.code, 0, again.stdout + again.stderr)
+    assert.ok((await fs.readFile(out)).equals(data))
+    assert.ok(!existsSync(out + PARTIAL_SUFFIX))
+
     // the human line says what the file is
     const human = await p.b.run(['get', uri, '-o', path.join(p.b.dir, 'again.out')])
     assert.equal(human.code, 0, human.stderr)
