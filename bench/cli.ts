@@ -20,6 +20,9 @@
  *   (a range over a chunk boundary, the worst case: two chunks); the chunks A served for it,
  *   from A's bytesServed.
  * - peak RSS of A, of every B and of each CLI process (GNU time, else /proc VmHWM sampling).
+ * - startup: `node -e 0`, `trove --version`, and `trove cat` of a small blob A stores, through A,
+ *   with V8's compile cache and without (TROVE_NO_COMPILE_CACHE=1): what a command costs before
+ *   its first byte of any blob.
  *
  * Run it when `uptime` says the machine is quiet: two cores shared with other work move every
  * figure. The ratios (same run, interleaved) are what to compare.
@@ -47,6 +50,8 @@ const GNU_TIME = '/usr/bin/time'
 /** How long a node may take to print that it runs. */
 const START_TIMEOUT_MS = 30_000
 const RANGE_BYTES = MIB
+/** Runs of each startup figure (each a process start, quick). */
+const STARTUP_RUNS = 10
 
 const sizeMiB = Number(process.env.TROVE_BENCH_MIB ?? 1024)
 const rangeMiB = Number(process.env.TROVE_BENCH_RANGE_MIB ?? 4096)
@@ -100,13 +105,13 @@ async function runCli (args: string[], data: string): Promise<{ seconds: number,
  * A CLI command whose stdout is a blob: read from a pipe here (as `trove get URI | tool` would be),
  * counted, not kept. Times the first byte and the end; peak RSS by GNU time.
  */
-async function streamCli (args: string[], data: string): Promise<{ seconds: number, ttfbMs: number, bytes: number, peakRssMB?: number }> {
+async function streamCli (args: string[], data: string, env: Record<string, string> = {}): Promise<{ seconds: number, ttfbMs: number, bytes: number, peakRssMB?: number }> {
   const rssFile = path.join(os.tmpdir(), `trove-bench-cli-${process.pid}-${Date.now()}`)
   const timed = existsSync(GNU_TIME)
   const cmd = timed ? GNU_TIME : process.execPath
   const argv = [...TROVE_NODE_FLAGS, CLI, ...args]
   const start = process.hrtime.bigint()
-  const child = spawn(cmd, timed ? ['-f', '%M', '-o', rssFile, process.execPath, ...argv] : argv, { env: { ...process.env, TROVE_DATA: data }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, timed ? ['-f', '%M', '-o', rssFile, process.execPath, ...argv] : argv, { env: { ...process.env, ...env, TROVE_DATA: data }, stdio: ['ignore', 'pipe', 'pipe'] })
   let ttfbMs: number | undefined
   let bytes = 0
   let stderr = ''
@@ -193,6 +198,19 @@ async function main (): Promise<void> {
       }
     }
     const bigUri = (JSON.parse((await runCli(['--json', 'add', bigFile], a.dir)).stdout) as Array<{ uri: string }>)[0].uri
+
+    note('startup: node -e 0, trove --version, trove cat of a small stored blob through node A (compile cache on and off)')
+    const small = path.join(tmp.dir, 'small.txt')
+    await fs.writeFile(small, 'hello\n')
+    const smallUri = (JSON.parse((await runCli(['--json', 'add', small], a.dir)).stdout) as Array<{ uri: string }>)[0].uri
+    const startup: Record<string, number[]> = { nodeBare: [], version: [], catLocal: [], catLocalNoCompileCache: [] }
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      startup.nodeBare.push((await runMeasured(process.execPath, ['-e', '0'])).seconds * 1000)
+      startup.version.push((await runCli(['--version'], a.dir)).seconds * 1000)
+      startup.catLocal.push((await streamCli(['cat', smallUri], a.dir)).seconds * 1000)
+      startup.catLocalNoCompileCache.push((await streamCli(['cat', smallUri], a.dir, { TROVE_NO_COMPILE_CACHE: '1' })).seconds * 1000)
+    }
+    result.startupMs = Object.fromEntries(Object.entries(startup).map(([k, v]) => [k, range(v, 1)]))
 
     const rows = { getO: [] as number[], stdout: [] as number[], ttfbMs: [] as number[], rangeMs: [] as number[], rangeChunks: [] as number[], stream: [] as number[], raw: [] as number[] }
     const cliRss: Record<string, number[]> = { getO: [], stdout: [], range: [] }

@@ -167,7 +167,7 @@ export class TroveNetwork {
   }
 
   /** The blob as a stream while `fetching` (a fetch of it) runs, verified chunk by chunk (Fetcher.follow). */
-  async follow (sha1: string, fetching: Promise<unknown>): Promise<Readable | undefined> {
+  async follow (sha1: string, fetching: Promise<unknown>): Promise<{ stream: Readable, size: number } | undefined> {
     return this.fetcher.follow(sha1, fetching)
   }
 

@@ -203,14 +203,16 @@ export class Trove implements TroveOps, NodeInfo {
     if (network === undefined) return this.store.read(sha1, range)
     if (range.offset === undefined && range.length === undefined) {
       const work = this.withEvictions(async () => this.ensureLocal(sha1, { timeoutMs: options.timeoutMs }), { keep: () => [sha1] })
-      const stream = await network.follow(sha1, work)
-      if (stream !== undefined) {
+      const followed = await network.follow(sha1, work)
+      if (followed !== undefined) {
+        options.onSize?.(followed.size)
         // a failed fetch fails the stream (its tap ends with the error); only evictions are left to tell
         void work.then(({ evictions }) => { if (evictions.length > 0) options.onEvictions?.(evictions) }, () => {})
-        return stream
+        return followed.stream
       }
-      const { evictions } = await work
+      const { value: info, evictions } = await work
       if (evictions.length > 0) options.onEvictions?.(evictions)
+      options.onSize?.(info.size)
       return this.store.read(sha1)
     }
     return network.readRange(sha1, range, { timeoutMs: options.timeoutMs })

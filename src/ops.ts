@@ -203,6 +203,12 @@ export interface CatOptions {
   timeoutMs?: number
   /** Told of space runs that evicted content while the node made room for the fetched blob. */
   onEvictions?: (evictions: Eviction[]) => void
+  /**
+   * Told the whole blob's size before its first byte, when `cat` reads a whole blob: the store's,
+   * or for a blob streamed while it is fetched its chunk manifest's (a stream that would not
+   * match it fails instead of ending).
+   */
+  onSize?: (size: number) => void
 }
 
 /** Options of `trove start` (flags override the data directory's config). */

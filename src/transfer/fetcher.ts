@@ -305,14 +305,15 @@ export class Fetcher {
    * download past following): the caller waits for the fetch and reads the store. A fetch that
    * fails before its download begins (nobody has the blob) rejects this.
    */
-  async follow (sha1: string, fetching: Promise<unknown>): Promise<Readable | undefined> {
+  async follow (sha1: string, fetching: Promise<unknown>): Promise<{ stream: Readable, size: number } | undefined> {
     let settled = false
     const ended = fetching.then(() => { settled = true }, () => { settled = true })
     for (;;) {
       const tap = this.taps.get(sha1)
       if (tap !== undefined) {
         const begun = await Promise.race([tap.begun.then(() => true), fetching.then(() => false)])
-        return begun ? await tap.reader() : undefined
+        const stream = begun ? await tap.reader() : undefined
+        return stream !== undefined && tap.size !== undefined ? { stream, size: tap.size } : undefined
       }
       // fetch() registers its download after one look at the store
       await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))])

@@ -69,6 +69,11 @@ export class DownloadTap implements ChunkTap {
    * (its partial file already adopted into the store, or it failed or started over): the caller
    * then waits for the fetch and reads the store.
    */
+  /** The blob's size as its manifest says (known once the download has begun). */
+  get size (): number | undefined {
+    return this.manifest?.size
+  }
+
   async reader (): Promise<Readable | undefined> {
     const manifest = this.manifest
     const file = this.file

@@ -90,18 +90,20 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
 /**
  * The whole of a blob the node does not hold: sent as it is fetched into the store (Trove.cat
  * streams a large blob's chunks in order as they are verified, the last once the whole blob hashed
- * to its sha1). No content-length: the size is only the providers' word until then, and a fetch
- * that fails ends the answer without its final chunk, which a client sees as a broken transfer.
+ * to its sha1). Content-Length is the size the chunk manifest gives: a fetch that fails ends the
+ * answer without its final chunk, short of that length, which a client sees as a broken transfer.
  * Evictions known before the first byte go in the header; a client that left does not stop the
  * fetch, which ends in the store.
  */
 async function sendRemote (ctx: ApiContext, sha1: string, reply: FastifyReply, timeoutMs: number | undefined): Promise<FastifyReply> {
   const evictions: Eviction[] = []
   let sending = false
-  const stream = await ctx.ops.cat(sha1, {}, { timeoutMs, onEvictions: (e) => { if (!sending) evictions.push(...e) } })
+  let size: number | undefined
+  const stream = await ctx.ops.cat(sha1, {}, { timeoutMs, onEvictions: (e) => { if (!sending) evictions.push(...e) }, onSize: (n) => { size = n } })
   sending = true
   if (evictions.length > 0) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
   reply.header('content-type', 'application/octet-stream')
+  if (size !== undefined) reply.header('content-length', String(size))
   return reply.send(stream)
 }
 
