@@ -373,6 +373,8 @@ export class Fetcher {
       return stored
     } catch (err) {
       info.state = 'failed'
+      // a retry searches afresh: the providers just found may be the ones that failed
+      this.recentFinds.delete(sha1)
       throw err
     } finally {
       unreserve?.()
