@@ -32,7 +32,12 @@ async function turns (n = 20): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
-describe('DownloadTap: reading a blob while it downloads', () => {
+/** Waits (turn by turn, no clock) until the reader has given `bytes`; the test's own timeout bounds it. */
+async function until (got: () => Buffer, bytes: number): Promise<void> {
+  while (got().length < bytes) await turns(1)
+}
+
+describe('DownloadTap: reading a blob while it downloads', { timeout: 60_000 }, () => {
   let tmp: { dir: string, cleanup: () => Promise<void> }
   let data: Buffer
   let manifest: Manifest
@@ -67,10 +72,11 @@ describe('DownloadTap: reading a blob while it downloads', () => {
     await turns()
     assert.equal(r.got().length, 0, 'chunk 1 waits for chunk 0')
     await land(tap, done, 0)
-    await turns()
+    await until(r.got, 2 * CHUNK)
     assert.ok(r.got().equals(data.subarray(0, 2 * CHUNK)))
     await land(tap, done, 3)
     await land(tap, done, 2)
+    await until(r.got, 3 * CHUNK)
     await turns()
     assert.equal(r.got().length, 3 * CHUNK, 'the last chunk is held until the whole blob is known good')
     tap.end()
@@ -85,7 +91,7 @@ describe('DownloadTap: reading a blob while it downloads', () => {
     tap.begin(manifest, file, done)
     const r = drain((await tap.reader()) as Readable)
     await land(tap, done, 0)
-    await turns()
+    await until(r.got, CHUNK)
     tap.end(Object.assign(new Error('the blob hashed to something else'), { name: 'HashMismatchError' }))
     const err = await r.done
     assert.equal(err?.name, 'HashMismatchError')
@@ -99,7 +105,7 @@ describe('DownloadTap: reading a blob while it downloads', () => {
     const done = new Set<number>([0, 1])
     tap.begin(manifest, file, done)
     const r = drain((await tap.reader()) as Readable)
-    await turns()
+    await until(r.got, 2 * CHUNK)
     assert.ok(r.got().equals(data.subarray(0, 2 * CHUNK)), 'resumed chunks come from the file')
     tap.begin(manifest, file, new Set())
     assert.equal((await r.done)?.name, 'TransferFailedError')
