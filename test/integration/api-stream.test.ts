@@ -167,6 +167,18 @@ describe('API: GET /blobs/{sha1} of a remote blob streams as the node fetches it
     assert.ok(!existsSync(lied + PARTIAL_SUFFIX))
   })
 
+  it('exportBlob of a small remote blob (kept in a pack file here) writes a copy of its bytes', async () => {
+    const data = randomBytes(10_000)
+    const { sha1 } = await provider.trove.add([data])
+    const out = path.join(src.dir, 'small.bin')
+    const result = await client.exportBlob(sha1, out)
+    assert.ok((await fs.readFile(out)).equals(data))
+    const where = await reader.trove.store.locate(sha1)
+    assert.equal(where?.packed, true, 'a fetched small blob lives in a pack')
+    assert.equal(result.how, 'copy', 'a range of a pack cannot be linked')
+    assert.notEqual((await fs.stat(out)).mode & 0o200, 0)
+  })
+
   it('export refuses a path it cannot write before fetching anything', async () => {
     const { sha1 } = await providerBlob()
     await assert.rejects(client.exportBlob(sha1, path.join(src.dir, 'no-such-dir', 'x.bin')), { name: 'FileNotFoundError' })
