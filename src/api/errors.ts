@@ -135,7 +135,7 @@ export function errorToBody (err: unknown): { status: number, body: ErrorBody } 
 
 /** The error with the peers a body named (NoProvidersError's), when it has the field. */
 function withPeers (err: TroveError, peers: unknown): TroveError {
-  if (Array.isArray(peers) && 'peers' in err) (err as TroveError & { peers: string[] }).peers = peers.map(String)
+  if (Array.isArray(peers)) (err as TroveError & { peers?: string[] }).peers = peers.map(String)
   return err
 }
 
