@@ -16,7 +16,7 @@ import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants
 import { ApiUnavailableError, errorFromBody } from './errors.js'
 import { TransferFailedError } from '../transfer/errors.js'
 import { decodeEvictions } from './evictions.js'
-import { http, httpRequest, type HttpAnswer } from './http-request.js'
+import { brokenOffMessage, http, httpRequest, type HttpAnswer } from './http-request.js'
 import type { ImportLine } from './routes/import.js'
 import type { ExportLine } from './routes/export.js'
 import { writeFileAtomically } from '../fs-util.js'
@@ -451,7 +451,7 @@ async function * brokenOffAs (body: AsyncIterable<Uint8Array>, sha1: string): As
       yield chunk
     }
   } catch (err) {
-    throw new TransferFailedError(`the node stopped sending sha1://${sha1} after ${bytes} bytes: its fetch failed (the node's log says why)`, { cause: err })
+    throw new TransferFailedError(brokenOffMessage(sha1, bytes), { cause: err })
   }
 }
 

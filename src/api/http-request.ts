@@ -57,6 +57,11 @@ export async function httpRequest (url: URL, init: HttpRequestInit): Promise<Htt
   })
 }
 
+/** What a blob's answer that broke off means: the node's fetch of it failed after `bytes` were sent. */
+export function brokenOffMessage (sha1: string, bytes: number): string {
+  return `the node stopped sending sha1://${sha1} after ${bytes} bytes: its fetch failed (the node's log says why)`
+}
+
 function headerValue (value: string | string[] | undefined): string | null {
   if (value === undefined) return null
   return Array.isArray(value) ? value.join(', ') : value

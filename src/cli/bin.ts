@@ -16,6 +16,15 @@ if (!await relaunchIfNodeTooOld(fileURLToPath(import.meta.url))) {
     // `trove cat ... | head` closes the pipe early; that is the reader's choice, not a failure
     if (err.code === 'EPIPE') process.exit(0)
   })
-  const { run } = await import('./program.js')
-  process.exitCode = await run(process.argv)
+  // `cat`/`get` of a blob to a pipe through a running node first try the fast path (cli/fast.ts),
+  // which loads neither the parser nor the commands; it declines everything else
+  const fast = process.env.TROVE_NO_FAST_PATH === undefined && ['cat', 'get'].includes(process.argv[process.argv[2] === '--data' ? 4 : 2])
+    ? await (await import('./fast.js')).fastCat(process.argv.slice(2))
+    : undefined
+  if (fast !== undefined) {
+    process.exitCode = fast
+  } else {
+    const { run } = await import('./program.js')
+    process.exitCode = await run(process.argv)
+  }
 }

@@ -110,6 +110,36 @@ describe('trove get/cat of a remote blob through a running node', () => {
   })
 })
 
+describe('the fast path of cat/get to a pipe (no parser loaded) prints what the full command prints', () => {
+  let pair: NodePair | undefined
+  let p: NodePair
+
+  before(async () => {
+    pair = await startNodePair({ bFlags: ['--find-timeout', '3s'] })
+    p = pair
+  })
+  after(async () => { await pair?.close() })
+
+  it('stored and remote blobs, ranges, a range past the end, a blob nobody has, a bad URI', async () => {
+    const small = await addOn(p, 'small.txt', Buffer.from('hello, fast path\n'))
+    const big = await addOn(p, 'big.bin', randomBytes(SIZE))
+    const absent = `sha1://${sha1('absent from every node')}`
+    const cases = [
+      ['cat', small], ['get', small], ['cat', big], ['get', big],
+      ['cat', big, '--offset', String(CHUNK_SIZE - 5), '--length', '10'],
+      ['cat', small, '--offset', '3'], ['cat', small, '--offset', '3', '--length', '100'],
+      ['cat', absent, '--timeout', '300ms'], ['get', absent, '--timeout', '300ms'], ['cat', 'sha1://nothex']
+    ]
+    for (const args of cases) {
+      const fast = await p.b.run(args)
+      const full = await p.b.run(args, { env: { TROVE_NO_FAST_PATH: '1' } })
+      assert.equal(fast.code, full.code, args.join(' '))
+      assert.ok(fast.stdoutBytes.equals(full.stdoutBytes), `${args.join(' ')}: the same bytes`)
+      assert.equal(fast.stderr, full.stderr, args.join(' '))
+    }
+  })
+})
+
 describe('a peer that sends false bytes: nothing unverified reaches the user', () => {
   let pair: NodePair | undefined
   let p: NodePair
