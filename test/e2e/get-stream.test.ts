@@ -29,15 +29,19 @@ async function addOn (pair: NodePair, name: string, data: Buffer): Promise<strin
   return added.stdout.trim()
 }
 
-describe('trove get/cat of a remote blob through a running node', () => {
+/** Two running nodes for a describe block (B bootstraps from A), handed to `use` once started. */
+function nodePairFor (bFlags: string[], use: (pair: NodePair) => void): void {
   let pair: NodePair | undefined
-  let p: NodePair
-
   before(async () => {
-    pair = await startNodePair({ bFlags: ['--find-timeout', '3s'] })
-    p = pair
+    pair = await startNodePair({ bFlags })
+    use(pair)
   })
   after(async () => { await pair?.close() })
+}
+
+describe('trove get/cat of a remote blob through a running node', () => {
+  let p: NodePair
+  nodePairFor(['--find-timeout', '3s'], (pair) => { p = pair })
 
   it('get -o FILE: the node puts the verified blob there (a read-only hard link to its stored copy); --copy makes a file of its own', async () => {
     const data = randomBytes(SIZE)
@@ -111,14 +115,8 @@ describe('trove get/cat of a remote blob through a running node', () => {
 })
 
 describe('the fast path of cat/get to a pipe (no parser loaded) prints what the full command prints', () => {
-  let pair: NodePair | undefined
   let p: NodePair
-
-  before(async () => {
-    pair = await startNodePair({ bFlags: ['--find-timeout', '3s'] })
-    p = pair
-  })
-  after(async () => { await pair?.close() })
+  nodePairFor(['--find-timeout', '3s'], (pair) => { p = pair })
 
   it('stored and remote blobs, ranges, a range past the end, a blob nobody has, a bad URI', async () => {
     const small = await addOn(p, 'small.txt', Buffer.from('hello, fast path\n'))
