@@ -79,6 +79,12 @@ export class FileNotReadableError extends TroveError {
   static readonly code = 'FILE_NOT_READABLE'
 }
 
+/** A directory exists but this process may not create files in it (a node writing `get -o`'s file). */
+export class FileNotWritableError extends TroveError {
+  static override name = 'FileNotWritableError'
+  static readonly code = 'FILE_NOT_WRITABLE'
+}
+
 export class DataDirLockedError extends TroveError {
   static override name = 'DataDirLockedError'
   static readonly code = 'DATA_DIR_LOCKED'

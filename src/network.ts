@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
 import type { DataDirLayout } from './datadir.js'
 import { AddressInUseError, InvalidArgumentError, PeerUnreachableError } from './errors.js'
@@ -167,6 +168,11 @@ export class TroveNetwork {
 
   async fetch (sha1: string, options: FetchOptions = {}): Promise<BlobInfo> {
     return this.fetcher.fetch(sha1, options)
+  }
+
+  /** The blob as a stream while `fetching` (a fetch of it) runs, verified chunk by chunk (Fetcher.follow). */
+  async follow (sha1: string, fetching: Promise<unknown>): Promise<{ stream: Readable, size: number } | undefined> {
+    return this.fetcher.follow(sha1, fetching)
   }
 
   /** A blob's bytes or a range of them; a remote large blob's range fetches only its chunks (Fetcher.readRange). */

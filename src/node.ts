@@ -5,12 +5,13 @@ import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import { addLocalDir, dirResult, type DirSink } from './dirs/add.js'
 import { formatDirUri } from './dirs/uri.js'
-import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
 import { BlobStore, type BlobInfo, type PutOptions, type PutResult } from './store/blob-store.js'
 import { ManifestIndex } from './store/manifests.js'
+import { exportStored } from './store/export.js'
 import type { PackFilesInit } from './store/packs.js'
 import type { VerifyReport } from './store/verify.js'
 import type { SpaceLimitsInput } from './space/limits.js'
@@ -229,15 +230,27 @@ export class Trove implements TroveOps, NodeInfo {
   /**
    * A blob's bytes or a range of them. A running node gets a blob it does not hold from its peers:
    * a range of a large blob as only the chunks that cover it (kept as a partial download that a
-   * later fetch resumes), anything else by fetching the blob whole first.
+   * later fetch resumes); the whole of a large blob streamed while it is fetched into the store,
+   * its chunks in order as they are verified and the last once the blob hashed to its sha1
+   * (Fetcher.follow); a small blob fetched whole first. Evictions the fetch caused are told when
+   * they are known: before this returns, or (streaming) when the fetch ends.
    */
   async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
     const sha1 = toSha1(uri)
     const network = this.network
     if (network === undefined) return this.store.read(sha1, range)
     if (range.offset === undefined && range.length === undefined) {
-      const { evictions } = await this.withEvictions(async () => this.ensureLocal(sha1, { timeoutMs: options.timeoutMs }), { keep: () => [sha1] })
+      const work = this.withEvictions(async () => this.ensureLocal(sha1, { timeoutMs: options.timeoutMs }), { keep: () => [sha1] })
+      const followed = await network.follow(sha1, work)
+      if (followed !== undefined) {
+        options.onSize?.(followed.size)
+        // a failed fetch fails the stream (its tap ends with the error); only evictions are left to tell
+        void work.then(({ evictions }) => { if (evictions.length > 0) options.onEvictions?.(evictions) }, () => {})
+        return followed.stream
+      }
+      const { value: info, evictions } = await work
       if (evictions.length > 0) options.onEvictions?.(evictions)
+      options.onSize?.(info.size)
       return this.store.read(sha1)
     }
     return network.readRange(sha1, range, { timeoutMs: options.timeoutMs })
@@ -383,6 +396,19 @@ export class Trove implements TroveOps, NodeInfo {
     const fetched: FetchedBlob = { sha1, size: info.size }
     if (evictions.length > 0) fetched.evictions = evictions
     return fetched
+  }
+
+  async exportBlob (uri: string, dest: string, options: ExportOptions = {}): Promise<ExportResult> {
+    const sha1 = toSha1(uri)
+    const fetched = await this.fetchBlob(sha1, options)
+    // leased from the look-up to the link: eviction must not take the file from under it
+    const release = this.store.lease(sha1)
+    try {
+      const placed = await exportStored(this.store, sha1, dest, options)
+      return { ...fetched, size: placed.size, path: dest, how: placed.how }
+    } finally {
+      release()
+    }
   }
 
   /**

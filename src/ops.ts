@@ -211,6 +211,20 @@ export interface FetchOptions {
   timeoutMs?: number
 }
 
+export interface ExportOptions extends FetchOptions {
+  /** Replace `dest` when it exists. */
+  force?: boolean
+  /** An independent copy, never a hard link to the stored blob. */
+  copy?: boolean
+}
+
+/** A blob put at a path by `exportBlob`. */
+export interface ExportResult extends FetchedBlob {
+  path: string
+  /** `link`: `path` is the stored file (hard link, read-only); `copy`: a file of its own. */
+  how: 'link' | 'copy'
+}
+
 /** A blob made local by `fetchBlob`. */
 export interface FetchedBlob {
   sha1: string
@@ -238,6 +252,12 @@ export interface CatOptions {
   timeoutMs?: number
   /** Told of space runs that evicted content while the node made room for the fetched blob. */
   onEvictions?: (evictions: Eviction[]) => void
+  /**
+   * Told the whole blob's size before its first byte, when `cat` reads a whole blob: the store's,
+   * or for a blob streamed while it is fetched its chunk manifest's (a stream that would not
+   * match it fails instead of ending).
+   */
+  onSize?: (size: number) => void
 }
 
 /** Options of `trove start` (flags override the data directory's config). */
@@ -439,6 +459,15 @@ export interface TroveOps {
    * when no one has it. Progress is not reported over HTTP.
    */
   fetchBlob: (uri: string, options?: FetchOptions) => Promise<FetchedBlob>
+  /**
+   * Makes a blob local as fetchBlob does, then puts it at `dest` (an absolute file path) without
+   * writing its bytes again where it can: a hard link to the stored file when `dest` is on the
+   * same filesystem (the inode made read-only: an edit through `dest` would change the stored
+   * blob), else a kernel copy (a reflink where the filesystem has them). `copy` asks for an
+   * independent file always. The file is written under a temp name beside `dest` and renamed, so
+   * `dest` never holds part of a blob; FileExistsError unless `force` when it exists.
+   */
+  exportBlob: (uri: string, dest: string, options?: ExportOptions) => Promise<ExportResult>
   setRef: (key: string, obj: unknown, meta?: RefMeta, options?: { by?: string }) => Promise<RefRecord>
   /**
    * Merges `members` into the object the ref holds (creating the ref when there is none), and the

@@ -1,5 +1,3 @@
-import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
 import { DIR_SCHEME, parseDirUri } from './dirs/uri.js'
 import { InvalidUriError } from './errors.js'
 import { isSha1Hex } from './hex.js'
@@ -102,18 +100,6 @@ export function sha1ToBytes (sha1: string): Uint8Array {
 export function bytesToSha1 (bytes: Uint8Array): string {
   if (bytes.length !== SHA1_BYTES) throw new InvalidUriError(`a sha1 digest is ${SHA1_BYTES} bytes, got ${bytes.length}`)
   return Buffer.from(bytes).toString('hex')
-}
-
-/** CIDv1, raw codec, sha1 multihash: how blobs are named on the DHT. */
-export function sha1ToCid (sha1: string): CID {
-  return CID.createV1(RAW_CODEC, Digest.create(SHA1_MULTIHASH_CODE, sha1ToBytes(sha1)))
-}
-
-export function cidToSha1 (cid: CID): string {
-  if (cid.multihash.code !== SHA1_MULTIHASH_CODE) {
-    throw new InvalidUriError(`CID does not use a sha1 multihash (code 0x${cid.multihash.code.toString(16)})`)
-  }
-  return bytesToSha1(cid.multihash.digest)
 }
 
 /**

@@ -1,25 +1,27 @@
 import { createReadStream } from 'node:fs'
-import http from 'node:http'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InternalError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddDirOptions, type AddDirResult, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddDirOptions, type AddDirResult, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
-import { resolveRange } from '../store/blob-store.js'
+import { resolveRange } from '../store/range.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
 import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
+import { TransferFailedError } from '../transfer/errors.js'
 import { decodeEvictions } from './evictions.js'
+import { brokenOffMessage, http, httpRequest, type HttpAnswer } from './http-request.js'
 import type { ImportLine } from './routes/import.js'
 import type { DirImportLine } from './routes/dirs-import.js'
 import { addLocalDir, dirResult } from '../dirs/add.js'
+import type { ExportLine } from './routes/export.js'
+import { writeFileAtomically } from '../fs-util.js'
 
 export interface ApiClientComponents {
   /** Base URL of the node's API, e.g. http://127.0.0.1:4738. */
@@ -98,15 +100,14 @@ export class ApiClient implements TroveOps {
     if (options.followSymlinks === true) body.followSymlinks = true
     if (options.ref !== undefined) body.ref = options.ref
     if (options.refMeta !== undefined) body.meta = options.refMeta
-    let res: Response | undefined
+    let res: HttpAnswer | undefined
     try {
       res = await this.request('POST', '/dirs/import', { json: body, headers: { accept: NDJSON }, signal: options.signal, by: options.by })
     } catch (err) {
       if (!NODE_CANNOT_READ.has((err as { code?: string }).code ?? '')) throw err
     }
     if (res === undefined) return this.sendDir(dir, options)
-    if (res.body === null) throw new InternalError('POST /dirs/import answered without a body')
-    for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
+    for await (const text of lines(res.body)) {
       const line = JSON.parse(text) as DirImportLine
       if ('progress' in line) options.onProgress?.(line.progress)
       else if ('result' in line) return line.result
@@ -133,7 +134,7 @@ export class ApiClient implements TroveOps {
   }
 
   /** The import's answer stream, or undefined when the node cannot read the files (nothing was stored then). */
-  private async startImport (paths: string[], options: AddOptions): Promise<Response | undefined> {
+  private async startImport (paths: string[], options: AddOptions): Promise<HttpAnswer | undefined> {
     const body: Record<string, unknown> = { paths }
     if (options.pin === true) body.pin = true
     if (options.ref !== undefined) body.ref = options.ref
@@ -148,9 +149,8 @@ export class ApiClient implements TroveOps {
   }
 
   /** Progress lines, then the results or the error the node met while storing. */
-  private async importAnswer (res: Response, options: AddOptions): Promise<AddResult[]> {
-    if (res.body === null) throw new InternalError('POST /blobs/import answered without a body')
-    for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
+  private async importAnswer (res: HttpAnswer, options: AddOptions): Promise<AddResult[]> {
+    for await (const text of lines(res.body)) {
       const line = JSON.parse(text) as ImportLine
       if ('progress' in line) options.onProgress?.(line.progress.bytes, line.progress.file)
       else if ('results' in line) return line.results
@@ -202,7 +202,7 @@ export class ApiClient implements TroveOps {
       headers.range = `bytes=${offset}-${range.length !== undefined ? String(offset + range.length - 1) : ''}`
     }
     const query = options.timeoutMs !== undefined ? { timeoutMs: String(options.timeoutMs) } : undefined
-    let res: Response
+    let res: HttpAnswer
     try {
       res = await this.request('GET', `/blobs/${sha1}`, { headers, query })
     } catch (err) {
@@ -216,14 +216,13 @@ export class ApiClient implements TroveOps {
       const total = Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1])
       // HTTP shortens a range that runs past the end; the store refuses it, and so do we
       if (offset + range.length > total) {
-        await res.body?.cancel()
+        res.cancel()
         resolveRange(total, range)
       }
     }
     const evictions = decodeEvictions(res.headers.get(EVICTIONS_HEADER))
     if (evictions.length > 0) options.onEvictions?.(evictions)
-    if (res.body === null) return Readable.from([])
-    return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>)
+    return Readable.from(brokenOffAs(res.body, sha1), { objectMode: false })
   }
 
   /** The node fetches the blob from its peers when it is not stored there; no progress comes back. */
@@ -236,6 +235,50 @@ export class ApiClient implements TroveOps {
     const fetched: FetchedBlob = { sha1, size: await this.size(sha1, options) }
     if (result.evictions !== undefined && result.evictions.length > 0) fetched.evictions = result.evictions
     return fetched
+  }
+
+  /**
+   * The node fetches the blob and puts it at `dest` itself (`POST /blobs/{sha1}/export`: a hard
+   * link to its stored file, or a kernel copy; no byte crosses HTTP), with progress coming back as
+   * a stream of lines. When the node cannot write there though this process may (another user,
+   * another mount namespace, a node without the route), the bytes come over `GET /blobs/{sha1}`
+   * into a temp file beside `dest` that is then renamed.
+   */
+  async exportBlob (uri: string, dest: string, options: ExportOptions = {}): Promise<ExportResult> {
+    const sha1 = toSha1(uri)
+    const file = path.resolve(dest)
+    const body: Record<string, unknown> = { path: file }
+    if (options.force === true) body.force = true
+    if (options.copy === true) body.copy = true
+    if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
+    let res: HttpAnswer
+    try {
+      res = await this.request('POST', `/blobs/${sha1}/export`, { json: body, headers: { accept: NDJSON }, signal: options.signal })
+    } catch (err) {
+      // refused before the node fetched anything: the path is checked first
+      if (!NODE_CANNOT_WRITE.has((err as { code?: string }).code ?? '')) throw err
+      return this.download(sha1, file, options)
+    }
+    for await (const text of lines(res.body)) {
+      const line = JSON.parse(text) as ExportLine
+      if ('progress' in line) options.onProgress?.(line.progress)
+      else if ('result' in line) return line.result
+      else throw errorFromBody(line, 500)
+    }
+    throw new ApiUnavailableError('the Trove node ended POST /blobs/{sha1}/export without an answer')
+  }
+
+  /** exportBlob's way when the node cannot write the file: its bytes over HTTP, written here. */
+  private async download (sha1: string, file: string, options: ExportOptions): Promise<ExportResult> {
+    // the node could not see the directory: nor may this process, and then nothing is fetched
+    const dir = path.dirname(file)
+    if ((await fs.stat(dir).catch(() => undefined))?.isDirectory() !== true) throw new FileNotFoundError(`cannot write ${file}: no such directory ${dir}`)
+    const evictions: Eviction[] = []
+    const stream = await this.cat(sha1, {}, { timeoutMs: options.timeoutMs, onEvictions: (e) => evictions.push(...e) })
+    const size = await writeFileAtomically(file, stream, { force: options.force })
+    const result: ExportResult = { sha1, size, path: file, how: 'copy' }
+    if (evictions.length > 0) result.evictions = evictions
+    return result
   }
 
   async blobInfo (uri: string, options: BlobInfoOptions = {}): Promise<BlobInfoReport> {
@@ -339,27 +382,28 @@ export class ApiClient implements TroveOps {
   }
 
   /** One request; a non-2xx answer becomes the TroveError it describes. */
-  private async request (method: string, route: string, options: RequestOptions = {}): Promise<Response> {
-    const init: RequestInit = { method, headers: this.headers(method, options), signal: options.signal }
+  private async request (method: string, route: string, options: RequestOptions = {}): Promise<HttpAnswer> {
+    const headers = this.headers(method, options)
+    let body: string | undefined
     if (options.json !== undefined) {
-      (init.headers as Record<string, string>)['content-type'] = 'application/json'
-      init.body = JSON.stringify(options.json)
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(options.json)
     }
-    let res: Response
+    let res: HttpAnswer
     try {
-      res = await fetch(this.urlOf(route, options.query), init)
+      res = await httpRequest(this.urlOf(route, options.query), { method, headers, body, signal: options.signal })
     } catch (err) {
       throw this.networkError(err, options.signal)
     }
     if (res.ok || res.status === 304) return res
-    let body: unknown
+    let answer: unknown
     try {
-      body = method === 'HEAD' ? undefined : await res.json()
+      answer = method === 'HEAD' ? undefined : await res.json()
     } catch {
-      body = undefined
+      answer = undefined
     }
-    if (body === undefined && method === 'HEAD') throw headError(res.status)
-    throw errorFromBody(body, res.status)
+    if (answer === undefined && method === 'HEAD') throw headError(res.status)
+    throw errorFromBody(answer, res.status)
   }
 
   /**
@@ -438,6 +482,25 @@ function refPath (key: string): string {
 
 /** Error codes of `POST /blobs/import` that mean the node could not read what this process can. */
 const NODE_CANNOT_READ = new Set(['FILE_NOT_FOUND', 'FILE_NOT_READABLE', 'NOT_FOUND'])
+/** Error codes of `POST /blobs/{sha1}/export` that mean the node could not write where this process can. */
+const NODE_CANNOT_WRITE = new Set(['FILE_NOT_FOUND', 'FILE_NOT_WRITABLE', 'NOT_FOUND'])
+
+/**
+ * A blob's bytes from the node, with a body that breaks off (the node streams a remote blob as it
+ * fetches it, and ends the answer early when the fetch fails: never with a false last chunk) told
+ * as the failed transfer it is rather than as a socket error.
+ */
+async function * brokenOffAs (body: AsyncIterable<Uint8Array>, sha1: string): AsyncGenerator<Uint8Array> {
+  let bytes = 0
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.byteLength
+      yield chunk
+    }
+  } catch (err) {
+    throw new TransferFailedError(brokenOffMessage(sha1, bytes), { cause: err })
+  }
+}
 
 /** The lines of a stream of text, without their line ends. */
 async function * lines (body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {

@@ -58,6 +58,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   FILE_NOT_FOUND: 400,
   FILE_NOT_READABLE: 400,
   INVALID_DIR_ENTRY: 400,
+  FILE_NOT_WRITABLE: 400,
   DATA_DIR_MISSING: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN_HOST: 403,
@@ -93,7 +94,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
-  error: { code: string, name: string, message: string }
+  /** `peers`: NO_PROVIDERS only, the peer ids that were asked. */
+  error: { code: string, name: string, message: string, peers?: string[] }
 }
 
 /** Every error class a client may see: those of the domain, transfer, protocols and this file. */
@@ -127,14 +129,23 @@ export function errorFromBody (body: unknown, status: number): TroveError {
   }
   const message = typeof e.message === 'string' ? e.message : e.code
   const cls = BY_CODE.get(e.code)
-  if (cls !== undefined) return new cls(message)
+  if (cls !== undefined) return withPeers(new cls(message), e.peers)
   return new UnknownCodeError(message, e.code, typeof e.name === 'string' ? e.name : 'TroveError')
 }
 
 /** What the server answers for any thrown value: TroveErrors as they are, anything else as INTERNAL. */
 export function errorToBody (err: unknown): { status: number, body: ErrorBody } {
   const mapped = mapError(err)
-  return { status: STATUS_BY_CODE[mapped.code] ?? 500, body: { error: { code: mapped.code, name: mapped.name, message: mapped.message } } }
+  const body: ErrorBody = { error: { code: mapped.code, name: mapped.name, message: mapped.message } }
+  const peers = (mapped as { peers?: unknown }).peers
+  if (Array.isArray(peers)) body.error.peers = peers.map(String)
+  return { status: STATUS_BY_CODE[mapped.code] ?? 500, body }
+}
+
+/** The error with the peers a body named (NoProvidersError's), when it has the field. */
+function withPeers (err: TroveError, peers: unknown): TroveError {
+  if (Array.isArray(peers)) (err as TroveError & { peers?: string[] }).peers = peers.map(String)
+  return err
 }
 
 function mapError (err: unknown): TroveError {

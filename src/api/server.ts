@@ -9,6 +9,7 @@ import { blobRoutes } from './routes/blobs.js'
 import { importRoutes } from './routes/import.js'
 import { dirImportRoutes } from './routes/dirs-import.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { exportRoutes } from './routes/export.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
 import { uiRoutes, type UiSource } from './routes/ui.js'
@@ -154,6 +155,7 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   // its own plugin: a JSON body, where the other blob routes take the raw request stream
   void app.register(importRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(dirImportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
+  void app.register(exportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
   void app.register(metricsRoutes, { ctx, metrics: options.metrics })

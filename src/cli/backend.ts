@@ -4,9 +4,7 @@ import { DISCOVERY_TIMEOUT_MS } from '../api/constants.js'
 import { isPidAlive, readDiscovery } from '../api/discovery.js'
 import { readApiToken } from '../api/token.js'
 import { resolveDataDir } from '../datadir.js'
-import { Trove } from '../node.js'
 import type { TroveOps } from '../ops.js'
-import { openWaitingForLock } from './lock-wait.js'
 import type { GlobalOptions } from './output.js'
 
 /**
@@ -18,6 +16,9 @@ export async function openBackend (opts: GlobalOptions, command: string): Promis
   const dataDir = resolveDataDir(opts.data)
   const client = await connectToNode(dataDir)
   if (client !== undefined) return client
+  // the store, LevelDB and the space manager are loaded only for an embedded command: a command a
+  // running node serves starts without them (part of its time to first byte, bench/cli)
+  const { openWaitingForLock } = await import('./lock-wait.js')
   return openWaitingForLock(dataDir, `trove ${command}`, async () => connectToNode(dataDir))
 }
 
@@ -52,7 +53,8 @@ async function sameDir (a: string, b: string): Promise<boolean> {
 
 /** Whether `ops` is a running node (the API of `trove start`), not a data directory opened by this command. */
 export function runsNode (ops: TroveOps): boolean {
-  return !(ops instanceof Trove) || ops.network !== undefined
+  // not `instanceof Trove`: that would load the whole node into every command that asks
+  return !('store' in ops) || (ops as { network?: unknown }).network !== undefined
 }
 
 /** Runs `fn` against a backend and always closes it, so the data directory lock is released. */

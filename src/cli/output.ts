@@ -26,10 +26,17 @@ export interface ErrorShape {
   name: string
   code: string
   message: string
+  /** NO_PROVIDERS: the peer ids that were asked. */
+  peers?: string[]
 }
 
 export function errorShape (err: unknown): ErrorShape {
-  if (isTroveError(err)) return { name: err.name, code: err.code, message: err.message }
+  if (isTroveError(err)) {
+    const shape: ErrorShape = { name: err.name, code: err.code, message: err.message }
+    const peers = (err as { peers?: unknown }).peers
+    if (Array.isArray(peers)) shape.peers = peers.map(String)
+    return shape
+  }
   const e = err as NodeJS.ErrnoException
   if (e?.code === 'EPIPE') return { name: 'BrokenPipe', code: 'EPIPE', message: 'output closed early' }
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return { name: 'PermissionError', code: e.code, message: e.message }

@@ -49,7 +49,7 @@ export function byteProgress (label: string, total: number | undefined, options:
   }
 }
 
-export interface CountProgress {
+export interface TreeProgress {
   update: (files: number, bytes: number) => void
   stop: () => void
 }
@@ -61,7 +61,7 @@ const COUNT_REDRAW_MS = 100
  * One line on stderr counting files and bytes (a directory being added: its total is not known
  * ahead), when stderr is a terminal and output is for a person; otherwise nothing.
  */
-export function countProgress (label: string, options: { json?: boolean } = {}): CountProgress {
+export function treeProgress (label: string, options: { json?: boolean } = {}): TreeProgress {
   if (options.json === true || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
   let last = 0
   let drawn = false
@@ -77,4 +77,65 @@ export function countProgress (label: string, options: { json?: boolean } = {}):
       if (drawn) process.stderr.write('\r\x1b[K')
     }
   }
+}
+
+/** Frames of the spinner shown while providers are searched, and how fast it turns. */
+const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
+const SPINNER_MS = 80
+
+export interface Spinner {
+  stop: () => void
+}
+
+/** A spinner with a label on stderr when it is a terminal and output is for a person; otherwise nothing. */
+export function spinner (label: string, options: { json?: boolean } = {}): Spinner {
+  if (options.json === true || process.stderr.isTTY !== true) return { stop: () => {} }
+  let frame = 0
+  const draw = (): void => { process.stderr.write(`\r${SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]} ${label}\x1b[K`) }
+  draw()
+  const timer = setInterval(draw, SPINNER_MS)
+  let stopped = false
+  return {
+    stop () {
+      if (stopped) return
+      stopped = true
+      clearInterval(timer)
+      process.stderr.write('\r\x1b[K')
+    }
+  }
+}
+
+/**
+ * What a terminal shows while one blob is fetched: a spinner until the first progress (providers
+ * are being searched), then a byte bar. `update` takes the fetch's progress.
+ */
+export function fetchProgress (sha1: string, options: { json?: boolean } = {}): { update: (p: { bytes: number, total?: number, peers?: number }) => void, stop: () => void } {
+  const name = `sha1://${sha1.slice(0, 8)}…`
+  const spin = spinner(`looking for peers that hold ${name}`, options)
+  let bar: ByteProgress | undefined
+  return {
+    update (p) {
+      spin.stop()
+      bar ??= byteProgress(`${name} from ${p.peers ?? 1} peer(s)`, p.total, { json: options.json, minBytes: 0 })
+      bar.update(p.bytes)
+    },
+    stop () {
+      spin.stop()
+      bar?.stop()
+    }
+  }
+}
+
+/** A bar of items done (blobs of `get --ref`), on a terminal only. */
+export function countProgress (label: string, total: number, options: { json?: boolean } = {}): { update: (done: number) => void, stop: () => void } {
+  if (options.json === true || process.stderr.isTTY !== true || total === 0) return { update: () => {}, stop: () => {} }
+  const bar = new (cliProgress().SingleBar)({
+    stream: process.stderr,
+    format: `${label} [{bar}] {value}/{total} blobs`,
+    hideCursor: true,
+    clearOnComplete: true,
+    barsize: 30
+  }, cliProgress().Presets.shades_classic)
+  bar.start(total, 0)
+  return { update: (done) => { bar.update(done) }, stop: () => { bar.stop() } }
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import type { DataDirLayout } from '../datadir.js'
 import type { BlobEntry, Usage } from '../db/schema.js'
-import { BlobNotFoundError, InvalidArgumentError, RangeNotSatisfiableError } from '../errors.js'
+import { BlobNotFoundError } from '../errors.js'
 import { readFully } from '../fs-util.js'
 import { defaultLogger } from '../logger.js'
 import { assertSha1Hex, isSha1Hex } from '../uri.js'
@@ -16,6 +16,10 @@ import { ShardedPaths } from './paths.js'
 import { SMALL_IO_MAX_BYTES, smallFileIo, type SmallFileIo } from './small-io.js'
 import type { BlobListener, BlobLocation, BlobStoreComponents, BlobStoreInit, DeleteBatchOptions, DeleteBatchResult, LocatedBlob, PutOptions, PutResult, ReadOptions, WriteGuard, WriteTicket } from './types.js'
 import { verifyStore, type VerifyOptions, type VerifyReport } from './verify.js'
+import { resolveRange } from './range.js'
+
+// where it always was, for the store's users; it lives apart so a client can check a range without loading the store
+export { resolveRange }
 
 export type * from './types.js'
 export type { Usage } from '../db/schema.js'
@@ -316,21 +320,4 @@ export class BlobStore {
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
     return verifyStore({ layout: this.layout, paths: this.paths, index: this.index, packs: this.packs, leases: this.leases }, options)
   }
-}
-
-/**
- * The bytes a read of `range` covers in a blob of `size` bytes: from `offset` (default 0) for
- * `length` bytes (default: to the end). A range that reaches past the end is refused
- * (RangeNotSatisfiableError), not shortened; an empty range at the very end is allowed.
- */
-export function resolveRange (size: number, range: { offset?: number, length?: number }): { offset: number, length: number } {
-  const offset = range.offset ?? 0
-  const length = range.length ?? Math.max(0, size - offset)
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw new InvalidArgumentError('range offset and length must be non-negative integers')
-  }
-  if (offset > size || offset + length > size) {
-    throw new RangeNotSatisfiableError(`range ${offset}+${length} is outside blob of ${size} bytes`)
-  }
-  return { offset, length }
 }

@@ -8,6 +8,7 @@ import { alignedBuffer, BlockWriter } from './direct-io.js'
 import { CHUNK_BUFFERS_PER_PEER, CHUNKS_IN_FLIGHT_PER_PEER, PARTIAL_SAVE_INTERVAL_MS } from './constants.js'
 import { TransferFailedError } from './errors.js'
 import type { Candidate } from './find.js'
+import type { ChunkTap } from './follow.js'
 import { OrderedHasher } from './ordered-hash.js'
 import { faultWeight, type PeerScores } from './scores.js'
 
@@ -26,6 +27,8 @@ export interface ChunkedOptions {
   onBytes: (bytes: number, peers: number) => void
   /** Asked for more providers when all current ones have dropped out. */
   moreCandidates: (exclude: Set<string>) => Promise<Candidate[]>
+  /** Told when the download begins and of each chunk verified (readers that stream the blob meanwhile). */
+  tap?: ChunkTap
 }
 
 /**
@@ -46,6 +49,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
     writer = await BlockWriter.open(partialPath, fh, c.directWrites ?? true)
     const out = writer
     const done = await resumeState(c, fh, sha1, manifest, manifestSha1)
+    options.tap?.begin(manifest, partialPath, done)
     const whole = new OrderedHasher(fh, manifest, done)
     const todo: number[] = []
     for (let i = 0; i < manifest.chunks.length; i++) if (!done.has(i)) todo.push(i)
@@ -92,6 +96,7 @@ export async function fetchChunked (c: ChunkedComponents, partialPath: string, m
             : err as Error, { localWrite: true })
         }
         done.add(index)
+        options.tap?.chunk(index, data)
         mine.splice(mine.indexOf(index), 1)
         whole.offer(index, data)
         bytes += length

@@ -4,6 +4,8 @@ import { TroveError } from '../errors.js'
 export class NoProvidersError extends TroveError {
   static override name = 'NoProvidersError'
   static readonly code = 'NO_PROVIDERS'
+  /** Peer ids of the peers that were asked and do not have it (a user's first question: asked whom?). */
+  peers?: string[]
 }
 
 /** Providers were found but every one of them failed; the message names each and why. */

@@ -10,9 +10,10 @@ import { KeyedSerialQueue } from '../serial.js'
 import { fetchSmallBatch, type BatchComponents } from './batch.js'
 import { fetchChunked } from './chunked.js'
 import { FetchCoalescer } from './coalesce.js'
-import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES } from './constants.js'
+import { CHUNKED_THRESHOLD, FAULT_BAD_DATA, FIND_TIMEOUT_MS, MAX_MANIFEST_BYTES, SMALL_BLOB_MAX } from './constants.js'
 import { NoProvidersError, TransferFailedError } from './errors.js'
 import { findCandidates, type Candidate, type FindComponents, type FindReport } from './find.js'
+import { DownloadTap } from './follow.js'
 import type { ProviderTable } from './providers.js'
 import { readRemoteRange, type RangedComponents } from './ranged.js'
 import { faultWeight, isBadData, type PeerScores } from './scores.js'
@@ -33,6 +34,10 @@ const LOCAL_CHECK_BATCH = 1024
 const RECENT_FIND_MS = 2_000
 /** Blobs whose recent provider search is kept (a handful are read at once). */
 const RECENT_FIND_MAX = 64
+/** Peers a NoProvidersError's message names (all of them are in its `peers`). */
+const PEERS_IN_MESSAGE = 8
+/** How often follow looks whether the fetch it was handed has registered its download yet (a store look-up away). */
+const FOLLOW_POLL_MS = 1
 
 /** The store as the fetcher uses it: look-ups, ingest of what peers send, a lease while fetching. */
 export type FetchTarget = Pick<BlobStore, 'stat' | 'statMany' | 'put' | 'putBytes' | 'read' | 'readBytes' | 'adoptFile' | 'lease'>
@@ -82,6 +87,8 @@ export interface FetcherInit {
  */
 export class Fetcher {
   private readonly inflight = new Map<string, Promise<BlobInfo>>()
+  /** The downloads in `inflight`, as readers that stream them meanwhile follow them (see follow). */
+  private readonly taps = new Map<string, DownloadTap>()
   private readonly active = new Map<string, TransferInfo>()
   private readonly dht: boolean
   readonly findTimeoutMs: number
@@ -118,6 +125,7 @@ export class Fetcher {
       scores: c.scores,
       reserve: c.reserve,
       exclusive: async (sha1, task) => this.partialWriters.run(sha1, task),
+      chunksInFlight: new Map(),
       log: this.log
     }
   }
@@ -157,7 +165,7 @@ export class Fetcher {
     const usable = recent !== undefined && Date.now() - recent.at < RECENT_FIND_MS
       ? recent.candidates.filter((c) => !this.c.scores.isBanned(c.peer.toString()))
       : []
-    if (usable.length > 0) return { candidates: usable, asked: usable.length, dhtProviders: 0, rounds: 0 }
+    if (usable.length > 0) return { candidates: usable, asked: usable.length, peers: usable.map((c) => c.peer.toString()), dhtProviders: 0, rounds: 0 }
     return await this.find(sha1, timeoutMs, signal)
   }
 
@@ -221,7 +229,12 @@ export class Fetcher {
 
   private noProviders (sha1: string, found: FindReport, timeoutMs: number): NoProvidersError {
     const dht = this.dht ? `, DHT: ${found.dhtProviders} provider(s) found` : ', DHT: off'
-    return new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${dht} in ${timeoutMs} ms`)
+    const shown = found.peers.slice(0, PEERS_IN_MESSAGE)
+    const more = found.peers.length > shown.length ? ` and ${found.peers.length - shown.length} more` : ''
+    const whom = found.peers.length === 0 ? ' (none to ask: no peer is connected, or every one is banned for faults)' : ` (${shown.join(', ')}${more})`
+    const err = new NoProvidersError(`no peer has sha1://${sha1}: asked ${found.asked} peer(s)${whom}${dht} in ${timeoutMs} ms`)
+    err.peers = found.peers
+    return err
   }
 
   /** The manifest a provider offered for a blob, fetched (a small blob), bounded and checked to describe it. */
@@ -297,10 +310,47 @@ export class Fetcher {
     if (local !== undefined) return local
     let p = this.inflight.get(sha1)
     if (p === undefined) {
-      p = this.run(sha1, options, how.alone === true).finally(() => this.inflight.delete(sha1))
+      const tap = new DownloadTap()
+      this.taps.set(sha1, tap)
+      p = this.run(sha1, options, how.alone === true).then((info) => {
+        tap.end()
+        return info
+      }, (err: unknown) => {
+        tap.end(err)
+        throw err
+      }).finally(() => {
+        this.inflight.delete(sha1)
+        this.taps.delete(sha1)
+      })
       this.inflight.set(sha1, p)
     }
     return p
+  }
+
+  /**
+   * The whole blob as a stream while `fetching` (a fetch of it, begun by the caller) runs: its
+   * chunks in order as each is verified, the last once the blob hashed to its sha1 (DownloadTap).
+   * Undefined when there is nothing to follow (a stored blob, a small one fetched whole, a
+   * download past following): the caller waits for the fetch and reads the store. A fetch that
+   * fails before its download begins (nobody has the blob) rejects this.
+   */
+  async follow (sha1: string, fetching: Promise<unknown>): Promise<{ stream: Readable, size: number } | undefined> {
+    let settled = false
+    const ended = fetching.then(() => { settled = true }, () => { settled = true })
+    for (;;) {
+      const tap = this.taps.get(sha1)
+      if (tap !== undefined) {
+        const begun = await Promise.race([tap.begun.then(() => true), fetching.then(() => false)])
+        const stream = begun ? await tap.reader() : undefined
+        return stream !== undefined && tap.size !== undefined ? { stream, size: tap.size } : undefined
+      }
+      // fetch() registers its download after one look at the store
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))])
+      if (settled) {
+        await fetching
+        return undefined
+      }
+    }
   }
 
   private async run (sha1: string, options: FetchOptions, alone: boolean): Promise<BlobInfo> {
@@ -312,8 +362,12 @@ export class Fetcher {
     let message: string | undefined
     let unreserve: (() => void) | undefined
     try {
-      // a small blob a connected peer holds comes in a batch with whatever else is being fetched
-      if (!alone && await this.coalescer.get(sha1, options.signal)) {
+      // a small blob a connected peer holds comes in a batch with whatever else is being fetched;
+      // not one a search has just found to be large (a GET asks its size first): that would be
+      // a round trip to learn what is known, before the first byte of a streamed read
+      const recent = this.recentFinds.get(sha1)
+      const knownLarge = recent !== undefined && Date.now() - recent.at < RECENT_FIND_MS && recent.candidates.every((c) => c.size > SMALL_BLOB_MAX)
+      if (!alone && !knownLarge && await this.coalescer.get(sha1, options.signal)) {
         const stored = await this.c.store.stat(sha1)
         if (stored !== undefined) {
           info.size = info.bytes = stored.size
@@ -322,8 +376,8 @@ export class Fetcher {
           return stored
         }
       }
-      const findSignal = deadline(options.timeoutMs ?? this.findTimeoutMs, options.signal)
-      const found = await findCandidates(this.finding, sha1, { signal: findSignal })
+      // the providers a search found a moment ago (blobInfo before a GET) are asked no second time
+      const found = await this.recentOrFind(sha1, options.timeoutMs ?? this.findTimeoutMs, options.signal)
       options.signal?.throwIfAborted()
       if (found.candidates.length === 0) throw this.noProviders(sha1, found, options.timeoutMs ?? this.findTimeoutMs)
       await this.eachClaim(sha1, found.candidates, options, async (candidates, size) => {
@@ -354,6 +408,8 @@ export class Fetcher {
       info.state = 'failed'
       outcome = options.signal?.aborted === true ? 'ABORTED' : (err as { code?: string }).code ?? 'INTERNAL'
       message = (err as Error)?.message ?? String(err)
+      // a retry searches afresh: the providers just found may be the ones that failed
+      this.recentFinds.delete(sha1)
       throw err
     } finally {
       unreserve?.()
@@ -436,6 +492,7 @@ export class Fetcher {
       await fetchChunked({ partials: this.c.manifests.partials, fetch: this.c.fetch, scores: this.c.scores, directWrites: this.directWrites, log: this.log }, partialPath, manifest, manifestSha1, this.order(agreeing), {
         signal: options.signal,
         onBytes,
+        tap: this.taps.get(sha1),
         moreCandidates: async (exclude) => {
           const again = await findCandidates(this.finding, sha1, { signal: deadline(this.findTimeoutMs, options.signal), exclude })
           return again.candidates.filter(agrees)

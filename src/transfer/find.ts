@@ -8,6 +8,9 @@ import { DHT_MAX_PROVIDERS, FIND_RETRY_MS } from './constants.js'
 import type { ProviderTable } from './providers.js'
 import type { PeerScores } from './scores.js'
 
+/** Peers a failed search names (a node with hundreds of peers names the first ones). */
+const MAX_PEERS_NAMED = 64
+
 export interface Candidate {
   peer: PeerId
   size: number
@@ -28,6 +31,8 @@ export interface FindReport {
   candidates: Candidate[]
   /** What was tried, for the error a user sees when nothing is found. */
   asked: number
+  /** The peers asked (ids, at most MAX_PEERS_NAMED), for that error too. */
+  peers: string[]
   dhtProviders: number
   rounds: number
 }
@@ -39,7 +44,8 @@ export interface FindReport {
  * connected yet. With `once`, one round only: who holds it now, for a question that must not wait.
  */
 export async function findCandidates (c: FindComponents, sha1: string, options: { signal: AbortSignal, exclude?: Set<string>, once?: boolean }): Promise<FindReport> {
-  const report: FindReport = { candidates: [], asked: 0, dhtProviders: 0, rounds: 0 }
+  const report: FindReport = { candidates: [], asked: 0, peers: [], dhtProviders: 0, rounds: 0 }
+  const named = new Set<string>()
   const { signal } = options
   for (;;) {
     report.rounds++
@@ -57,10 +63,14 @@ export async function findCandidates (c: FindComponents, sha1: string, options: 
     const usable = [...peers.values()].filter((p) => !c.scores.isBanned(p.toString()) && options.exclude?.has(p.toString()) !== true)
     report.candidates = await askPeers(c, usable, sha1, signal)
     report.asked = Math.max(report.asked, usable.length)
+    for (const p of usable) if (named.size < MAX_PEERS_NAMED) named.add(p.toString())
+    report.peers = [...named]
     if (report.candidates.length > 0) return report
     if (c.dht) {
       const found = await dhtProviders(c, sha1, signal, new Set([...peers.keys(), ...(options.exclude ?? [])]))
       report.dhtProviders = Math.max(report.dhtProviders, found.length)
+      for (const p of found) if (named.size < MAX_PEERS_NAMED) named.add(p.toString())
+      report.peers = [...named]
       report.candidates = await askPeers(c, found, sha1, signal)
       if (report.candidates.length > 0) return report
     }

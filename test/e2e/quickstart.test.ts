@@ -98,7 +98,8 @@ describe('trove quick start', () => {
     const out2 = path.join(t.dir, 'out', 'copy.txt')
     const json = await t.runJson(['get', `sha1://${textHash}`, '-o', out2])
     assert.equal(json.code, 0)
-    assert.deepEqual(json.json, { uri: `sha1://${textHash}`, path: out2, size: text.length })
+    // `how`: the file is a (read-only) hard link to the stored blob, not a second copy of its bytes
+    assert.deepEqual(json.json, { uri: `sha1://${textHash}`, path: out2, size: text.length, how: 'link' })
     assert.equal(await fs.readFile(out2, 'utf8'), text)
   })
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { sha1ToCid } from '../../src/uri.js'
+import { sha1ToCid } from '../../src/net/dht-key.js'
 import { isConnected, randomContent, sha1OfStored, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 
 const NODES = 5

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { CID } from 'multiformats/cid'
-import { dhtKey } from '../../src/net/dht-key.js'
-import { sha1ToCid } from '../../src/uri.js'
+import { dhtKey, sha1ToCid } from '../../src/net/dht-key.js'
 
 const A = 'da39a3ee5e6b4b0d3255bfef95601890afd80709'
 const B = '2fd4e1c67a2d28fced849ee1bb76e7391b93eb12'

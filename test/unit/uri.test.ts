@@ -4,9 +4,10 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import {
-  RAW_CODEC, SHA1_MULTIHASH_CODE, assertSha1Hex, bytesToSha1, cidToSha1, findReferences, formatUri,
-  isSha1Hex, parseUri, sha1ToBytes, sha1ToCid, toSha1
+  RAW_CODEC, SHA1_MULTIHASH_CODE, assertSha1Hex, bytesToSha1, findReferences, formatUri,
+  isSha1Hex, parseUri, sha1ToBytes, toSha1
 } from '../../src/uri.js'
+import { cidToSha1, sha1ToCid } from '../../src/net/dht-key.js'
 import { sha1Of } from '../helpers/trove.js'
 
 const H = sha1Of('hello')

@@ -54,6 +54,7 @@ from .errors import (
     TroveError,
     TroveFileNotFoundError,
     TroveFileNotReadableError,
+    TroveFileNotWritableError,
     TroveNotImplementedError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
@@ -226,6 +227,6 @@ __all__ = [
     "NodeNotRunningError", "NodeStartError", "NoProvidersError", "NotFoundError", "PackDamagedError",
     "PayloadTooLargeError", "PeerTimeoutError", "PeerUnreachableError", "ProtocolError", "RangeNotSatisfiableError",
     "RefNotFoundError", "SchemaVersionError", "StorageFailedError", "StorageFullError", "TransferFailedError", "TroveFileNotFoundError",
-    "TroveFileNotReadableError",
+    "TroveFileNotReadableError", "TroveFileNotWritableError",
     "TroveNotImplementedError", "UnauthorizedError", "UnsupportedMediaTypeError", "VersionNotFoundError",
 ]

@@ -99,6 +99,12 @@ class InvalidDirEntryError(TroveError):
 class InvalidDirManifestError(TroveError):
     """A directory manifest is malformed or not in canonical form (INVALID_DIR_MANIFEST)."""
     code, status = "INVALID_DIR_MANIFEST", 502
+class TroveFileNotWritableError(TroveError, PermissionError):
+    """The node may not create a file in a directory named to it by path (FILE_NOT_WRITABLE).
+
+    Also a builtin ``PermissionError``, as writing the file yourself would raise.
+    """
+    code, status = "FILE_NOT_WRITABLE", 400
 
 
 class DataDirMissingError(TroveError):
@@ -278,7 +284,7 @@ class NodeStartError(TroveError):
 #: Every class the node may answer, by code. Built from the classes so nothing is listed twice.
 _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
-        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
+        InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError, TroveFileNotWritableError,
         InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, ForbiddenOriginError, NotFoundError, BlobNotFoundError,
         NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,

@@ -5,6 +5,7 @@ import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta } from '../../refs/meta.js'
 import { assertSha1Hex } from '../../uri.js'
 import type { ApiContext } from '../context.js'
+import type { Eviction } from '../../ops.js'
 import { EVICTIONS_HEADER, MAX_FILE_NAME_LENGTH } from '../constants.js'
 import { encodeEvictions } from '../evictions.js'
 import { parseRange } from '../range.js'
@@ -55,7 +56,7 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   // the size only: the store's, else the providers' word (enough for HEAD and to read a Range
   // header; the bytes sent are verified whatever it says)
   const info = await ctx.ops.blobInfo(sha1, { wait: true, timeoutMs, signal })
-  let size = info.size ?? 0
+  const size = info.size ?? 0
   const etag = `"${sha1}"`
   reply.header('etag', etag)
   reply.header('accept-ranges', 'bytes')
@@ -66,12 +67,7 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
 
   const ifRange = request.headers['if-range']
   const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, size) : { kind: 'none' as const }
-  if (!head && !info.local && range.kind === 'none') {
-    // the whole blob of a remote one: fetched into the store first, then sent from there
-    const fetched = await ctx.ops.fetchBlob(sha1, { signal, timeoutMs })
-    if (fetched.evictions !== undefined) reply.header(EVICTIONS_HEADER, encodeEvictions(fetched.evictions))
-    size = fetched.size
-  }
+  if (!head && !info.local && range.kind === 'none') return sendRemote(ctx, sha1, reply, timeoutMs)
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${size}`)
     throw new RangeNotSatisfiableError(`range ${String(request.headers.range)} is outside the blob of ${size} bytes`)
@@ -88,6 +84,26 @@ async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: Fasti
   reply.header('content-type', 'application/octet-stream')
   reply.header('content-length', String(length))
   if (stream === undefined) return reply.send()
+  return reply.send(stream)
+}
+
+/**
+ * The whole of a blob the node does not hold: sent as it is fetched into the store (Trove.cat
+ * streams a large blob's chunks in order as they are verified, the last once the whole blob hashed
+ * to its sha1). Content-Length is the size the chunk manifest gives: a fetch that fails ends the
+ * answer without its final chunk, short of that length, which a client sees as a broken transfer.
+ * Evictions known before the first byte go in the header; a client that left does not stop the
+ * fetch, which ends in the store.
+ */
+async function sendRemote (ctx: ApiContext, sha1: string, reply: FastifyReply, timeoutMs: number | undefined): Promise<FastifyReply> {
+  const evictions: Eviction[] = []
+  let sending = false
+  let size: number | undefined
+  const stream = await ctx.ops.cat(sha1, {}, { timeoutMs, onEvictions: (e) => { if (!sending) evictions.push(...e) }, onSize: (n) => { size = n } })
+  sending = true
+  if (evictions.length > 0) reply.header(EVICTIONS_HEADER, encodeEvictions(evictions))
+  reply.header('content-type', 'application/octet-stream')
+  if (size !== undefined) reply.header('content-length', String(size))
   return reply.send(stream)
 }
 

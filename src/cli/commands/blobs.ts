@@ -1,6 +1,4 @@
 import fs from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { FileNotFoundError, InvalidArgumentError } from '../../errors.js'
 import { assertRefTakesFiles, refEntryNames, refObjFor, type AddDirResult, type AddResult, type Eviction, type ReadRange, type TroveOps } from '../../ops.js'
@@ -12,7 +10,8 @@ import { assertNotDataDir, resolveDataDir } from '../../datadir.js'
 import { evictionLines, whySpaceLines } from './space.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
 import { ignoreEpipe } from '../io.js'
-import { byteProgress, countProgress } from '../progress.js'
+import { byteProgress, treeProgress } from '../progress.js'
+import { catToStdout } from './get.js'
 import { MAX_FILE_NAME_LENGTH } from '../../api/constants.js'
 
 type Globals = () => GlobalOptions
@@ -81,12 +80,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       const range: ReadRange = {}
       if (flags.offset !== undefined) range.offset = parseByteCountArg(flags.offset, '--offset')
       if (flags.length !== undefined) range.length = parseByteCountArg(flags.length, '--length')
-      const evictions: Eviction[] = []
-      await withBackend(opts, 'cat', async (trove) => {
-        const stream = await trove.cat(uri, range, { timeoutMs, onEvictions: (e) => evictions.push(...e) })
-        await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
-      })
-      notice(opts, evictionLines(evictions))
+      await catToStdout(opts, uri, { timeoutMs, range }, 'cat')
     })
 
   program.command('pin')
@@ -186,7 +180,7 @@ async function addOneFile (trove: TroveOps, file: string, size: number, flags: {
 }
 
 async function addOneDir (trove: TroveOps, dir: string, flags: { pin?: boolean, followSymlinks?: boolean }, opts: GlobalOptions): Promise<AddDirResult> {
-  const bar = countProgress(dir, opts)
+  const bar = treeProgress(dir, opts)
   try {
     return await trove.addDir(dir, { pin: flags.pin, followSymlinks: flags.followSymlinks, onProgress: (p) => bar.update(p.files, p.bytes) })
   } finally {

@@ -4,26 +4,29 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { InvalidArgumentError } from '../../errors.js'
-import type { Eviction, TroveOps } from '../../ops.js'
+import type { Eviction, FetchManyResult, ReadRange, TroveOps } from '../../ops.js'
 import { findReferences, toSha1 } from '../../uri.js'
 import { formatSize } from '../../units.js'
 import { TIMEOUT_OPTION, parseTimeoutArg } from '../args.js'
 import { withBackend } from '../backend.js'
 import { emit, notice, type GlobalOptions } from '../output.js'
 import { checkOutputPath, ignoreEpipe, writeFileAtomically } from '../io.js'
-import { byteProgress, type ByteProgress } from '../progress.js'
+import { countProgress, fetchProgress, spinner } from '../progress.js'
 import { refFiles, type RefFile } from '../ref-files.js'
 import { evictionLines } from './space.js'
 
 type Globals = () => GlobalOptions
 
-/** How often a terminal's progress bar asks the node how a network fetch is going. */
-const TRANSFER_POLL_MS = 250
+/** `get --ref` on a terminal fetches in rounds of this many blobs (at least), so its bar moves. */
+const REF_ROUND_MIN = 64
+/** ... and in at most this many rounds: each is a request, and small blobs travel best in big batches. */
+const REF_ROUNDS_MAX = 50
 
 interface GetFlags {
   output?: string
   ref?: string
   force?: boolean
+  copy?: boolean
   timeout?: string
 }
 
@@ -34,6 +37,7 @@ export function registerGetCommand (program: Command, globals: Globals): void {
     .option('-o, --output <path>', 'file to write (default: stdout); with --ref, the directory to write the ref\'s files into')
     .option('--ref <key>', 'instead of one URI: fetch every blob the local ref KEY references')
     .option('--force', 'overwrite output files that exist (without it, an existing file is an error)')
+    .option('--copy', 'with -o: write a file of its own, never a (read-only) hard link to the stored blob')
     .option(...TIMEOUT_OPTION)
     .action(async (uri: string | undefined, flags: GetFlags) => {
       const opts = globals()
@@ -47,22 +51,46 @@ export function registerGetCommand (program: Command, globals: Globals): void {
       if (uri === undefined) throw new InvalidArgumentError('missing URI (or --ref KEY)')
       const sha1 = toSha1(uri)
       const output = flags.output
-      if (output !== undefined) await checkOutputPath(output, { force })
-      const evictions: Eviction[] = []
-      const onEvictions = (e: Eviction[]): void => { evictions.push(...e) }
-      await withBackend(opts, 'get', async (trove) => {
-        const stream = await withTransferProgress(trove, sha1, opts, async () => trove.cat(uri, {}, { timeoutMs, onEvictions }))
-        if (output === undefined) {
-          await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
-          return
+      if (output === undefined) {
+        if (flags.copy === true) throw new InvalidArgumentError('--copy applies to -o FILE')
+        await catToStdout(opts, uri, { timeoutMs }, 'get')
+        return
+      }
+      await checkOutputPath(output, { force })
+      const got = await withBackend(opts, 'get', async (trove) => {
+        const bar = fetchProgress(sha1, opts)
+        try {
+          // the node fetches into its store and puts the file at `output` itself (TroveOps.exportBlob)
+          return await trove.exportBlob(uri, output, { force, copy: flags.copy === true, timeoutMs, onProgress: (p) => { bar.update(p) } })
+        } finally {
+          bar.stop()
         }
-        const size = await writeFileAtomically(output, stream, { force })
-        const result: { uri: string, path: string, size: number, evictions?: Eviction[] } = { uri, path: output, size }
-        if (evictions.length > 0) result.evictions = evictions
-        emit(opts, result, () => `${output} (${formatSize(size)})`)
       })
-      notice(opts, evictionLines(evictions))
+      const result: { uri: string, path: string, size: number, how: string, evictions?: Eviction[] } = { uri, path: output, size: got.size, how: got.how }
+      if (got.evictions !== undefined && got.evictions.length > 0) result.evictions = got.evictions
+      emit(opts, result, () => `${output} (${formatSize(got.size)}${got.how === 'link' ? ', hard link to the stored blob: read-only' : ''})`)
+      notice(opts, evictionLines(got.evictions ?? []))
     })
+}
+
+/**
+ * A blob (or a range) to stdout, `get URI` and `cat`: through a running node it streams as the
+ * node fetches it, chunk by verified chunk; a terminal shows a spinner until the first byte is
+ * on its way (the node is looking for providers).
+ */
+export async function catToStdout (opts: GlobalOptions, uri: string, options: { timeoutMs?: number, range?: ReadRange }, command: string): Promise<void> {
+  const evictions: Eviction[] = []
+  await withBackend(opts, command, async (trove) => {
+    const spin = spinner(`looking for peers that hold sha1://${toSha1(uri).slice(0, 8)}…`, opts)
+    let stream: AsyncIterable<Uint8Array>
+    try {
+      stream = await trove.cat(uri, options.range ?? {}, { timeoutMs: options.timeoutMs, onEvictions: (e) => evictions.push(...e) })
+    } finally {
+      spin.stop()
+    }
+    await pipeline(Readable.from(stream), process.stdout).catch(ignoreEpipe)
+  })
+  notice(opts, evictionLines(evictions))
 }
 
 async function getRef (opts: GlobalOptions, key: string, options: { dir?: string, force: boolean, timeoutMs?: number }): Promise<void> {
@@ -74,7 +102,7 @@ async function getRef (opts: GlobalOptions, key: string, options: { dir?: string
     // every name checked, and every target free (or --force), before anything is fetched
     const files = dir !== undefined ? refFiles(key, ref.obj) : undefined
     if (dir !== undefined && files !== undefined) await checkTargets(dir, files, force)
-    const fetched = await trove.fetchMany(uris, { timeoutMs: options.timeoutMs })
+    const fetched = await fetchInRounds(trove, uris, { timeoutMs: options.timeoutMs, json: opts.json, label: key })
     const out: typeof fetched & { key: string, blobs: number, dir?: string, files?: Array<{ path: string, uri: string, size: number }> } = { key, blobs: uris.length, ...fetched }
     if (dir === undefined || files === undefined) return out
     const failed = new Set(fetched.failed.map((f) => f.sha1))
@@ -115,28 +143,25 @@ async function checkTargets (dir: string, files: RefFile[], force: boolean): Pro
 }
 
 /**
- * While `work` waits for the node to fetch a blob from peers, a terminal shows the transfer's
- * bytes, rate and peer count (polled from the node); scripts and pipes see nothing extra.
+ * `fetchMany` with a bar on a terminal: the blobs go in rounds (REF_ROUND_MIN..., at most
+ * REF_ROUNDS_MAX) and the bar moves after each; scripts and pipes get one call, as before.
  */
-async function withTransferProgress<T> (trove: TroveOps, sha1: string, opts: GlobalOptions, work: () => Promise<T>): Promise<T> {
-  if (opts.json === true || process.stderr.isTTY !== true) return work()
-  let bar: ByteProgress | undefined
-  let polling = false
-  const timer = setInterval(() => {
-    if (polling) return
-    polling = true
-    void Promise.resolve(trove.transfers()).then((list) => {
-      const t = list.find((x) => x.sha1 === sha1)
-      if (t === undefined) return
-      bar ??= byteProgress(`sha1://${sha1.slice(0, 8)}… from ${t.peers.length} peer(s)`, t.size, { json: false, minBytes: 0 })
-      bar.update(t.bytes)
-      // a poll that fails only skips one update of the bar: the transfer reports its own failure
-    }).catch(() => {}).finally(() => { polling = false })
-  }, TRANSFER_POLL_MS)
+async function fetchInRounds (trove: TroveOps, uris: string[], options: { timeoutMs?: number, json?: boolean, label: string }): Promise<FetchManyResult & { evictions?: Eviction[] }> {
+  const bar = countProgress(options.label, uris.length, options)
+  const round = process.stderr.isTTY === true && options.json !== true ? Math.max(REF_ROUND_MIN, Math.ceil(uris.length / REF_ROUNDS_MAX)) : Math.max(1, uris.length)
+  const out: FetchManyResult & { evictions?: Eviction[] } = { fetched: 0, local: 0, failed: [] }
   try {
-    return await work()
+    // once at least: a ref of no blobs is one (empty) call, as it always was
+    for (let i = 0; i === 0 || i < uris.length; i += round) {
+      const r = await trove.fetchMany(uris.slice(i, i + round), { timeoutMs: options.timeoutMs })
+      out.fetched += r.fetched
+      out.local += r.local
+      out.failed.push(...r.failed)
+      if (r.evictions !== undefined && r.evictions.length > 0) out.evictions = [...(out.evictions ?? []), ...r.evictions]
+      bar.update(Math.min(uris.length, i + round))
+    }
   } finally {
-    clearInterval(timer)
-    bar?.stop()
+    bar.stop()
   }
+  return out
 }

@@ -12,7 +12,6 @@ import { stderrLogger } from '../../logger.js'
 import type { StartOptions } from '../../ops.js'
 import { ENCRYPTIONS, type Encryption, MAX_STREAM_WINDOW, MIN_STREAM_WINDOW } from '../../net/constants.js'
 import { parseDuration, parseSize } from '../../units.js'
-import { openWaitingForLock } from '../lock-wait.js'
 import type { GlobalOptions } from '../output.js'
 
 type Globals = () => GlobalOptions
@@ -67,6 +66,8 @@ async function runNode (opts: GlobalOptions, flags: StartFlags, given: (flag: st
   // a one-shot command holding the directory is waited out; another node is an error at once.
   // Background failures (access flushes, announces, DHT provides, space runs) go to stderr, at
   // the level TROVE_LOG names (docs/operations.md)
+  // loaded here, not with the command list: every other command starts without the store and LevelDB
+  const { openWaitingForLock } = await import('../lock-wait.js')
   const trove = await openWaitingForLock(dataDir, 'trove start', undefined, { logger: stderrLogger() })
   let server: ApiServer | undefined
   let networkStarted = false
