@@ -25,6 +25,8 @@
  * - protocols: the wire protocols, over libp2p and the store; no transfer policy.
  * - transfer: fetching (provider choice, chunked download, scores, provide queue) over the
  *   protocols.
+ * - dirs: directory manifests and sha1dir:// URIs; resolving, listing and writing out a tree over
+ *   narrow interfaces of the store and the fetcher (it names the contract's and transfer's types).
  * - network (network.ts): composition root of the network side: libp2p, protocols, fetcher.
  * - node (node.ts, index.ts): the `Trove` facade and the library entry.
  * - api: the HTTP server and the typed client; cli on top.
@@ -42,6 +44,7 @@ export const LAYERS = [
   { name: 'contract', match: ['ops.ts'] },
   { name: 'protocols', match: ['protocols/'] },
   { name: 'transfer', match: ['transfer/'] },
+  { name: 'dirs', match: ['dirs/'] },
   { name: 'network', match: ['network.ts'] },
   { name: 'node', match: ['node.ts', 'index.ts'] },
   { name: 'api', match: ['api/'] },

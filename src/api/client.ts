@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { FileNotFoundError, InternalError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type CatOptions, type DirListing, type Eviction, type FetchDirOptions, type FetchDirResult, type GetDirOptions, type GetDirResult, type ListDirOptions, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -14,6 +14,9 @@ import { resolveRange } from '../store/blob-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
+import { isADirectory } from '../dirs/resolve.js'
+import { formatDirUri, isDirUri, parseDirUri } from '../dirs/uri.js'
+import type { DirFetchLine } from './routes/dirs.js'
 import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
 import { decodeEvictions } from './evictions.js'
@@ -141,6 +144,12 @@ export class ApiClient implements TroveOps {
   }
 
   async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    if (isDirUri(uri)) {
+      // a file inside a directory is its blob: resolved by the node, then read as any blob
+      const listing = await this.listDir(uri, { limit: 1, timeoutMs: options.timeoutMs })
+      if (listing.kind === 'dir') throw isADirectory(listing.uri)
+      return this.cat(listing.sha1, range, options)
+    }
     const sha1 = toSha1(uri)
     const offset = range.offset ?? 0
     checkRange(offset, range.length)
@@ -271,6 +280,45 @@ export class ApiClient implements TroveOps {
     const body: { uris: string[], timeoutMs?: number } = { uris: uris.map((u) => toSha1(u)) }
     if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
     return this.json('POST', '/fetch', { json: body, signal: options.signal })
+  }
+
+  async listDir (uri: string, options: ListDirOptions = {}): Promise<DirListing> {
+    const { sha1, path: segments } = parseDirUri(uri)
+    const query: Record<string, string | undefined> = { list: '1', cursor: options.cursor }
+    if (options.limit !== undefined) query.limit = String(options.limit)
+    if (options.timeoutMs !== undefined) query.timeoutMs = String(options.timeoutMs)
+    return this.json('GET', `/dirs/${formatDirUri(sha1, segments).slice('sha1dir://'.length)}`, { query, signal: options.signal })
+  }
+
+  /** The node makes the tree local (`POST /dirs/{sha1}/fetch`); its progress comes back as lines. */
+  async fetchDir (uri: string, options: FetchDirOptions = {}): Promise<FetchDirResult> {
+    return this.dirFetch(uri, {}, options)
+  }
+
+  /**
+   * The node fetches the tree and writes it to `dest` itself, from its store by kernel copy (a
+   * reflink where the filesystem has them): no byte of the tree crosses HTTP, and it is written
+   * once where it lands.
+   */
+  async getDir (uri: string, dest: string, options: GetDirOptions = {}): Promise<GetDirResult> {
+    const result = await this.dirFetch(uri, { dest: path.resolve(dest), force: options.force === true }, options) as GetDirResult
+    return { ...result, path: dest }
+  }
+
+  private async dirFetch (uri: string, extra: { dest?: string, force?: boolean }, options: FetchDirOptions): Promise<FetchDirResult> {
+    const { sha1, path: segments } = parseDirUri(uri)
+    const body: Record<string, unknown> = { ...extra }
+    if (segments.length > 0) body.path = segments.map((s) => encodeURIComponent(s)).join('/')
+    if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
+    const res = await this.request('POST', `/dirs/${sha1}/fetch`, { json: body, headers: { accept: NDJSON }, signal: options.signal })
+    if (res.body === null) throw new InternalError('POST /dirs/{sha1}/fetch answered without a body')
+    for await (const text of lines(res.body as WebReadableStream<Uint8Array>)) {
+      const line = JSON.parse(text) as DirFetchLine
+      if ('progress' in line) options.onProgress?.(line.progress)
+      else if ('result' in line) return line.result
+      else throw errorFromBody(line, 500)
+    }
+    throw new ApiUnavailableError('the Trove node ended POST /dirs/{sha1}/fetch without an answer')
   }
 
   async gc (options: { dryRun?: boolean } = {}): Promise<GcReport> {

@@ -5,6 +5,7 @@ import type { ApiContext } from './context.js'
 import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
 import { READ_METHODS, allowedHosts, checkHost, checkToken } from './guards.js'
 import { blobRoutes } from './routes/blobs.js'
+import { dirRoutes } from './routes/dirs.js'
 import { importRoutes } from './routes/import.js'
 import { nodeRoutes } from './routes/node.js'
 import { refRoutes } from './routes/refs.js'
@@ -132,6 +133,8 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   void app.register(blobRoutes, { prefix: API_PREFIX, ctx })
   // its own plugin: a JSON body, where the other blob routes take the raw request stream
   void app.register(importRoutes, { prefix: API_PREFIX, ctx, log: options.log })
+  // its own plugin too: JSON bodies (the fetch route), like import
+  void app.register(dirRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
   return app

@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { FileNotFoundError, FileNotReadableError, InvalidArgumentError } from '../../errors.js'
 import type { AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta } from '../../refs/meta.js'
 import type { ApiContext } from '../context.js'
-import { MAX_IMPORT_PATHS, NDJSON } from '../constants.js'
+import { MAX_IMPORT_PATHS } from '../constants.js'
 import { errorToBody } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
+import { ndjsonAnswer, wantsNdjson } from './ndjson.js'
 import { authorOf, bodyObject, requestSignal } from './util.js'
 
 const BODY_FIELDS = new Set(['paths', 'ref', 'pin', 'meta'])
@@ -49,22 +49,8 @@ export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContex
     const refMeta = ref !== undefined ? normalizeMeta(body.meta) : undefined
     const options = { ref, refMeta, pin: body.pin === true, ...authorOf(request), signal: requestSignal(reply) }
     const files = paths as string[]
-    if (!String(request.headers.accept ?? '').includes(NDJSON)) return { results: await ctx.ops.addFiles(files, options) }
-
-    // the status is sent with the first line: a failure from here on is the stream's last line
-    const out = new PassThrough()
-    const line = (l: ImportLine): void => {
-      if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
-    }
-    void ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } })
-      .then((results) => { line({ results }) }, (err: unknown) => {
-        const { body } = errorToBody(err)
-        if (body.error.code === 'INTERNAL') opts.log?.(`API POST /blobs/import: ${String((err as Error)?.stack ?? err)}`)
-        line(body)
-      })
-      .finally(() => out.end())
-    reply.header('content-type', NDJSON)
-    return reply.send(out)
+    if (!wantsNdjson(request.headers.accept)) return { results: await ctx.ops.addFiles(files, options) }
+    return ndjsonAnswer(reply, 'results', async (line) => ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } }), { route: 'POST /blobs/import', log: opts.log })
   })
 }
 
