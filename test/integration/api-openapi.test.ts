@@ -11,9 +11,9 @@ const SPEC = YAML.parse(readFileSync(new URL('../../../docs/openapi.yaml', impor
 }
 const METHODS = ['get', 'head', 'put', 'post', 'delete', 'patch']
 
-/** OpenAPI's `/refs/{key}` as fastify writes it (`/api/v1/refs/*`), for comparison. */
+/** OpenAPI's `/refs/{key}` and `/dirs/{sha1}/{path}` as fastify writes them (`/api/v1/refs/*`, `/api/v1/dirs/:sha1/*`), for comparison. */
 function toRoutePattern (path: string): string {
-  return '/api/v1' + path.replace('/refs/{key}/history', '/refs/*').replace('/refs/{key}', '/refs/*').replace(/\{(\w+)\}/g, ':$1')
+  return '/api/v1' + path.replace('/dirs/{sha1}/{path}', '/dirs/{sha1}/*').replace('/refs/{key}/history', '/refs/*').replace('/refs/{key}', '/refs/*').replace(/\{(\w+)\}/g, ':$1')
 }
 
 describe('docs/openapi.yaml matches the server', () => {

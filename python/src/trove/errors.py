@@ -135,6 +135,22 @@ class DataDirLockedError(TroveError):
     code, status = "DATA_DIR_LOCKED", 409
 
 
+class InvalidDirManifestError(TroveError, ValueError):
+    """A sha1dir:// hash names a blob that is not a valid, canonical directory manifest, or a
+    manifest (perhaps a peer's) has a bad name, a lying size or nests too deep (400)."""
+    code, status = "INVALID_DIR_MANIFEST", 400
+
+
+class TroveIsADirectoryError(TroveError, builtins.IsADirectoryError):
+    """A file was asked for where a sha1dir:// path names a directory (400)."""
+    code, status = "IS_A_DIRECTORY", 400
+
+
+class DirPathNotFoundError(TroveError, LookupError):
+    """A sha1dir:// path names no entry of its directory, or runs through a file (404)."""
+    code, status = "DIR_PATH_NOT_FOUND", 404
+
+
 class RefNotObjectError(TroveError):
     """Files were to be added to a ref whose object is not a JSON object (409)."""
     code, status = "REF_NOT_OBJECT", 409
@@ -259,7 +275,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, VersionNotFoundError, InvalidDirManifestError, TroveIsADirectoryError, DirPathNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, PeerUnreachableError, ApiUnavailableError, PeerTimeoutError, StorageFullError,
