@@ -8,22 +8,25 @@ import type { GetDirOptions, GetDirResult } from '../ops.js'
 import { fetchTree, type TreeFetcher } from './fetch-tree.js'
 import { loadManifest } from './resolve.js'
 
-/**
- * Files written at once within one directory: enough to keep the thread pool's four workers busy
- * with the open/copy/close of small files, few enough that buffered small blobs stay a few MiB.
- */
-const WRITE_CONCURRENCY = 8
 /** Names of this module's own siblings of a target: `.NAME.trove-get-PID-RAND` (the tree being written), `.NAME.trove-old-PID-RAND` (a tree being replaced). */
 const TEMP_TAG = '.trove-get-'
 const OLD_TAG = '.trove-old-'
 
-/** What writing a tree needs beyond fetching it: copying a stored blob out into a new file. */
+/** One file to write: stored blob `sha1` (`size` bytes, as its entry claims) into `file`. */
+export interface FileToWrite {
+  sha1: string
+  size: number
+  file: string
+  exec: boolean
+}
+
+/** What writing a tree needs beyond fetching it: copying stored blobs out into new files. */
 export interface TreeWriter extends TreeFetcher {
   /**
-   * Writes stored blob `sha1` (`size` bytes, as its entry claims) into `file`, which must not
-   * exist yet (it is created exclusively, so it can never follow a link), executable when `exec`.
+   * Writes one directory's files, none of which exists yet (each is created exclusively, so it
+   * can never follow a link), executable when `exec`; `onWritten` after each, with its size.
    */
-  writeFile: (sha1: string, size: number, file: string, exec: boolean) => Promise<void>
+  writeFiles: (files: FileToWrite[], options: { signal?: AbortSignal, onWritten: (size: number) => void }) => Promise<void>
   log?: Logger
 }
 
@@ -55,7 +58,7 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
   try {
     const { resolved, result } = tree
     if (resolved.kind === 'file') {
-      await c.writeFile(resolved.sha1, resolved.size, tmp, resolved.exec)
+      await c.writeFiles([{ sha1: resolved.sha1, size: resolved.size, file: tmp, exec: resolved.exec }], { signal: options.signal, onWritten: () => {} })
       options.onProgress?.({ phase: 'write', files: 1, totalFiles: 1, bytes: resolved.size, totalBytes: resolved.size })
     } else {
       await fs.mkdir(tmp, { mode: 0o755 })
@@ -81,19 +84,15 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
 /** Writes one directory level into `dir`, then each subdirectory, depth first; manifests are read again from the store, one level in memory at a time. */
 async function writeTree (c: TreeWriter, sha1: string, dir: string, root: string, done: { files: number, bytes: number }, report: () => void, options: GetDirOptions): Promise<void> {
   const manifest = await loadManifest(c, sha1, options)
-  const files = manifest.entries.filter((e) => e.kind === 'file')
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const e = files[next++]
-      options.signal?.throwIfAborted()
-      await c.writeFile(e.sha1, e.size, inside(root, dir, e.name), e.exec)
+  const files = manifest.entries.filter((e) => e.kind === 'file').map((e) => ({ sha1: e.sha1, size: e.size, exec: e.exec, file: inside(root, dir, e.name) }))
+  await c.writeFiles(files, {
+    signal: options.signal,
+    onWritten: (size) => {
       done.files++
-      done.bytes += e.size
+      done.bytes += size
       report()
     }
-  }
-  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, files.length) }, worker))
+  })
   for (const e of manifest.entries) {
     if (e.kind !== 'dir') continue
     options.signal?.throwIfAborted()

@@ -3,15 +3,26 @@ import fs from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { BlobNotFoundError, InvalidDirManifestError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import type { BlobInfo, BlobStore } from '../store/blob-store.js'
-import { SMALL_IO_MAX_BYTES } from '../store/small-io.js'
+import type { BlobInfo, BlobStore, LocatedBlob } from '../store/blob-store.js'
+import { SMALL_IO_MAX_BYTES, smallFileIo, type SmallFileIo } from '../store/small-io.js'
 import { MAX_DIR_MANIFEST_BYTES } from './constants.js'
 import type { TreeFetcher } from './fetch-tree.js'
-import type { TreeWriter } from './get-dir.js'
+import type { FileToWrite, TreeWriter } from './get-dir.js'
 import type { DirReadOptions } from './resolve.js'
 
+/** Index look-ups per pass when a directory's files are written (the fetcher's batch size too). */
+const STAT_BATCH = 1024
+/**
+ * Files of one directory written at once: enough that a burst of small files goes to the
+ * small-file worker as one batch and copies of large ones overlap; small files are at most
+ * SMALL_IO_MAX_BYTES each, so this bounds what is buffered (typically a few hundred KiB).
+ */
+const WRITE_CONCURRENCY = 32
+
 export interface StoreTreeComponents {
-  store: Pick<BlobStore, 'stat' | 'statMany' | 'readBytes' | 'read' | 'lease' | 'pathOf'>
+  store: Pick<BlobStore, 'statMany' | 'readBytes' | 'read' | 'lease' | 'pathOf'>
+  /** Where small files are written (default: the store's own small-file worker). */
+  io?: Pick<SmallFileIo, 'write'>
   /** Makes one blob local (from peers when a network runs): the node's ensureLocal. */
   ensureLocal: (sha1: string, options: DirReadOptions) => Promise<BlobInfo>
   fetchMany: TreeFetcher['fetchMany']
@@ -26,6 +37,7 @@ export interface StoreTreeComponents {
  */
 export function storeTree (c: StoreTreeComponents): TreeWriter {
   const { store } = c
+  const io = c.io ?? smallFileIo
   return {
     log: c.log,
     fetchMany: c.fetchMany,
@@ -46,25 +58,44 @@ export function storeTree (c: StoreTreeComponents): TreeWriter {
       const releases = sha1s.map((s) => store.lease(s))
       return () => { for (const r of releases) r() }
     },
-    async writeFile (sha1, size, file, exec) {
-      const info = await store.stat(sha1)
-      if (info === undefined) throw new BlobNotFoundError(`sha1://${sha1} is not stored here (evicted meanwhile?); run the command again`)
-      if (info.size !== size) throw new InvalidDirManifestError(`the directory lists sha1://${sha1} with ${size} bytes, but that blob has ${info.size}`)
-      const mode = exec ? 0o755 : 0o644
-      if (info.place === 'file') {
-        const release = store.lease(sha1)
-        try {
-          // EXCL: never onto anything that exists (nor through a link); the copy takes the blob file's mode
-          await fs.copyFile(store.pathOf(sha1), file, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
-        } finally {
-          release()
+    async writeFiles (files, options) {
+      // a thousand stats per index pass, then the copies: many at once, so small reads and
+      // writes go to the store's small-file worker in batches rather than a thread-pool hop each
+      for (let i = 0; i < files.length; i += STAT_BATCH) {
+        const part = files.slice(i, i + STAT_BATCH)
+        const infos = await store.statMany(part.map((f) => f.sha1))
+        let next = 0
+        const worker = async (): Promise<void> => {
+          while (next < part.length) {
+            const j = next++
+            options.signal?.throwIfAborted()
+            await writeOne(part[j], infos[j])
+            options.onWritten(part[j].size)
+          }
         }
-        if (exec) await fs.chmod(file, mode)
-      } else if (size <= SMALL_IO_MAX_BYTES) {
-        await fs.writeFile(file, await store.readBytes(sha1, { info }), { flag: 'wx', mode })
-      } else {
-        await pipeline(await store.read(sha1, { info }), createWriteStream(file, { flags: 'wx', mode }))
+        await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, part.length) }, worker))
       }
     }
+  }
+
+  async function writeOne (f: FileToWrite, info: LocatedBlob | undefined): Promise<void> {
+    const { sha1, size, file, exec } = f
+    if (info === undefined) throw new BlobNotFoundError(`sha1://${sha1} is not stored here (evicted meanwhile?); run the command again`)
+    if (info.size !== size) throw new InvalidDirManifestError(`the directory lists sha1://${sha1} with ${size} bytes, but that blob has ${info.size}`)
+    if (info.place === 'file') {
+      const release = store.lease(sha1)
+      try {
+        // EXCL: never onto anything that exists (nor through a link); the copy takes the blob file's mode
+        await fs.copyFile(store.pathOf(sha1), file, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+      } finally {
+        release()
+      }
+    } else if (size <= SMALL_IO_MAX_BYTES) {
+      // created exclusively (O_EXCL) by the small-file worker, not fsynced: the tree is renamed into place whole
+      await io.write(file, await store.readBytes(sha1, { info }), false)
+    } else {
+      await pipeline(await store.read(sha1, { info }), createWriteStream(file, { flags: 'wx', mode: 0o644 }))
+    }
+    if (exec) await fs.chmod(file, 0o755)
   }
 }

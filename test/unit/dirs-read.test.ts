@@ -60,12 +60,15 @@ class MemoryStore {
         }
         return result
       },
-      writeFile: async (sha1, size, file, exec) => {
-        this.writes++
-        if (this.failWriteAt !== undefined && this.writes >= this.failWriteAt.n) throw Object.assign(new Error(`${this.failWriteAt.code}: injected`), { code: this.failWriteAt.code })
-        const b = this.local.get(sha1)
-        assert.ok(b !== undefined && b.length === size)
-        await fs.writeFile(file, b, { flag: 'wx', mode: exec ? 0o755 : 0o644 })
+      writeFiles: async (files, options) => {
+        for (const { sha1, size, file, exec } of files) {
+          this.writes++
+          if (this.failWriteAt !== undefined && this.writes >= this.failWriteAt.n) throw Object.assign(new Error(`${this.failWriteAt.code}: injected`), { code: this.failWriteAt.code })
+          const b = this.local.get(sha1)
+          assert.ok(b !== undefined && b.length === size)
+          await fs.writeFile(file, b, { flag: 'wx', mode: exec ? 0o755 : 0o644 })
+          options.onWritten(size)
+        }
       }
     }
   }
