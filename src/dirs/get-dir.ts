@@ -6,6 +6,7 @@ import { isPidAlive } from '../fs-util.js'
 import type { Logger } from '../logger.js'
 import type { GetDirOptions, GetDirResult } from '../ops.js'
 import { fetchTree, type TreeFetcher } from './fetch-tree.js'
+import type { DirManifest } from './manifest.js'
 import { loadManifest } from './resolve.js'
 
 /** Names of this module's own siblings of a target: `.NAME.trove-get-PID-RAND` (the tree being written), `.NAME.trove-old-PID-RAND` (a tree being replaced). */
@@ -65,7 +66,8 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
       const done = { files: 0, bytes: 0 }
       const report = (): void => { options.onProgress?.({ phase: 'write', files: done.files, totalFiles: result.files, bytes: done.bytes, totalBytes: result.bytes }) }
       report()
-      await writeTree(c, resolved.sha1, tmp, tmp, done, report, options)
+      // the root's manifest is decoded already; the levels below are read again one at a time
+      await writeTree(c, resolved.manifest, tmp, tmp, done, report, options)
     }
     const replaced = await place(tmp, target, options.force === true, dest, c.log)
     return { ...result, path: dest, replaced }
@@ -82,8 +84,7 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
 }
 
 /** Writes one directory level into `dir`, then each subdirectory, depth first; manifests are read again from the store, one level in memory at a time. */
-async function writeTree (c: TreeWriter, sha1: string, dir: string, root: string, done: { files: number, bytes: number }, report: () => void, options: GetDirOptions): Promise<void> {
-  const manifest = await loadManifest(c, sha1, options)
+async function writeTree (c: TreeWriter, manifest: DirManifest, dir: string, root: string, done: { files: number, bytes: number }, report: () => void, options: GetDirOptions): Promise<void> {
   const files = manifest.entries.filter((e) => e.kind === 'file').map((e) => ({ sha1: e.sha1, size: e.size, exec: e.exec, file: inside(root, dir, e.name) }))
   await c.writeFiles(files, {
     signal: options.signal,
@@ -98,7 +99,7 @@ async function writeTree (c: TreeWriter, sha1: string, dir: string, root: string
     options.signal?.throwIfAborted()
     const sub = inside(root, dir, e.name)
     await fs.mkdir(sub, { mode: 0o755 })
-    await writeTree(c, e.sha1, sub, root, done, report, options)
+    await writeTree(c, await loadManifest(c, e.sha1, options), sub, root, done, report, options)
   }
 }
 
