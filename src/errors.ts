@@ -81,6 +81,12 @@ export class FileNotReadableError extends TroveError {
   static readonly code = 'FILE_NOT_READABLE'
 }
 
+/** A path this process (or the node, for `POST /dirs/{sha1}/fetch`) may not write to. */
+export class FileNotWritableError extends TroveError {
+  static override name = 'FileNotWritableError'
+  static readonly code = 'FILE_NOT_WRITABLE'
+}
+
 export class DataDirLockedError extends TroveError {
   static override name = 'DataDirLockedError'
   static readonly code = 'DATA_DIR_LOCKED'

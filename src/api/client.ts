@@ -14,7 +14,9 @@ import { resolveRange } from '../store/blob-store.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
+import { getDir } from '../dirs/get-dir.js'
 import { isADirectory } from '../dirs/resolve.js'
+import { httpTree } from './http-tree.js'
 import { formatDirUri, isDirUri, parseDirUri } from '../dirs/uri.js'
 import type { DirFetchLine } from './routes/dirs.js'
 import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
@@ -301,8 +303,23 @@ export class ApiClient implements TroveOps {
    * once where it lands.
    */
   async getDir (uri: string, dest: string, options: GetDirOptions = {}): Promise<GetDirResult> {
-    const result = await this.dirFetch(uri, { dest: path.resolve(dest), force: options.force === true }, options) as GetDirResult
-    return { ...result, path: dest }
+    const target = path.resolve(dest)
+    // made here, so the node writes where this process sees it, or says it cannot
+    await fs.mkdir(path.dirname(target), { recursive: true })
+    try {
+      const result = await this.dirFetch(uri, { dest: target, force: options.force === true }, options) as GetDirResult
+      return { ...result, path: dest }
+    } catch (err) {
+      // refused before anything was fetched; otherwise the node's error is the answer
+      if (!NODE_CANNOT_WRITE.has((err as { code?: string }).code ?? '')) throw err
+    }
+    // the node makes the tree local, and this process writes it from bytes read over HTTP
+    return getDir(httpTree({
+      readBlob: async (sha1, signal) => this.request('GET', `/blobs/${sha1}`, { signal }),
+      fetchDir: async (u, o) => this.fetchDir(u, o),
+      fetchMany: async (uris, o) => this.fetchMany(uris, o),
+      blobInfo: async (u) => this.blobInfo(u)
+    }), uri, dest, options)
   }
 
   private async dirFetch (uri: string, extra: { dest?: string, force?: boolean }, options: FetchDirOptions): Promise<FetchDirResult> {
@@ -435,6 +452,9 @@ function refPath (key: string): string {
   // every slash encoded: the key is one path segment, so no key can be mistaken for /history
   return `/refs/${encodeURIComponent(assertKey(key))}`
 }
+
+/** Error codes of `POST /dirs/{sha1}/fetch` with a dest that mean the node cannot write where this process may. */
+const NODE_CANNOT_WRITE = new Set(['FILE_NOT_FOUND', 'FILE_NOT_WRITABLE'])
 
 /** Error codes of `POST /blobs/import` that mean the node could not read what this process can. */
 const NODE_CANNOT_READ = new Set(['FILE_NOT_FOUND', 'FILE_NOT_READABLE', 'NOT_FOUND'])

@@ -4,8 +4,8 @@ import path from 'node:path'
 import { FileExistsError, InternalError, StorageFullError, isDiskFull } from '../errors.js'
 import { isPidAlive } from '../fs-util.js'
 import type { Logger } from '../logger.js'
-import type { GetDirOptions, GetDirResult } from '../ops.js'
-import { fetchTree, type TreeFetcher } from './fetch-tree.js'
+import type { FetchDirOptions, GetDirOptions, GetDirResult } from '../ops.js'
+import { fetchTree, type LocalTree, type TreeFetcher } from './fetch-tree.js'
 import type { DirManifest } from './manifest.js'
 import { loadManifest } from './resolve.js'
 
@@ -28,6 +28,8 @@ export interface TreeWriter extends TreeFetcher {
    * can never follow a link), executable when `exec`; `onWritten` after each, with its size.
    */
   writeFiles: (files: FileToWrite[], options: { signal?: AbortSignal, onWritten: (size: number) => void }) => Promise<void>
+  /** Makes the tree local some other way than `fetchTree` over this writer (a node doing it for its API client). */
+  fetchTree?: (uri: string, options: FetchDirOptions) => Promise<LocalTree>
   log?: Logger
 }
 
@@ -53,7 +55,7 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
   await fs.mkdir(parent, { recursive: true })
   await sweepStale(parent, base, c.log)
 
-  const tree = await fetchTree(c, uri, options)
+  const tree = await (c.fetchTree?.(uri, options) ?? fetchTree(c, uri, options))
   const tmp = path.join(parent, `.${base}${TEMP_TAG}${process.pid}-${randomBytes(4).toString('hex')}`)
   writing.add(tmp)
   try {

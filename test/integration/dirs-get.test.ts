@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { ApiClient } from '../../src/api/client.js'
 import { startApiServer, type ApiServer } from '../../src/api/server.js'
 import { ensureApiToken } from '../../src/api/token.js'
+import { FileNotWritableError } from '../../src/errors.js'
 import { Exec, readTree, storeTree, tempSiblings, type TreeSpec } from '../helpers/dirs.js'
 import { isConnected, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -158,6 +159,26 @@ describe('dirs: two nodes on loopback', () => {
       assert.equal(unauth.status, 401)
       const made = await client.fetchDir(tree.uri)
       assert.equal(made.fetched, 0)
+    })
+
+    it('falls back to writing the tree in the client when the node may not write there', async () => {
+      const spec: TreeSpec = { 'k.txt': 'kay', deep: { 'x.sh': new Exec('#!/bin/sh\n') } }
+      const tree = await storeTree(a.trove, spec)
+      // a node whose user may not write the destination (the tests run as root, so refused by hand)
+      const ops = Object.create(b.trove) as typeof b.trove
+      ops.getDir = async () => { throw new FileNotWritableError('the node may not write there') }
+      const token = await ensureApiToken(b.dir)
+      const refusing = await startApiServer({ ops, node: b.trove }, { port: 0, token })
+      try {
+        const viaClient = new ApiClient({ url: refusing.url, token })
+        const dest = path.join(tmp.dir, 'fallback', 'tree')
+        const got = await viaClient.getDir(tree.uri, dest)
+        assert.equal(got.files, 2)
+        assert.deepEqual(await readTree(dest), spec)
+        assert.equal(await codeOf(viaClient.getDir(tree.uri, dest)), 'FILE_EXISTS')
+      } finally {
+        await refusing.close()
+      }
     })
   })
 })

@@ -135,6 +135,12 @@ class DataDirLockedError(TroveError):
     code, status = "DATA_DIR_LOCKED", 409
 
 
+class TroveFileNotWritableError(TroveError, PermissionError):
+    """The node's user may not write where a directory was to be written (400); the client then
+    writes it itself."""
+    code, status = "FILE_NOT_WRITABLE", 400
+
+
 class InvalidDirManifestError(TroveError, ValueError):
     """A sha1dir:// hash names a blob that is not a valid, canonical directory manifest, or a
     manifest (perhaps a peer's) has a bad name, a lying size or nests too deep (400)."""
@@ -275,7 +281,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError,
         DataDirMissingError, UnauthorizedError, ForbiddenHostError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, VersionNotFoundError, InvalidDirManifestError, TroveIsADirectoryError, DirPathNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, VersionNotFoundError, InvalidDirManifestError, TroveIsADirectoryError, DirPathNotFoundError, TroveFileNotWritableError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, PeerUnreachableError, ApiUnavailableError, PeerTimeoutError, StorageFullError,

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { constants } from 'node:fs'
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { DIR_LIST_MAX_LIMIT } from '../../dirs/constants.js'
 import { DIR_SCHEME, formatDirUri, parseDirUri } from '../../dirs/uri.js'
-import { InvalidArgumentError } from '../../errors.js'
+import { FileNotFoundError, FileNotWritableError, InvalidArgumentError } from '../../errors.js'
 import type { DirProgress, FetchDirResult, GetDirResult } from '../../ops.js'
 import { API_PREFIX } from '../constants.js'
 import type { ApiContext } from '../context.js'
@@ -60,6 +62,8 @@ export async function dirRoutes (app: FastifyInstance, opts: { ctx: ApiContext, 
     if (body.force === true && dest === undefined) throw new InvalidArgumentError('"force" applies to "dest"; give "dest" too')
     const timeoutMs = body.timeoutMs
     if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) <= 0)) throw new InvalidArgumentError('"timeoutMs" must be a positive integer')
+    // refused before anything is fetched: the client then writes the tree itself
+    if (typeof dest === 'string') await checkDestParent(dest)
     const signal = requestSignal(reply)
     const target = formatDirUri(parsed.sha1, parsed.path)
     const run = async (onProgress?: (p: DirProgress) => void): Promise<FetchDirResult | GetDirResult> => {
@@ -78,4 +82,20 @@ export async function dirRoutes (app: FastifyInstance, opts: { ctx: ApiContext, 
       })
     }, { route: 'POST /dirs/{sha1}/fetch', log: opts.log })
   })
+}
+
+/**
+ * The node writes `dest` only into a directory it sees and may write: one the client made (it
+ * makes the parent first), not one the node would create in a filesystem the client may not see
+ * (another mount namespace, a container).
+ */
+async function checkDestParent (dest: string): Promise<void> {
+  const parent = path.dirname(dest)
+  const stat = await fs.stat(parent).catch(() => undefined)
+  if (stat?.isDirectory() !== true) throw new FileNotFoundError(`the node sees no directory ${parent} to write ${path.basename(dest)} into`)
+  try {
+    await fs.access(parent, constants.W_OK)
+  } catch (err) {
+    throw new FileNotWritableError(`the node's user may not write into ${parent} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+  }
 }
