@@ -58,3 +58,13 @@ export async function readTree (dir: string): Promise<TreeSpec> {
 export async function tempSiblings (dir: string, base: string): Promise<string[]> {
   return (await fs.readdir(dir)).filter((n) => n.startsWith(`.${base}.trove-`))
 }
+
+/** The code of the error `p` rejects with (tests check codes, not messages); "resolved" when it does not reject. */
+export async function errorCode (p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err)
+  }
+  return 'resolved'
+}

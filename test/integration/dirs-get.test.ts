@@ -7,7 +7,7 @@ import { ApiClient } from '../../src/api/client.js'
 import { startApiServer, type ApiServer } from '../../src/api/server.js'
 import { ensureApiToken } from '../../src/api/token.js'
 import { FileNotWritableError } from '../../src/errors.js'
-import { Exec, readTree, storeTree, tempSiblings, type TreeSpec } from '../helpers/dirs.js'
+import { Exec, errorCode as codeOf, readTree, storeTree, tempSiblings, type TreeSpec } from '../helpers/dirs.js'
 import { isConnected, spawnNodes, stopNodes, waitFor, type TestNode } from '../helpers/nodes.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -22,15 +22,6 @@ async function collect (stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = []
   for await (const c of stream) parts.push(Buffer.from(c))
   return Buffer.concat(parts)
-}
-
-async function codeOf (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err)
-  }
-  return 'resolved'
 }
 
 describe('dirs: two nodes on loopback', () => {

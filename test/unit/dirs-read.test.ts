@@ -13,7 +13,7 @@ import { encodeDirManifest } from '../../src/dirs/manifest.js'
 import { resolveDirPath } from '../../src/dirs/resolve.js'
 import { parseDirUri } from '../../src/dirs/uri.js'
 import { BlobNotFoundError } from '../../src/errors.js'
-import { Exec, readTree, storeTree, tempSiblings, type TreeSpec } from '../helpers/dirs.js'
+import { Exec, errorCode, readTree, storeTree, tempSiblings, type TreeSpec } from '../helpers/dirs.js'
 import { tempDir } from '../helpers/tmp.js'
 
 /**
@@ -82,15 +82,6 @@ const TREE: TreeSpec = {
   empty: {},
   sub: { deeper: { 'z.txt': 'zed' }, 'b.txt': 'beta' },
   'név with spaces%.txt': 'unicode'
-}
-
-async function errorCode (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err)
-  }
-  return 'resolved'
 }
 
 describe('dirs: resolve and list', () => {
