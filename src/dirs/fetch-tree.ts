@@ -1,4 +1,4 @@
-import { InvalidDirManifestError, StorageFullError } from '../errors.js'
+import { BlobNotFoundError, InvalidDirManifestError, StorageFullError } from '../errors.js'
 import type { DirProgress, Eviction, FetchDirOptions, FetchDirResult, FetchManyResult } from '../ops.js'
 import { NoProvidersError, TransferFailedError } from '../transfer/errors.js'
 import { MAX_DIR_DEPTH, MAX_GET_ENTRIES } from './constants.js'
@@ -143,6 +143,8 @@ function fetchFailure (failed: FetchManyResult['failed'], total: number): Error 
   const first = failed[0]
   const message = `${failed.length} of ${total} blobs of the directory could not be fetched (first: sha1://${first.sha1}: ${first.message}); those that came stay stored, and running the command again fetches only the rest`
   if (first.code === 'STORAGE_FULL') return new StorageFullError(message)
-  if (first.code === 'NO_PROVIDERS' || first.code === 'BLOB_NOT_FOUND') return new NoProvidersError(message)
+  if (first.code === 'NO_PROVIDERS') return new NoProvidersError(message)
+  // no network to fetch with (embedded), or the blob is gone
+  if (first.code === 'BLOB_NOT_FOUND') return new BlobNotFoundError(message)
   return new TransferFailedError(message)
 }
