@@ -8,13 +8,14 @@
  * Each get runs against a fresh fetching node (nothing of the tree stored there). The providing
  * node's store is filled by the library before it starts (the directory add is the other half of
  * the issue). Phase times (manifests, fetch, write) come from a second get of each tree through
- * the API's progress lines, on another fresh node.
+ * the API's progress lines, on another fresh node, with `cp -r` of the tree it wrote beside them:
+ * the filesystem's own speed at creating those files, in the same minute.
  *
  *   node dist/bench/dirs-get.js [--files 10000] [--folders 100] [--big-files 100] [--big-size 10MiB]
  *                               [--huge 100000] [--runs 1] [--skip-big] [--skip-huge] [--dir DIR]
  *
- * Stores are not fsynced (durable false in the data directories' config is not a thing: the
- * nodes run as `trove start` does; the figures include its fsyncs of fetched blobs).
+ * The nodes run as `trove start` does, so the fetching node fsyncs every fetched blob (the plain
+ * stream writes nothing); the tree written out is not fsynced file by file.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
@@ -170,7 +171,19 @@ async function phasedGet (fetcher: Node, uri: string, out: string): Promise<Reco
   const firstAt = marks[0]?.[1] ?? end
   phases.resolveRootSeconds = round(Number(firstAt - begin) / 1e9, 3)
   for (const [i, [phase, at]] of marks.entries()) phases[`${phase}Seconds`] = round(Number((marks[i + 1]?.[1] ?? end) - at) / 1e9, 3)
+  // the filesystem's own speed at making the same tree, in the same minute: `cp -r` of what was written
+  const cpBegin = process.hrtime.bigint()
+  await run('cp', ['-r', out, `${out}-cp`])
+  phases.cpTreeSeconds = round(Number(process.hrtime.bigint() - cpBegin) / 1e9, 3)
+  if (phases.writeSeconds !== undefined) phases.writeRatioOfCp = round(phases.cpTreeSeconds / phases.writeSeconds, 3)
+  await fs.rm(`${out}-cp`, { recursive: true, force: true })
   return phases
+}
+
+async function run (cmd: string, argv: string[]): Promise<void> {
+  const child = spawn(cmd, argv, { stdio: 'ignore' })
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited ${String(code)}`)
 }
 
 async function main (): Promise<void> {
