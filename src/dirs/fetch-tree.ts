@@ -2,6 +2,13 @@ import { BlobNotFoundError, InvalidDirManifestError, StorageFullError } from '..
 import type { DirProgress, Eviction, FetchDirOptions, FetchDirResult, FetchManyResult } from '../ops.js'
 import { NoProvidersError, TransferFailedError } from '../transfer/errors.js'
 import { MAX_DIR_DEPTH, MAX_GET_ENTRIES } from './constants.js'
+
+/**
+ * Blobs asked of the fetcher per call: a 100,000-file tree in ten calls keeps what one call holds
+ * small (bench/dirs-get: one call for 100,000 took the fetching node past 700 MB), while each
+ * call is still thousands of blobs in pipelined batches.
+ */
+const FETCH_SLICE = 10_000
 import type { DirManifest } from './manifest.js'
 import { loadManifest, manifestSize, resolveDirPath, type ManifestReader, type ResolvedPath } from './resolve.js'
 import { formatDirUri, parseDirUri } from './uri.js'
@@ -126,8 +133,17 @@ export async function fetchTree (c: TreeFetcher, uri: string, options: FetchDirO
  */
 async function fetchAll (c: TreeFetcher, wanted: Map<string, number>, options: FetchDirOptions, onProgress?: (p: { done: number, total: number }) => void): Promise<FetchManyResult & { evictions?: Eviction[] }> {
   const sha1s = [...wanted.keys()]
-  const got = await c.fetchMany(sha1s, { signal: options.signal, timeoutMs: options.timeoutMs, onProgress })
-  options.signal?.throwIfAborted()
+  const got: FetchManyResult & { evictions?: Eviction[] } = { fetched: 0, local: 0, failed: [] }
+  // in slices: what the fetcher holds for one call (have answers, batches) grows with its list
+  for (let i = 0; i < sha1s.length; i += FETCH_SLICE) {
+    const slice = sha1s.slice(i, i + FETCH_SLICE)
+    const part = await c.fetchMany(slice, { signal: options.signal, timeoutMs: options.timeoutMs, onProgress: (p) => { onProgress?.({ done: i + p.done, total: sha1s.length }) } })
+    options.signal?.throwIfAborted()
+    got.fetched += part.fetched
+    got.local += part.local
+    got.failed.push(...part.failed)
+    if (part.evictions !== undefined) got.evictions = [...got.evictions ?? [], ...part.evictions]
+  }
   if (got.failed.length > 0) throw fetchFailure(got.failed, sha1s.length)
   const sizes = await c.sizesOf(sha1s)
   for (const [i, sha1] of sha1s.entries()) {

@@ -69,7 +69,7 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
       const report = (): void => { options.onProgress?.({ phase: 'write', files: done.files, totalFiles: result.files, bytes: done.bytes, totalBytes: result.bytes }) }
       report()
       // the root's manifest is decoded already; the levels below are read again one at a time
-      await writeTree(c, resolved.manifest, tmp, tmp, done, report, options)
+      await writeTree(c, resolved.manifest, tmp, done, report, options)
     }
     const replaced = await place(tmp, target, options.force === true, dest, c.log)
     return { ...result, path: dest, replaced }
@@ -85,24 +85,47 @@ export async function getDir (c: TreeWriter, uri: string, dest: string, options:
   }
 }
 
-/** Writes one directory level into `dir`, then each subdirectory, depth first; manifests are read again from the store, one level in memory at a time. */
-async function writeTree (c: TreeWriter, manifest: DirManifest, dir: string, root: string, done: { files: number, bytes: number }, report: () => void, options: GetDirOptions): Promise<void> {
-  const files = manifest.entries.filter((e) => e.kind === 'file').map((e) => ({ sha1: e.sha1, size: e.size, exec: e.exec, file: inside(root, dir, e.name) }))
-  await c.writeFiles(files, {
-    signal: options.signal,
-    onWritten: (size) => {
-      done.files++
-      done.bytes += size
-      report()
-    }
-  })
-  for (const e of manifest.entries) {
-    if (e.kind !== 'dir') continue
-    options.signal?.throwIfAborted()
-    const sub = inside(root, dir, e.name)
-    await fs.mkdir(sub, { mode: 0o755 })
-    await writeTree(c, await loadManifest(c, e.sha1, options), sub, root, done, report, options)
+/**
+ * Files handed to the writer at once, across directories: batches this large keep the store's
+ * small-file worker's hand-offs few (on a loaded machine each costs milliseconds of scheduling),
+ * and a list of a thousand names is all the memory they take.
+ */
+const WRITE_BATCH = 1024
+
+/**
+ * Writes the tree depth first: each directory is made before anything inside it, its files are
+ * queued and written a batch at a time (a batch may span directories); manifests below the root
+ * are read again from the store, one level in memory at a time.
+ */
+async function writeTree (c: TreeWriter, root: DirManifest, dir: string, done: { files: number, bytes: number }, report: () => void, options: GetDirOptions): Promise<void> {
+  const pending: FileToWrite[] = []
+  const flush = async (): Promise<void> => {
+    const batch = pending.splice(0)
+    await c.writeFiles(batch, {
+      signal: options.signal,
+      onWritten: (size) => {
+        done.files++
+        done.bytes += size
+        report()
+      }
+    })
   }
+  const walk = async (manifest: DirManifest, at: string): Promise<void> => {
+    for (const e of manifest.entries) {
+      if (e.kind !== 'file') continue
+      pending.push({ sha1: e.sha1, size: e.size, exec: e.exec, file: inside(dir, at, e.name) })
+      if (pending.length >= WRITE_BATCH) await flush()
+    }
+    for (const e of manifest.entries) {
+      if (e.kind !== 'dir') continue
+      options.signal?.throwIfAborted()
+      const sub = inside(dir, at, e.name)
+      await fs.mkdir(sub, { mode: 0o755 })
+      await walk(await loadManifest(c, e.sha1, options), sub)
+    }
+  }
+  await walk(root, dir)
+  await flush()
 }
 
 /**

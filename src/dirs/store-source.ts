@@ -13,11 +13,15 @@ import type { DirReadOptions } from './resolve.js'
 /** Index look-ups per pass when a directory's files are written (the fetcher's batch size too). */
 const STAT_BATCH = 1024
 /**
- * Files of one directory written at once: enough that a burst of small files goes to the
- * small-file worker as one batch and copies of large ones overlap; small files are at most
- * SMALL_IO_MAX_BYTES each, so this bounds what is buffered (typically a few hundred KiB).
+ * Files up to this size are written many at once, so that a batch's reads and writes go to the
+ * store's small-file worker in a few large hand-offs: at most SMALL_WRITE_CONCURRENCY x this is
+ * buffered (8 MiB).
  */
-const WRITE_CONCURRENCY = 32
+const SMALL_WRITE_BYTES = 64 * 1024
+/** Small files in flight: the small-file worker's own batch size (MAX_BATCH_JOBS in small-io.ts). */
+const SMALL_WRITE_CONCURRENCY = 128
+/** Larger files in flight: copies overlap; a packed one of up to SMALL_IO_MAX_BYTES is buffered each. */
+const WRITE_CONCURRENCY = 8
 
 export interface StoreTreeComponents {
   store: Pick<BlobStore, 'statMany' | 'readBytes' | 'read' | 'lease' | 'pathOf'>
@@ -64,16 +68,23 @@ export function storeTree (c: StoreTreeComponents): TreeWriter {
       for (let i = 0; i < files.length; i += STAT_BATCH) {
         const part = files.slice(i, i + STAT_BATCH)
         const infos = await store.statMany(part.map((f) => f.sha1))
-        let next = 0
-        const worker = async (): Promise<void> => {
-          while (next < part.length) {
-            const j = next++
-            options.signal?.throwIfAborted()
-            await writeOne(part[j], infos[j])
-            options.onWritten(part[j].size)
+        // small files many at once (what they buffer is small), larger ones a few at a time
+        const small = part.map((f, j) => j).filter((j) => part[j].size <= SMALL_WRITE_BYTES)
+        const large = part.map((f, j) => j).filter((j) => part[j].size > SMALL_WRITE_BYTES)
+        const run = async (indices: number[], concurrency: number): Promise<void> => {
+          let next = 0
+          const worker = async (): Promise<void> => {
+            while (next < indices.length) {
+              const j = indices[next++]
+              options.signal?.throwIfAborted()
+              await writeOne(part[j], infos[j])
+              options.onWritten(part[j].size)
+            }
           }
+          await Promise.all(Array.from({ length: Math.min(concurrency, indices.length) }, worker))
         }
-        await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, part.length) }, worker))
+        await run(small, SMALL_WRITE_CONCURRENCY)
+        await run(large, WRITE_CONCURRENCY)
       }
     }
   }
