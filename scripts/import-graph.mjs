@@ -25,6 +25,8 @@
  * - protocols: the wire protocols, over libp2p and the store; no transfer policy.
  * - transfer: fetching (provider choice, chunked download, scores, provide queue) over the
  *   protocols.
+ * - dirs: directory manifests and sha1dir:// URIs; resolving, listing and writing out a tree over
+ *   narrow interfaces of the store and the fetcher (it names the contract's and transfer's types).
  * - network (network.ts): composition root of the network side: libp2p, protocols, fetcher.
  * - dirs: directories (walking a local tree into manifests, and reading trees back) over the store,
  *   the contract and the network. The manifest format and sha1dir:// URIs themselves
@@ -47,6 +49,7 @@ export const LAYERS = [
   { name: 'contract', match: ['ops.ts'] },
   { name: 'protocols', match: ['protocols/'] },
   { name: 'transfer', match: ['transfer/'] },
+  { name: 'dirs', match: ['dirs/'] },
   { name: 'network', match: ['network.ts'] },
   { name: 'dirs', match: ['dirs/'] },
   { name: 'node', match: ['node.ts', 'index.ts'] },

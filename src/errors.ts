@@ -48,6 +48,18 @@ export class InvalidDirEntryError extends TroveError {
   static readonly code = 'INVALID_DIR_ENTRY'
 }
 
+/** A `sha1dir://` path names no entry of the directory (or runs through a file as if it were one). */
+export class DirPathNotFoundError extends TroveError {
+  static override name = 'DirPathNotFoundError'
+  static readonly code = 'DIR_PATH_NOT_FOUND'
+}
+
+/** A file was asked for (`cat`, a range) where the path names a directory; `ls` or `get` it instead. */
+export class IsADirectoryError extends TroveError {
+  static override name = 'IsADirectoryError'
+  static readonly code = 'IS_A_DIRECTORY'
+}
+
 export class InvalidArgumentError extends TroveError {
   static override name = 'InvalidArgumentError'
   static readonly code = 'INVALID_ARGUMENT'

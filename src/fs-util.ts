@@ -85,3 +85,14 @@ export async function writeFileAtomically (dest: string, source: AsyncIterable<U
     throw err
   }
 }
+
+/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
+export function isPidAlive (pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

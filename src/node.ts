@@ -2,10 +2,16 @@ import path from 'node:path'
 import { DEFAULT_CONFIG, assertNotDataDir, ensureDataDir, layout, readConfig, resolveDataDir, type DataDirLayout, type TroveConfig } from './datadir.js'
 import { openDb, type TroveDb } from './db.js'
 import { BlobNotFoundError, NodeNotRunningError } from './errors.js'
+import { fetchTree } from './dirs/fetch-tree.js'
+import { getDir } from './dirs/get-dir.js'
+import { listDir } from './dirs/list.js'
+import { isADirectory, resolveDirPath } from './dirs/resolve.js'
+import { storeTree } from './dirs/store-source.js'
+import { formatDirUri, isDirUri, parseDirUri } from './dirs/uri.js'
+import type { TreeWriter } from './dirs/get-dir.js'
 import { defaultLogger, type ComponentLogger, type Logger } from './logger.js'
 import { addLocalDir, dirResult, type DirSink } from './dirs/add.js'
-import { formatDirUri } from './dirs/uri.js'
-import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
+import { assertRefTakesFiles, defaultAuthor, evictionsOf, mergeRefObj, refEntryNames, refObjFor, type Eviction, type PeerInfo, type StartOptions, type TransferInfo, type FetchOptions, type FetchManyOptions, type FetchManyResult, type FetchedBlob, type AddDirOptions, type AddDirResult, type AddOptions, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type BlobInfoOptions, type BlobInfoReport, type CatOptions, type DirListing, type FetchDirOptions, type FetchDirResult, type GetDirOptions, type GetDirResult, type ListDirOptions, type NodeInfo, type ReadRange, type StatusReport, type TroveOps, type WhyReason, type WhyReport } from './ops.js'
 import { assertKey } from './refs/keys.js'
 import { normalizeMeta, type RefMeta } from './refs/meta.js'
 import { RefStore, type HistoryEntry, type ListOptions, type ListPage, type PinRecord, type RefRecord } from './refs/ref-store.js'
@@ -236,6 +242,8 @@ export class Trove implements TroveOps, NodeInfo {
    * they are known: before this returns, or (streaming) when the fetch ends.
    */
   async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    // a file inside a directory is its blob: the same reads, ranges and fetches
+    if (isDirUri(uri)) return this.cat(await this.dirFile(uri, options), range, options)
     const sha1 = toSha1(uri)
     const network = this.network
     if (network === undefined) return this.store.read(sha1, range)
@@ -254,6 +262,39 @@ export class Trove implements TroveOps, NodeInfo {
       return this.store.read(sha1)
     }
     return network.readRange(sha1, range, { timeoutMs: options.timeoutMs })
+  }
+
+  /** The blob a `sha1dir://` URI of a file names; IsADirectoryError when it names a directory. */
+  private async dirFile (uri: string, options: { timeoutMs?: number, signal?: AbortSignal } = {}): Promise<string> {
+    const parsed = parseDirUri(uri)
+    const resolved = await resolveDirPath(this.tree(), parsed, options)
+    if (resolved.kind === 'dir') throw isADirectory(formatDirUri(parsed.sha1, parsed.path))
+    return resolved.sha1
+  }
+
+  /** The store and fetcher as the directory code reads them (src/dirs/store-source.ts). */
+  private tree (): TreeWriter {
+    return storeTree({
+      store: this.store,
+      ensureLocal: async (sha1, options) => this.ensureLocal(sha1, options),
+      fetchMany: async (sha1s, options) => this.fetchMany(sha1s, options),
+      log: this.log
+    })
+  }
+
+  async listDir (uri: string, options: ListDirOptions = {}): Promise<DirListing> {
+    const tree = this.tree()
+    return listDir({ readManifest: tree.readManifest, hasMany: async (sha1s) => (await tree.sizesOf(sha1s)).map((s) => s !== undefined) }, uri, options)
+  }
+
+  async fetchDir (uri: string, options: FetchDirOptions = {}): Promise<FetchDirResult> {
+    const local = await fetchTree(this.tree(), uri, options)
+    local.release()
+    return local.result
+  }
+
+  async getDir (uri: string, dest: string, options: GetDirOptions = {}): Promise<GetDirResult> {
+    return getDir(this.tree(), uri, dest, options)
   }
 
   async blobInfo (uri: string, options: BlobInfoOptions = {}): Promise<BlobInfoReport> {

@@ -334,6 +334,90 @@ export interface ReadRange {
   length?: number
 }
 
+/** One entry of a directory listing (`listDir`, `GET /dirs/{sha1}/{path}`). */
+export interface DirListEntry {
+  name: string
+  kind: 'file' | 'dir'
+  /** The file's blob, or the subdirectory's manifest. */
+  sha1: string
+  /** A file's size; a directory's total bytes of all files below it. */
+  size: number
+  exec: boolean
+  /** A file: its blob is stored here. A directory: its manifest is (listing it needs no peer); what lies below is not looked at. */
+  local: boolean
+}
+
+/** What a `sha1dir://` URI names, and for a directory its entries (a page of them). */
+export interface DirListing {
+  /** The URI listed, normalised (`sha1dir://<root>/<path>`). */
+  uri: string
+  kind: 'file' | 'dir'
+  /** The directory's manifest, or the file's blob. */
+  sha1: string
+  /** Total bytes of the files below (a directory) or the file's size. */
+  size: number
+  /** A directory: its entries in name order (this page); a file: the file itself. */
+  entries: DirListEntry[]
+  /** Entries in the directory (all pages); 1 for a file. */
+  total: number
+  /** Give as `cursor` to get the next page; absent on the last. */
+  next?: string
+}
+
+export interface ListDirOptions {
+  /** Entries per page (default DIR_LIST_DEFAULT_LIMIT). */
+  limit?: number
+  /** The `next` of the previous page: the listing continues after this name. */
+  cursor?: string
+  signal?: AbortSignal
+  /** How long to look for peers holding a manifest that is not stored here. */
+  timeoutMs?: number
+}
+
+/** Where a `getDir` or `fetchDir` is: finding the manifests, fetching the files' blobs, writing the tree. */
+export interface DirProgress {
+  phase: 'manifests' | 'fetch' | 'write'
+  /** Files (and in the walk, manifests) done in this phase, and how many there are. */
+  files: number
+  totalFiles: number
+  /** Bytes written (phase write); in the other phases 0 of the tree's total. */
+  bytes: number
+  totalBytes: number
+}
+
+export interface FetchDirOptions {
+  signal?: AbortSignal
+  onProgress?: (p: DirProgress) => void
+  /** How long to look for peers holding a blob that is not stored here. */
+  timeoutMs?: number
+}
+
+export interface GetDirOptions extends FetchDirOptions {
+  /** Replace an existing destination (only once the new tree is complete). */
+  force?: boolean
+}
+
+/** A tree (or one file) made local: how much it holds, how much had to come from peers. */
+export interface FetchDirResult {
+  uri: string
+  kind: 'file' | 'dir'
+  sha1: string
+  files: number
+  dirs: number
+  bytes: number
+  /** Blobs (files and manifests) fetched from peers now, and those already stored here. */
+  fetched: number
+  local: number
+  evictions?: Eviction[]
+}
+
+export interface GetDirResult extends FetchDirResult {
+  /** Where the tree (or file) was written, as given. */
+  path: string
+  /** An existing destination was replaced (with force). */
+  replaced: boolean
+}
+
 /**
  * The members a ref records added files under: `{ "<entry>": "sha1://<hash>/<file name>" }`. The
  * entry is `r.entry` (see `refEntryNames`), else the file name, else the hash.
@@ -488,6 +572,21 @@ export interface TroveOps {
   verify: (options?: { onProgress?: (p: { checked: number, total: number }) => void }) => Promise<VerifyReport>
   /** Fetches many blobs from peers (a ref's files); failures are listed, not thrown. */
   fetchMany: (uris: string[], options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<FetchManyResult & { evictions?: Eviction[] }>
+  /**
+   * What a `sha1dir://` URI names: a directory's entries (paged) or the file itself. Manifests not
+   * stored here are fetched from peers (verified, decoded strictly).
+   */
+  listDir: (uri: string, options?: ListDirOptions) => Promise<DirListing>
+  /**
+   * Makes a whole tree local (every manifest and file blob below the URI) in multi-blob fetches;
+   * what is already stored is not fetched again, so a rerun resumes.
+   */
+  fetchDir: (uri: string, options?: FetchDirOptions) => Promise<FetchDirResult>
+  /**
+   * Makes the tree local, then writes it to `dest` by way of a temporary sibling renamed into
+   * place once complete. An existing `dest` is refused (FileExistsError) unless `force`.
+   */
+  getDir: (uri: string, dest: string, options?: GetDirOptions) => Promise<GetDirResult>
   peers: () => Promise<PeerInfo[]>
   /**
    * Connects the running node to the peer at `addr` (a multiaddr ending in /p2p/<id>) and keeps

@@ -3,8 +3,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { FileNotFoundError, InternalError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
-import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddDirOptions, type AddDirResult, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type CatOptions, type Eviction, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
+import { FileNotFoundError, InvalidArgumentError, RangeNotSatisfiableError, TroveError, isError } from '../errors.js'
+import { assertRefTakesFiles, defaultAuthor, refEntryNames, refObjFor, type AddDirOptions, type AddDirResult, type AddOptions, type BlobInfoOptions, type BlobInfoReport, type AddResult, type AddStreamOptions, type ExportOptions, type ExportResult, type CatOptions, type DirListing, type Eviction, type FetchDirOptions, type FetchDirResult, type GetDirOptions, type GetDirResult, type ListDirOptions, type FetchedBlob, type FetchManyResult, type FetchOptions, type GcReport, type PeerInfo, type ReadRange, type StatusReport, type TransferInfo, type TroveOps, type WhyReport } from '../ops.js'
 import { assertKey } from '../refs/keys.js'
 import type { RefMeta } from '../refs/meta.js'
 import type { HistoryEntry, ListOptions, ListPage, PinRecord, RefRecord } from '../refs/ref-store.js'
@@ -12,6 +12,11 @@ import { resolveRange } from '../store/range.js'
 import { IO_CHUNK_SIZE } from '../store/constants.js'
 import type { VerifyReport } from '../store/verify.js'
 import { toSha1 } from '../uri.js'
+import { getDir } from '../dirs/get-dir.js'
+import { isADirectory } from '../dirs/resolve.js'
+import { httpTree } from './http-tree.js'
+import { formatDirUri, isDirUri, parseDirUri } from '../dirs/uri.js'
+import type { DirFetchLine } from './routes/dirs.js'
 import { API_PREFIX, AUTHOR_HEADER, EVICTIONS_HEADER, NDJSON } from './constants.js'
 import { ApiUnavailableError, errorFromBody } from './errors.js'
 import { TransferFailedError } from '../transfer/errors.js'
@@ -189,6 +194,12 @@ export class ApiClient implements TroveOps {
   }
 
   async cat (uri: string, range: ReadRange = {}, options: CatOptions = {}): Promise<AsyncIterable<Uint8Array>> {
+    if (isDirUri(uri)) {
+      // a file inside a directory is its blob: resolved by the node, then read as any blob
+      const listing = await this.listDir(uri, { limit: 1, timeoutMs: options.timeoutMs })
+      if (listing.kind === 'dir') throw isADirectory(listing.uri)
+      return this.cat(listing.sha1, range, options)
+    }
     const sha1 = toSha1(uri)
     const offset = range.offset ?? 0
     checkRange(offset, range.length)
@@ -364,6 +375,59 @@ export class ApiClient implements TroveOps {
     return this.json('POST', '/fetch', { json: body, signal: options.signal })
   }
 
+  async listDir (uri: string, options: ListDirOptions = {}): Promise<DirListing> {
+    const { sha1, path: segments } = parseDirUri(uri)
+    const query: Record<string, string | undefined> = { list: '1', cursor: options.cursor }
+    if (options.limit !== undefined) query.limit = String(options.limit)
+    if (options.timeoutMs !== undefined) query.timeoutMs = String(options.timeoutMs)
+    return this.json('GET', `/dirs/${formatDirUri(sha1, segments).slice('sha1dir://'.length)}`, { query, signal: options.signal })
+  }
+
+  /** The node makes the tree local (`POST /dirs/{sha1}/fetch`); its progress comes back as lines. */
+  async fetchDir (uri: string, options: FetchDirOptions = {}): Promise<FetchDirResult> {
+    return this.dirFetch(uri, {}, options)
+  }
+
+  /**
+   * The node fetches the tree and writes it to `dest` itself, from its store by kernel copy (a
+   * reflink where the filesystem has them): no byte of the tree crosses HTTP, and it is written
+   * once where it lands.
+   */
+  async getDir (uri: string, dest: string, options: GetDirOptions = {}): Promise<GetDirResult> {
+    const target = path.resolve(dest)
+    // made here, so the node writes where this process sees it, or says it cannot
+    await fs.mkdir(path.dirname(target), { recursive: true })
+    try {
+      const result = await this.dirFetch(uri, { dest: target, force: options.force === true }, options) as GetDirResult
+      return { ...result, path: dest }
+    } catch (err) {
+      // refused before anything was fetched; otherwise the node's error is the answer
+      if (!NODE_CANNOT_WRITE.has((err as { code?: string }).code ?? '')) throw err
+    }
+    // the node makes the tree local, and this process writes it from bytes read over HTTP
+    return getDir(httpTree({
+      readBlob: async (sha1, signal) => this.request('GET', `/blobs/${sha1}`, { signal }),
+      fetchDir: async (u, o) => this.fetchDir(u, o),
+      fetchMany: async (uris, o) => this.fetchMany(uris, o),
+      blobInfo: async (u) => this.blobInfo(u)
+    }), uri, dest, options)
+  }
+
+  private async dirFetch (uri: string, extra: { dest?: string, force?: boolean }, options: FetchDirOptions): Promise<FetchDirResult> {
+    const { sha1, path: segments } = parseDirUri(uri)
+    const body: Record<string, unknown> = { ...extra }
+    if (segments.length > 0) body.path = segments.map((s) => encodeURIComponent(s)).join('/')
+    if (options.timeoutMs !== undefined) body.timeoutMs = options.timeoutMs
+    const res = await this.request('POST', `/dirs/${sha1}/fetch`, { json: body, headers: { accept: NDJSON }, signal: options.signal })
+    for await (const text of lines(res.body)) {
+      const line = JSON.parse(text) as DirFetchLine
+      if ('progress' in line) options.onProgress?.(line.progress)
+      else if ('result' in line) return line.result
+      else throw errorFromBody(line, 500)
+    }
+    throw new ApiUnavailableError('the Trove node ended POST /dirs/{sha1}/fetch without an answer')
+  }
+
   async gc (options: { dryRun?: boolean } = {}): Promise<GcReport> {
     return this.json('POST', '/gc', { json: { dryRun: options.dryRun === true } })
   }
@@ -482,7 +546,10 @@ function refPath (key: string): string {
 
 /** Error codes of `POST /blobs/import` that mean the node could not read what this process can. */
 const NODE_CANNOT_READ = new Set(['FILE_NOT_FOUND', 'FILE_NOT_READABLE', 'NOT_FOUND'])
-/** Error codes of `POST /blobs/{sha1}/export` that mean the node could not write where this process can. */
+/**
+ * Error codes of `POST /blobs/{sha1}/export` and of `POST /dirs/{sha1}/fetch` with a dest that mean
+ * the node could not write where this process can (NOT_FOUND: a node without the route).
+ */
 const NODE_CANNOT_WRITE = new Set(['FILE_NOT_FOUND', 'FILE_NOT_WRITABLE', 'NOT_FOUND'])
 
 /**

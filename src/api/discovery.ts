@@ -45,13 +45,4 @@ export async function removeDiscovery (dataDir: string, pid = process.pid): Prom
   await fs.rm(discoveryPath(dataDir), { force: true })
 }
 
-/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
-export function isPidAlive (pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+export { isPidAlive } from '../fs-util.js'

@@ -6,6 +6,7 @@ import { AddressInUseError, NotFoundError, errorToBody } from './errors.js'
 import { READ_METHODS, allowedHosts, checkHost, checkOrigin, checkToken } from './guards.js'
 import { NodeMetrics } from '../metrics/metrics.js'
 import { blobRoutes } from './routes/blobs.js'
+import { dirRoutes } from './routes/dirs.js'
 import { importRoutes } from './routes/import.js'
 import { dirImportRoutes } from './routes/dirs-import.js'
 import { metricsRoutes } from './routes/metrics.js'
@@ -156,6 +157,8 @@ function buildApp (ctx: ApiContext, options: { host: string, token: string, log?
   void app.register(importRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(dirImportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(exportRoutes, { prefix: API_PREFIX, ctx, log: options.log })
+  // its own plugin too: JSON bodies (the fetch route), like import
+  void app.register(dirRoutes, { prefix: API_PREFIX, ctx, log: options.log })
   void app.register(refRoutes, { prefix: API_PREFIX, ctx })
   void app.register(nodeRoutes, { prefix: API_PREFIX, ctx })
   void app.register(metricsRoutes, { ctx, metrics: options.metrics })

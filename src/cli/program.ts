@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { InvalidArgumentError } from '../errors.js'
 import { VERSION } from '../version.js'
 import { registerBlobCommands } from './commands/blobs.js'
+import { registerDirCommands } from './commands/dirs.js'
 import { registerGetCommand } from './commands/get.js'
 import { registerNodeCommands } from './commands/node.js'
 import { registerRefCommands } from './commands/refs.js'
@@ -25,6 +26,7 @@ export function buildProgram (): Command {
   registerNodeCommands(program, globals)
   registerBlobCommands(program, globals)
   registerGetCommand(program, globals)
+  registerDirCommands(program, globals)
   registerRefCommands(program, globals)
   registerStartCommand(program, globals)
   registerSpaceCommands(program, globals)

@@ -8,7 +8,7 @@ let loaded: typeof CliProgress | undefined
  * cli-progress is loaded when the first bar is drawn: `trove start` (a long-running process that
  * imports every command) and scripts (`--json`, no terminal) never draw one and need not hold it.
  */
-const cliProgress = (): typeof CliProgress => (loaded ??= require('cli-progress') as typeof CliProgress)
+export const cliProgress = (): typeof CliProgress => (loaded ??= require('cli-progress') as typeof CliProgress)
 
 /** Files at least this large get a progress bar; smaller ones finish before a bar would help. */
 export const PROGRESS_MIN_BYTES = 16 * 1024 * 1024

@@ -19,3 +19,20 @@ export const MAX_DIR_ENTRIES = 250_000
 export const MAX_NAME_BYTES = 255
 /** Deepest nesting followed; a peer's manifest chain deeper than this is refused, not recursed. */
 export const MAX_DIR_DEPTH = 128
+
+// --- reading a tree (listing, get) ---
+
+/**
+ * Entries one listing page returns when no limit is given: a whole folder of a typical result
+ * set in one answer (about 2 MB of JSON), while a 100,000-entry folder still comes in pages.
+ */
+export const DIR_LIST_DEFAULT_LIMIT = 10_000
+/** Largest page a listing may ask for: the largest folder the format allows still needs few pages. */
+export const DIR_LIST_MAX_LIMIT = 100_000
+/**
+ * Most entries one `get` walks, counting a subtree each time it appears. Manifests may name the
+ * same subdirectory many times (legitimately: identical folders share one manifest), so a small
+ * forged tree could otherwise expand into billions of files; this is ten times the largest folder
+ * a lab is likely to keep and still a walk of seconds.
+ */
+export const MAX_GET_ENTRIES = 2_000_000

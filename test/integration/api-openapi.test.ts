@@ -17,7 +17,7 @@ const METHODS = ['get', 'head', 'put', 'post', 'delete', 'patch']
  */
 function toRoutePattern (path: string, servers?: Array<{ url: string }>): string {
   const prefix = servers !== undefined && !servers[0].url.endsWith('/api/v1') ? '' : '/api/v1'
-  return prefix + path.replace('/refs/{key}/history', '/refs/*').replace('/refs/{key}', '/refs/*').replace(/\{(\w+)\}/g, ':$1')
+  return prefix + path.replace('/dirs/{sha1}/{path}', '/dirs/{sha1}/*').replace('/refs/{key}/history', '/refs/*').replace('/refs/{key}', '/refs/*').replace(/\{(\w+)\}/g, ':$1')
 }
 
 describe('docs/openapi.yaml matches the server', () => {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { MAX_DIR_ENTRIES } from '../../src/dirs/constants.js'
 import { decodeDirManifest, dirManifestSha1 } from '../../src/dirs/manifest.js'
-import { makeTree, type TreeSpec } from '../helpers/dirs.js'
+import { makeTree, type DiskTreeSpec as TreeSpec } from '../helpers/dirs.js'
 import { tempDir } from '../helpers/tmp.js'
 import { openTempTrove, type TempTrove } from '../helpers/trove.js'
 

@@ -96,9 +96,6 @@ class InvalidDirEntryError(TroveError):
     code, status = "INVALID_DIR_ENTRY", 400
 
 
-class InvalidDirManifestError(TroveError):
-    """A directory manifest is malformed or not in canonical form (INVALID_DIR_MANIFEST)."""
-    code, status = "INVALID_DIR_MANIFEST", 502
 class TroveFileNotWritableError(TroveError, PermissionError):
     """The node may not create a file in a directory named to it by path (FILE_NOT_WRITABLE).
 
@@ -155,6 +152,22 @@ class VersionNotFoundError(TroveError, LookupError):
 class DataDirLockedError(TroveError):
     """Another process holds the data directory (409)."""
     code, status = "DATA_DIR_LOCKED", 409
+
+
+class InvalidDirManifestError(TroveError, ValueError):
+    """A sha1dir:// hash names a blob that is not a valid, canonical directory manifest, or a
+    manifest (perhaps a peer's) has a bad name, a lying size or nests too deep (400)."""
+    code, status = "INVALID_DIR_MANIFEST", 400
+
+
+class TroveIsADirectoryError(TroveError, builtins.IsADirectoryError):
+    """A file was asked for where a sha1dir:// path names a directory (400)."""
+    code, status = "IS_A_DIRECTORY", 400
+
+
+class DirPathNotFoundError(TroveError, LookupError):
+    """A sha1dir:// path names no entry of its directory, or runs through a file (404)."""
+    code, status = "DIR_PATH_NOT_FOUND", 404
 
 
 class RefNotObjectError(TroveError):
@@ -286,7 +299,7 @@ _BY_CODE: Dict[str, Type[TroveError]] = {
     cls.code: cls for cls in [
         InvalidArgumentError, InvalidJsonError, InvalidUriError, InvalidKeyError, TroveFileNotFoundError, TroveFileNotReadableError, TroveFileNotWritableError,
         InvalidDirEntryError, InvalidDirManifestError, DataDirMissingError, UnauthorizedError, ForbiddenHostError, ForbiddenOriginError, NotFoundError, BlobNotFoundError,
-        NoProvidersError, RefNotFoundError, VersionNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
+        NoProvidersError, RefNotFoundError, VersionNotFoundError, TroveIsADirectoryError, DirPathNotFoundError, DataDirLockedError, RefNotObjectError, TroveFileExistsError, PayloadTooLargeError,
         UnsupportedMediaTypeError, RangeNotSatisfiableError, AbortError, InternalError, SchemaVersionError,
         PackDamagedError, AddressInUseError, TroveNotImplementedError, HashMismatchError, TransferFailedError,
         ProtocolError, PeerUnreachableError, ApiUnavailableError, PeerTimeoutError, StorageFullError,

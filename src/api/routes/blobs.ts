@@ -44,13 +44,18 @@ export async function blobRoutes (app: FastifyInstance, opts: { ctx: ApiContext 
     return ctx.ops.blobInfo(sha1, { wait: queryFlag(request, 'wait'), timeoutMs: queryInt(request, 'timeoutMs', 1), signal: requestSignal(reply) })
   })
 
-  app.get('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, false))
-  app.head('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, true))
+  app.get('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, { head: false, sha1: assertSha1Hex((request.params as { sha1: string }).sha1) }))
+  app.head('/blobs/:sha1', async (request, reply) => serveBlob(ctx, request, reply, { head: true, sha1: assertSha1Hex((request.params as { sha1: string }).sha1) }))
 }
 
-async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, head: boolean): Promise<FastifyReply> {
-  const sha1 = assertSha1Hex((request.params as { sha1: string }).sha1)
-  const name = queryString(request, 'name')
+/**
+ * A blob's bytes (or HEAD: its headers), with Range, conditional requests and fetching from peers:
+ * `GET /blobs/{sha1}`, and `GET /dirs/{sha1}/{path}` for a file inside a directory (`name`
+ * defaults to the file's own name there).
+ */
+export async function serveBlob (ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, what: { head: boolean, sha1: string, name?: string }): Promise<FastifyReply> {
+  const { head, sha1 } = what
+  const name = queryString(request, 'name') ?? what.name
   const timeoutMs = queryInt(request, 'timeoutMs', 1)
   const signal = requestSignal(reply)
   // the size only: the store's, else the providers' word (enough for HEAD and to read a Range

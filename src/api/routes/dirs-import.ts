@@ -6,7 +6,8 @@ import type { AddDirResult } from '../../ops.js'
 import type { ApiContext } from '../context.js'
 import type { errorToBody } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
-import { fileError, refFields, streamLines, wantsLines } from './import.js'
+import { fileError, refFields } from './import.js'
+import { ndjsonAnswer, wantsNdjson } from './ndjson.js'
 import { authorOf, bodyObject, requestSignal } from './util.js'
 
 const BODY_FIELDS = new Set(['path', 'ref', 'pin', 'meta', 'followSymlinks'])
@@ -42,10 +43,10 @@ export async function dirImportRoutes (app: FastifyInstance, opts: { ctx: ApiCon
     if (!st.isDirectory()) throw new FileNotFoundError(`not a directory: ${dir}`)
     await fs.access(dir, fs.constants.R_OK | fs.constants.X_OK).catch((err: unknown) => { throw fileError(dir, err) })
     const options = { ...refFields(body), followSymlinks: body.followSymlinks === true, ...authorOf(request), signal: requestSignal(reply) }
-    if (!wantsLines(request)) return await ctx.ops.addDir(dir, options)
-    return streamLines<DirImportLine>(reply, 'POST /dirs/import', opts.log, async (line) => {
+    if (!wantsNdjson(request.headers.accept)) return await ctx.ops.addDir(dir, options)
+    return ndjsonAnswer(reply, 'result', async (line) => {
       let last = 0
-      const result = await ctx.ops.addDir(dir, {
+      return await ctx.ops.addDir(dir, {
         ...options,
         onProgress: (p) => {
           const now = Date.now()
@@ -54,7 +55,6 @@ export async function dirImportRoutes (app: FastifyInstance, opts: { ctx: ApiCon
           line({ progress: { ...p } })
         }
       })
-      line({ result })
-    })
+    }, { route: 'POST /dirs/import', log: opts.log })
   })
 }

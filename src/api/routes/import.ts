@@ -1,15 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { FileNotFoundError, FileNotReadableError, InvalidArgumentError } from '../../errors.js'
 import type { AddResult } from '../../ops.js'
 import { assertKey } from '../../refs/keys.js'
 import { normalizeMeta, type RefMeta } from '../../refs/meta.js'
 import type { ApiContext } from '../context.js'
-import { MAX_IMPORT_PATHS, NDJSON } from '../constants.js'
+import { MAX_IMPORT_PATHS } from '../constants.js'
 import { errorToBody } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
+import { ndjsonAnswer, wantsNdjson } from './ndjson.js'
 import { authorOf, bodyObject, requestSignal } from './util.js'
 
 const BODY_FIELDS = new Set(['paths', 'ref', 'pin', 'meta'])
@@ -42,11 +42,8 @@ export async function importRoutes (app: FastifyInstance, opts: { ctx: ApiContex
     for (const p of paths) await checkImportPath(p)
     const options = { ...refFields(body), ...authorOf(request), signal: requestSignal(reply) }
     const files = paths as string[]
-    if (!wantsLines(request)) return { results: await ctx.ops.addFiles(files, options) }
-    return streamLines<ImportLine>(reply, 'POST /blobs/import', opts.log, async (line) => {
-      const results = await ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } })
-      line({ results })
-    })
+    if (!wantsNdjson(request.headers.accept)) return { results: await ctx.ops.addFiles(files, options) }
+    return ndjsonAnswer(reply, 'results', async (line) => ctx.ops.addFiles(files, { ...options, onProgress: (bytes, file = 0) => { line({ progress: { file, bytes } }) } }), { route: 'POST /blobs/import', log: opts.log })
   })
 }
 
@@ -59,31 +56,6 @@ export function refFields (body: Record<string, unknown>): { ref?: string, refMe
   // meta describes the ref; dropping it silently would leave the content less protected than asked
   if (ref === undefined && body.meta !== undefined) throw new InvalidArgumentError('"meta" applies to the ref named by "ref"; give "ref" too')
   return { ref, refMeta: ref !== undefined ? normalizeMeta(body.meta) : undefined, pin: body.pin === true }
-}
-
-/** Whether the caller asked for a stream of progress lines (`Accept: application/x-ndjson`). */
-export function wantsLines (request: FastifyRequest): boolean {
-  return String(request.headers.accept ?? '').includes(NDJSON)
-}
-
-/**
- * Answers with a stream of JSON lines that `work` writes (progress, then its result). The status
- * is sent with the first line, so a failure from then on is the stream's last line: the error body.
- */
-export function streamLines<L> (reply: FastifyReply, what: string, log: ((message: string) => void) | undefined, work: (line: (l: L) => void) => Promise<void>): FastifyReply {
-  const out = new PassThrough()
-  const line = (l: L | ReturnType<typeof errorToBody>['body']): void => {
-    if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
-  }
-  void work(line)
-    .catch((err: unknown) => {
-      const { body } = errorToBody(err)
-      if (body.error.code === 'INTERNAL') log?.(`API ${what}: ${String((err as Error)?.stack ?? err)}`)
-      line(body)
-    })
-    .finally(() => out.end())
-  reply.header('content-type', NDJSON)
-  return reply.send(out)
 }
 
 /**

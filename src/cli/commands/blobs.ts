@@ -13,6 +13,8 @@ import { ignoreEpipe } from '../io.js'
 import { byteProgress, treeProgress } from '../progress.js'
 import { catToStdout } from './get.js'
 import { MAX_FILE_NAME_LENGTH } from '../../api/constants.js'
+import { isDirUri } from '../../dirs/uri.js'
+import { catDirFile } from './dirs.js'
 
 type Globals = () => GlobalOptions
 
@@ -70,7 +72,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
 
   program.command('cat')
     .description('write the content of a blob, or a byte range of it, to stdout (a running node fetches it from peers: for a range, only the chunks that cover it)')
-    .argument('<uri>', 'sha1://... URI')
+    .argument('<uri>', 'sha1://... URI, or sha1dir://HASH/path/file (a file inside a directory)')
     .option('--offset <bytes>', 'start this many bytes into the blob (default 0)')
     .option('--length <bytes>', 'write this many bytes (default: to the end); a range past the end is refused')
     .option(...TIMEOUT_OPTION)
@@ -80,6 +82,7 @@ export function registerBlobCommands (program: Command, globals: Globals): void 
       const range: ReadRange = {}
       if (flags.offset !== undefined) range.offset = parseByteCountArg(flags.offset, '--offset')
       if (flags.length !== undefined) range.length = parseByteCountArg(flags.length, '--length')
+      if (isDirUri(uri)) return catDirFile(opts, uri, range, timeoutMs)
       await catToStdout(opts, uri, { timeoutMs, range }, 'cat')
     })
 

@@ -14,6 +14,8 @@ import { checkOutputPath, ignoreEpipe, writeFileAtomically } from '../io.js'
 import { countProgress, fetchProgress, spinner } from '../progress.js'
 import { refFiles, type RefFile } from '../ref-files.js'
 import { evictionLines } from './space.js'
+import { getDirCommand } from './dirs.js'
+import { isDirUri } from '../../dirs/uri.js'
 
 type Globals = () => GlobalOptions
 
@@ -33,7 +35,7 @@ interface GetFlags {
 export function registerGetCommand (program: Command, globals: Globals): void {
   program.command('get')
     .description('fetch a blob from peers when it is not local, and write it to a file (or stdout)')
-    .argument('[uri]', 'sha1://... URI')
+    .argument('[uri]', 'sha1://... URI, or sha1dir://... (a directory: -o names the directory to write)')
     .option('-o, --output <path>', 'file to write (default: stdout); with --ref, the directory to write the ref\'s files into')
     .option('--ref <key>', 'instead of one URI: fetch every blob the local ref KEY references')
     .option('--force', 'overwrite output files that exist (without it, an existing file is an error)')
@@ -41,6 +43,7 @@ export function registerGetCommand (program: Command, globals: Globals): void {
     .option(...TIMEOUT_OPTION)
     .action(async (uri: string | undefined, flags: GetFlags) => {
       const opts = globals()
+      if (isDirUri(uri)) return getDirCommand(opts, uri, flags)
       const timeoutMs = parseTimeoutArg(flags.timeout)
       const force = flags.force === true
       if (flags.ref !== undefined) {
