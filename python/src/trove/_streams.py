@@ -57,6 +57,8 @@ class Progress:
         if self._bar is not None:
             self._bar.update(done - self.done)
         self.done = done
+        if self._callback is not None:
+            self._callback(self.done, self.total)
 
     def close(self) -> None:
         if self._bar is not None:

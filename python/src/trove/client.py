@@ -364,6 +364,8 @@ class Client:
             bar.restart(_tree_bytes(folder), "storing")
         try:
             result = self._lines("POST", "/dirs/import", body, lambda p: bar.set(int(p.get("bytes", 0))))
+            # the node sends progress at most every 100 ms: the last of it may not have come
+            bar.set(int(result.get("bytes", bar.done)))
         finally:
             bar.close()
         return str(result["uri"])
@@ -415,7 +417,9 @@ class Client:
                 bar.restart(int(p.get("totalBytes" if writing else "totalFiles", 0)), "writing" if writing else f"{name} (files)")
             bar.set(int(p.get("bytes" if writing else "files", 0)))
         try:
-            self._lines("POST", f"/dirs/{parsed.sha1}/fetch", body, on_progress)
+            result = self._lines("POST", f"/dirs/{parsed.sha1}/fetch", body, on_progress)
+            if phase[0] == "write":
+                bar.set(int(result.get("bytes", bar.done)))
         finally:
             bar.close()
         return target
