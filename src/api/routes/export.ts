@@ -2,15 +2,14 @@ import type { FastifyInstance } from 'fastify'
 import { constants } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { FileNotFoundError, FileNotWritableError, InvalidArgumentError } from '../../errors.js'
 import { fileExists } from '../../fs-util.js'
 import type { ExportResult } from '../../ops.js'
 import { assertSha1Hex } from '../../uri.js'
 import type { ApiContext } from '../context.js'
-import { NDJSON } from '../constants.js'
-import { errorToBody } from '../errors.js'
+import type { errorToBody } from '../errors.js'
 import { acceptJsonBodies } from './json-body.js'
+import { ndjsonAnswer, wantsNdjson } from './ndjson.js'
 import { bodyObject, requestSignal } from './util.js'
 
 const BODY_FIELDS = new Set(['path', 'force', 'copy', 'timeoutMs'])
@@ -46,22 +45,9 @@ export async function exportRoutes (app: FastifyInstance, opts: { ctx: ApiContex
     }
     const dest = await checkExportPath(body.path, body.force === true)
     const options = { force: body.force === true, copy: body.copy === true, timeoutMs: timeoutMs as number | undefined, signal: requestSignal(reply) }
-    if (!String(request.headers.accept ?? '').includes(NDJSON)) return { result: await ctx.ops.exportBlob(sha1, dest, options) }
-
-    // the status is sent with the first line: a failure from here on is the stream's last line
-    const out = new PassThrough()
-    const line = (l: ExportLine): void => {
-      if (!out.destroyed) out.write(JSON.stringify(l) + '\n')
-    }
-    void ctx.ops.exportBlob(sha1, dest, { ...options, onProgress: (progress) => { line({ progress }) } })
-      .then((result) => { line({ result }) }, (err: unknown) => {
-        const { body } = errorToBody(err)
-        if (body.error.code === 'INTERNAL') opts.log?.(`API POST /blobs/{sha1}/export: ${String((err as Error)?.stack ?? err)}`)
-        line(body)
-      })
-      .finally(() => out.end())
-    reply.header('content-type', NDJSON)
-    return reply.send(out)
+    if (!wantsNdjson(request.headers.accept)) return { result: await ctx.ops.exportBlob(sha1, dest, options) }
+    return ndjsonAnswer(reply, 'result', async (line) => ctx.ops.exportBlob(sha1, dest, { ...options, onProgress: (progress) => { line({ progress }) } }),
+      { route: 'POST /blobs/{sha1}/export', log: opts.log })
   })
 }
 
