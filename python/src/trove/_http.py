@@ -152,17 +152,7 @@ class Transport:
                 stream: bool = False, timeout: Any = _UNSET, expect: Iterable[int] = (200,)) -> Any:
         """Sends one request. A status outside ``expect`` raises the error the answer describes;
         otherwise the answer is returned, unread when ``stream`` (the caller releases it)."""
-        h: Dict[str, str] = dict(headers or {})
-        if method not in ("GET", "HEAD"):
-            if self.token is not None:
-                h["Authorization"] = f"Bearer {self.token}"
-            h[AUTHOR_HEADER] = self.author
-        if json is not _UNSET:
-            body = dumps(json).encode("utf-8")
-            h["Content-Type"] = "application/json"
-        url = self._prefix + route
-        if query:
-            url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote, safe="")
+        url, h, body = self._prepare(method, route, query, json, body, headers)
         t = Timeout(connect=CONNECT_TIMEOUT_S, read=self.timeout if timeout is _UNSET else timeout)
         try:
             res = self._pool.urlopen(method, url, body=body, headers=h, preload_content=not stream, timeout=t)
@@ -186,10 +176,9 @@ class Transport:
         except ValueError:
             raise ConnectionLostError(f"the Trove node at {self.url} answered {method} {route} with something that is not JSON") from None
 
-    def _quick_request(self, method: str, route: str, *, query: Optional[Mapping[str, Any]] = None, json: Any = _UNSET,
-                       body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
-                       timeout: Any = _UNSET, expect: Iterable[int] = (200,)) -> _Answer:
-        """``request`` for a small body and a whole answer, on this thread's own connection."""
+    def _prepare(self, method: str, route: str, query: Optional[Mapping[str, Any]], json: Any, body: Any,
+                 headers: Optional[Dict[str, str]]) -> "tuple[str, Dict[str, str], Any]":
+        """The URL, headers (the token and author for a write) and body of a request."""
         h: Dict[str, str] = dict(headers or {})
         if method not in ("GET", "HEAD"):
             if self.token is not None:
@@ -201,6 +190,13 @@ class Transport:
         url = self._prefix + route
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, quote_via=quote, safe="")
+        return url, h, body
+
+    def _quick_request(self, method: str, route: str, *, query: Optional[Mapping[str, Any]] = None, json: Any = _UNSET,
+                       body: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None,
+                       timeout: Any = _UNSET, expect: Iterable[int] = (200,)) -> _Answer:
+        """``request`` for a small body and a whole answer, on this thread's own connection."""
+        url, h, body = self._prepare(method, route, query, json, body, headers)
         read_timeout = self.timeout if timeout is _UNSET else timeout
         # like urllib3's Retry above: a read may go once more on a new connection when the one it
         # was sent on turns out dead; a write never does (the first attempt may have reached the node)
