@@ -32,6 +32,26 @@ def _truncate(s: str) -> str:
     return s if len(s) <= 80 else s[:77] + "..."
 
 
+def _check_uri_hash(digest: str, uri: str) -> None:
+    """The hash part of a sha1:// or sha1dir:// URI: 40 lowercase hex, or an error saying what is wrong."""
+    if not _HEX40.fullmatch(digest):
+        if _ANY_HEX40.fullmatch(digest):
+            raise InvalidUriError(f"sha1 in URI must be lowercase: {_truncate(uri)}")
+        if _ANY_HEX.fullmatch(digest):
+            raise InvalidUriError(f"sha1 in URI has {len(digest)} hex characters, expected 40: {_truncate(uri)}")
+        raise InvalidUriError(f"sha1 in URI is not hex: {_truncate(uri)}")
+
+
+def _decode_part(raw: str, uri: str, what: str) -> str:
+    """Percent-decodes a URI part as JavaScript's decodeURIComponent does, refusing what it refuses."""
+    if _BAD_PERCENT.search(raw):
+        raise InvalidUriError(f"{what} in URI is not valid percent-encoding: {_truncate(uri)}")
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidUriError(f"{what} in URI is not valid percent-encoding: {_truncate(uri)}") from None
+
+
 def is_sha1_hex(value: Any) -> bool:
     """Whether ``value`` is a bare hash: 40 lowercase hex characters."""
     return isinstance(value, str) and _HEX40.fullmatch(value) is not None
@@ -67,19 +87,9 @@ def parse_uri(uri: Any) -> ParsedUri:
     slash = rest.find("/")
     digest = rest[:slash] if slash >= 0 else rest
     name = rest[slash + 1:] if slash >= 0 else None
-    if not _HEX40.fullmatch(digest):
-        if _ANY_HEX40.fullmatch(digest):
-            raise InvalidUriError(f"sha1 in URI must be lowercase: {_truncate(uri)}")
-        if _ANY_HEX.fullmatch(digest):
-            raise InvalidUriError(f"sha1 in URI has {len(digest)} hex characters, expected 40: {_truncate(uri)}")
-        raise InvalidUriError(f"sha1 in URI is not hex: {_truncate(uri)}")
+    _check_uri_hash(digest, uri)
     if name is not None:
-        if _BAD_PERCENT.search(name):
-            raise InvalidUriError(f"file name in URI is not valid percent-encoding: {_truncate(uri)}")
-        try:
-            name = unquote_to_bytes(name).decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidUriError(f"file name in URI is not valid percent-encoding: {_truncate(uri)}") from None
+        name = _decode_part(name, uri, "file name")
         if name == "":
             name = None
     return ParsedUri(digest, name, label)
@@ -121,24 +131,14 @@ def parse_dir_uri(uri: Any) -> ParsedDirUri:
     if "?" in rest or "#" in rest:
         raise InvalidUriError(f"sha1dir:// URIs take no query or fragment (percent-encode ? and # in names): {_truncate(uri)}")
     hash_part, slash, path = rest.partition("/")
-    if not is_sha1_hex(hash_part):
-        if _ANY_HEX.fullmatch(hash_part) and len(hash_part) == 40:
-            raise InvalidUriError(f"sha1 in URI must be lowercase: {_truncate(uri)}")
-        if _ANY_HEX.fullmatch(hash_part):
-            raise InvalidUriError(f"sha1 in URI has {len(hash_part)} hex characters, expected 40: {_truncate(uri)}")
-        raise InvalidUriError(f"sha1 in URI is not hex: {_truncate(uri)}")
+    _check_uri_hash(hash_part, uri)
     segments: List[str] = []
     if slash:
         raw = path.split("/")
         for i, seg in enumerate(raw):
             if seg == "" and i == len(raw) - 1:
                 continue
-            if _BAD_PERCENT.search(seg):
-                raise InvalidUriError(f"path in URI is not valid percent-encoding: {_truncate(uri)}")
-            try:
-                name = unquote_to_bytes(seg).decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidUriError(f"path in URI is not valid percent-encoding: {_truncate(uri)}") from None
+            name = _decode_part(seg, uri, "path")
             if name in ("", ".", "..") or "/" in name or "\0" in name:
                 raise InvalidUriError(f"bad path in URI (segment {name!r}): {_truncate(uri)}")
             segments.append(name)
